@@ -1,0 +1,328 @@
+"""Module templates: load and validate course_templates/m1.yaml, m2.yaml, m3.yaml.
+
+A template describes one module of the program: the course names (patterns filled from the cohort config),
+format and group mode, the template course on the site (by short name), the sections (Russian titles and
+summaries) and every activity by its key (= the Moodle activity ID number, program.md) with its type, section
+and role in the grant indicators.
+
+Errors name the file, the line and what was expected: the YAML is composed into nodes (which carry line
+marks), turned into plain data while remembering the line of every key path, and then validated with pydantic;
+each pydantic error location is mapped back to a line.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+BUNDLED_DIR = Path(__file__).resolve().parent
+MODULE_KEYS: tuple[str, ...] = ("m1", "m2", "m3")
+
+# Activity types the program uses (Moodle module names, as in core_course_get_contents "modname").
+ActivityType = Literal["page", "forum", "assign", "feedback", "choice", "data", "url", "resource", "label"]
+GROUPMODES: dict[str, int] = {"none": 0, "separate": 1, "visible": 2}
+# Indicators of program.md an activity can feed.
+KNOWN_INDICATORS: frozenset[str] = frozenset(
+    {
+        "participants",
+        "school_participants",
+        "initiative_groups",
+        "projects_developed",
+        "mentor_feedback",
+        "webinars_held",
+        "consultations_held",
+        "projects_presented",
+        "leader_projects",
+        "funds_raised",
+        "votes_cast",
+        "satisfaction",
+        "ngo_intent",
+    }
+)
+PLACEHOLDERS: frozenset[str] = frozenset(
+    {"cohort_code", "cohort_code_upper", "cohort_short", "cohort_name", "module_title", "module_number"}
+)
+
+
+class TemplateError(Exception):
+    """A bad template file. ``problems`` holds one "file:line: key: what was expected" line per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+def _check_pattern(v: str) -> str:
+    try:
+        fields = {f for _, f, _, _ in string.Formatter().parse(v) if f is not None}
+    except ValueError as exc:
+        raise ValueError(f"bad pattern: {exc}") from exc
+    unknown = sorted(f for f in fields if f not in PLACEHOLDERS)
+    if unknown:
+        raise ValueError(
+            f"unknown placeholder {{{unknown[0]}}}; expected one of {', '.join(sorted(PLACEHOLDERS))}"
+        )
+    return v
+
+
+class CourseSpec(_Strict):
+    fullname: str = Field(min_length=1, max_length=254)
+    shortname: str = Field(min_length=1, max_length=100)
+    idnumber: str = Field(min_length=1, max_length=100)
+    format: Literal["topics", "weeks", "singleactivity", "social"] = "topics"
+    groupmode: Literal["none", "separate", "visible"] = "separate"
+    groupmodeforce: bool = False
+    summary: str = ""
+
+    _patterns = field_validator("fullname", "shortname", "idnumber", "summary")(_check_pattern)
+
+    @property
+    def groupmode_id(self) -> int:
+        return GROUPMODES[self.groupmode]
+
+
+_KEY_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+
+
+class SectionSpec(_Strict):
+    key: str
+    title: str = Field(min_length=1, max_length=255)
+    summary: str = ""
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, v: str) -> str:
+        if not _KEY_RE.match(v):
+            raise ValueError("must be lowercase Latin letters, digits and '-'")
+        return v
+
+
+class ActivitySpec(_Strict):
+    key: str = Field(description="the activity's ID number in Moodle, e.g. m1-concept")
+    type: ActivityType
+    section: str
+    name: str = Field(min_length=1)
+    required: bool = True
+    team_submission: bool | None = None
+    graded: bool | None = None
+    grade_max: int | None = Field(default=None, gt=0)
+    indicators: list[str] = Field(default_factory=list)
+    purpose: str = ""
+    items: list[str] = Field(default_factory=list, description="feedback item labels / data field names")
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, v: str) -> str:
+        if not _KEY_RE.match(v):
+            raise ValueError("must be lowercase Latin letters, digits and '-' (the Moodle ID number)")
+        return v
+
+    @field_validator("indicators")
+    @classmethod
+    def _indicators(cls, v: list[str]) -> list[str]:
+        for name in v:
+            if name not in KNOWN_INDICATORS:
+                raise ValueError(
+                    f"unknown indicator {name!r}; expected one of {', '.join(sorted(KNOWN_INDICATORS))}"
+                )
+        return v
+
+    @model_validator(mode="after")
+    def _assign_only(self) -> ActivitySpec:
+        if self.type != "assign" and (self.team_submission is not None or self.graded is not None):
+            raise ValueError("team_submission and graded apply only to type assign")
+        return self
+
+
+class ModuleTemplate(_Strict):
+    key: Literal["m1", "m2", "m3"]
+    number: int = Field(ge=1, le=3)
+    title: str = Field(min_length=1)
+    template_shortname: str = Field(min_length=1)
+    course: CourseSpec
+    sections: list[SectionSpec] = Field(min_length=1)
+    activities: list[ActivitySpec]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ModuleTemplate:
+        if self.number != MODULE_KEYS.index(self.key) + 1:
+            raise ValueError(f"number {self.number} does not match key {self.key}")
+        seen: set[str] = set()
+        for s in self.sections:
+            if s.key in seen:
+                raise ValueError(f"section key {s.key!r} is used twice")
+            seen.add(s.key)
+        keys: set[str] = set()
+        for a in self.activities:
+            if a.key in keys:
+                raise ValueError(f"activity key {a.key!r} is used twice")
+            keys.add(a.key)
+            if a.section not in seen:
+                raise ValueError(f"activity {a.key}: section {a.section!r} is not one of the sections")
+            if not a.key.startswith(f"{self.key}-"):
+                raise ValueError(f"activity {a.key}: key must start with '{self.key}-'")
+        return self
+
+    def section_number(self, section_key: str) -> int:
+        """Position of a section in the course (0 = the general section)."""
+        for i, s in enumerate(self.sections):
+            if s.key == section_key:
+                return i
+        raise KeyError(section_key)
+
+    def activity(self, key: str) -> ActivitySpec:
+        for a in self.activities:
+            if a.key == key:
+                return a
+        raise KeyError(key)
+
+
+# --- YAML with line marks ------------------------------------------------------------------------------------
+@dataclass
+class _Lines:
+    by_path: dict[tuple[int | str, ...], int]
+
+    def line_for(self, loc: tuple[int | str, ...]) -> int:
+        # The deepest known prefix: an unknown or wrong key has its own line; a missing key uses its parent's.
+        for n in range(len(loc), -1, -1):
+            line = self.by_path.get(tuple(loc[:n]))
+            if line is not None:
+                return line
+        return 1
+
+
+def _to_data(
+    node: yaml.Node,
+    path: tuple[int | str, ...],
+    lines: dict[tuple[int | str, ...], int],
+    file: str,
+    problems: list[str],
+) -> Any:
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = (
+                yaml.safe_load(yaml.serialize(key_node))
+                if not isinstance(key_node, yaml.ScalarNode)
+                else key_node.value
+            )
+            if not isinstance(key, str) or not isinstance(key_node, yaml.ScalarNode):
+                problems.append(f"{file}:{key_node.start_mark.line + 1}: keys must be plain words")
+                continue
+            if key in out:
+                problems.append(f"{file}:{key_node.start_mark.line + 1}: {key}: duplicate key")
+                continue
+            lines[(*path, key)] = key_node.start_mark.line + 1
+            out[key] = _to_data(value_node, (*path, key), lines, file, problems)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_to_data(item, (*path, i), lines, file, problems) for i, item in enumerate(node.value)]
+    # Scalars: let the safe constructor decide the type (int, bool, str, null) exactly as yaml.safe_load does.
+    return yaml.safe_load(yaml.serialize(node))
+
+
+def _path_str(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+_EXPECTED = {
+    "string_type": "expected text",
+    "int_type": "expected a whole number",
+    "bool_type": "expected true or false",
+    "list_type": "expected a list",
+    "model_type": "expected a mapping of keys",
+    "dict_type": "expected a mapping of keys",
+    "missing": "required key is missing",
+    "extra_forbidden": "unknown key",
+}
+
+
+def parse_template(text: str, file: str) -> ModuleTemplate:
+    """Validate one template's YAML text; raise TemplateError with file:line messages."""
+    problems: list[str] = []
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        raise TemplateError([f"{file}:{line}: YAML syntax: {exc.problem or exc}"]) from None
+    if node is None:
+        raise TemplateError([f"{file}:1: the file is empty"])
+    lines: dict[tuple[int | str, ...], int] = {}
+    data = _to_data(node, (), lines, file, problems)
+    if problems:
+        raise TemplateError(problems)
+    if not isinstance(data, dict):
+        raise TemplateError([f"{file}:1: expected a mapping of keys at the top level"])
+    marks = _Lines(lines)
+    try:
+        return ModuleTemplate.model_validate(data)
+    except ValidationError as exc:
+        for err in exc.errors():
+            loc = tuple(
+                p for p in err["loc"] if not (isinstance(p, str) and p.startswith(("function-", "literal[")))
+            )
+            what = _EXPECTED.get(err["type"]) or err["msg"].removeprefix("Value error, ")
+            if err["type"] == "literal_error":
+                what = f"expected {err['ctx']['expected']}"
+            got = "" if err["type"] in ("missing", "extra_forbidden") else f" (got {err.get('input')!r})"
+            if isinstance(err.get("input"), dict | list):
+                got = ""
+            problems.append(f"{file}:{marks.line_for(loc)}: {_path_str(loc)}: {what}{got}")
+        raise TemplateError(problems) from None
+
+
+def load_template(path: Path) -> ModuleTemplate:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise TemplateError([f"{path}: cannot read: {exc.strerror or exc}"]) from None
+    except UnicodeDecodeError:
+        raise TemplateError([f"{path}:1: not UTF-8 text"]) from None
+    return parse_template(text, str(path))
+
+
+def load_templates(directory: Path | None = None) -> dict[str, ModuleTemplate]:
+    """The three module templates m1/m2/m3 from ``directory`` (default: the bundled ones).
+
+    Every file is checked; all problems of all files are raised together in one TemplateError.
+    """
+    d = directory or BUNDLED_DIR
+    out: dict[str, ModuleTemplate] = {}
+    problems: list[str] = []
+    for key in MODULE_KEYS:
+        path = d / f"{key}.yaml"
+        try:
+            tpl = load_template(path)
+        except TemplateError as exc:
+            problems.extend(exc.problems)
+            continue
+        if tpl.key != key:
+            problems.append(
+                f"{path}:1: key: the file {key}.yaml must describe module {key} (got {tpl.key!r})"
+            )
+            continue
+        out[key] = tpl
+    if problems:
+        raise TemplateError(problems)
+    return out
+
+
+def templates_by_key(templates: Mapping[str, ModuleTemplate]) -> dict[str, tuple[str, ModuleTemplate]]:
+    """Activity key -> (module key, template), across modules."""
+    return {a.key: (k, t) for k, t in templates.items() for a in t.activities}

@@ -1,0 +1,444 @@
+"""The cohort configuration (`accelerator.toml`): one file describes one cohort of the accelerator.
+
+Everyone reads it through :func:`load_config`. Layout (see examples/kamchatka-2021.toml)::
+
+    [cohort]        code, name, timezone, optional short_name
+    [category]      name, description, parent (id) -- the Moodle category of the cohort (ID number = cohort code)
+    [modules.m1]    start, end (dates or datetimes), visible, optional template (short name of the template course)
+    [modules.m2]    ...
+    [modules.m3]    ...
+    [roles]         student, mentor, expert, service (Moodle role ids)
+    [targets]       one optional number per grant indicator (program.md)
+    [[schedule.webinars]]       title, start, duration (minutes), optional description, module (default m2)
+    [[schedule.consultations]]  title, start, duration, optional team (group name), description, module
+    [store]         optional: path of the local SQLite store
+    [templates]     optional: dir with the module templates (default: the bundled course_templates/)
+
+Every section model forbids unknown keys so that a typo ("strat = ...") is an error naming the file and the key
+path, not a silently ignored line. Other features add their own optional sections ([roster], [service], ...)
+as separate models plus one optional field on :class:`AccelConfig`.
+
+Calendar events made by provisioning carry a kind marker so that gathering can tell webinars from
+consultations without guessing from Russian titles: see :data:`EVENT_KIND_MARKERS` and :func:`event_kind`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from course_templates.loader import ModuleTemplate
+
+MODULE_KEYS: tuple[str, ...] = ("m1", "m2", "m3")
+
+# --- Calendar event kinds ------------------------------------------------------------------------------------
+# Moodle events have no free "type" field we can set through core_calendar_create_calendar_events (eventtype is
+# course/group/user/site), so provisioning puts a marker at the start of the event description. The marker is
+# an HTML comment: Moodle keeps it in the stored description (format 1 = HTML) but browsers do not show it,
+# and core_calendar_get_calendar_events returns the description verbatim.
+EventKind = Literal["webinar", "consultation"]
+EVENT_KIND_MARKERS: dict[str, str] = {
+    "webinar": "<!-- accel:webinar -->",
+    "consultation": "<!-- accel:consultation -->",
+}
+_EVENT_MARKER_RE = re.compile(r"<!--\s*accel:(webinar|consultation)\s*-->")
+
+
+def event_kind(description: str | None) -> EventKind | None:
+    """The kind of a calendar event made by `accel provision`, read from its description; None otherwise."""
+    if not description:
+        return None
+    m = _EVENT_MARKER_RE.search(description)
+    if m is None:
+        return None
+    return "webinar" if m.group(1) == "webinar" else "consultation"
+
+
+class ConfigError(Exception):
+    """A cohort configuration problem; the message names the file and the key path."""
+
+    def __init__(self, path: Path | str, message: str) -> None:
+        self.path = str(path)
+        super().__init__(f"{path}: {message}")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+_CODE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,30}$")
+
+
+class CohortSection(_Section):
+    code: str = Field(
+        description="lowercase Latin code, e.g. kam21; the category ID number and course prefix"
+    )
+    name: str = Field(min_length=1, description="human name, e.g. 'Камчатка 2021'")
+    timezone: str = "Asia/Kamchatka"
+    short_name: str | None = Field(
+        default=None, description="prefix of course short names; default CODE upper"
+    )
+
+    @field_validator("code")
+    @classmethod
+    def _code(cls, v: str) -> str:
+        if not _CODE_RE.match(v):
+            raise ValueError("must be 2-31 lowercase Latin letters, digits, '-' or '_' (e.g. 'kam21')")
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {v!r} (use an IANA name like 'Asia/Kamchatka')") from exc
+        return v
+
+
+class CategorySection(_Section):
+    name: str = Field(min_length=1)
+    description: str = ""
+    parent: int = Field(default=0, ge=0, description="id of the parent category; 0 = top level")
+    idnumber: str | None = Field(default=None, description="defaults to the cohort code")
+
+
+DateOrDateTime = dt.datetime | dt.date
+
+
+class ModuleSection(_Section):
+    start: DateOrDateTime
+    end: DateOrDateTime
+    visible: bool = True
+    template: str | None = Field(default=None, description="short name of the template course on the site")
+
+
+class RolesSection(_Section):
+    """Program roles -> Moodle role ids (field note 14: manager 1, teacher 4, student 5)."""
+
+    student: int = Field(default=5, gt=0)
+    mentor: int = Field(default=4, gt=0)
+    expert: int = Field(default=4, gt=0)
+    service: int = Field(default=1, gt=0, description="role of the token's own user in each cohort course")
+
+
+class TargetsSection(_Section):
+    """Grant indicator targets (program.md). None = no target (the indicator is only reported).
+
+    webinars_held / consultations_held default to the number of scheduled events (see AccelConfig.targets_for).
+    """
+
+    participants: int | None = Field(default=50, ge=0)
+    school_participants: int | None = Field(default=28, ge=0)
+    initiative_groups: int | None = Field(default=7, ge=0)
+    projects_developed: int | None = Field(default=7, ge=0)
+    mentor_feedback: int | None = Field(default=None, ge=0)
+    webinars_held: int | None = Field(default=None, ge=0)
+    consultations_held: int | None = Field(default=None, ge=0)
+    projects_presented: int | None = Field(default=7, ge=0)
+    leader_projects: int | None = Field(default=3, ge=0)
+    funds_raised: float | None = Field(default=None, ge=0)
+    votes_cast: int | None = Field(default=None, ge=0)
+    satisfaction: float | None = Field(default=None, ge=0)
+    ngo_intent: float | None = Field(default=None, ge=0, le=1, description="share 0..1")
+
+
+INDICATORS: tuple[str, ...] = tuple(TargetsSection.model_fields)
+
+
+class EventSpec(_Section):
+    title: str = Field(min_length=1, max_length=255)
+    start: DateOrDateTime
+    duration: int = Field(gt=0, le=24 * 60, description="minutes")
+    description: str = ""
+    module: str = "m2"
+
+    @field_validator("module")
+    @classmethod
+    def _module(cls, v: str) -> str:
+        if v not in MODULE_KEYS:
+            raise ValueError(f"must be one of {', '.join(MODULE_KEYS)}")
+        return v
+
+
+class WebinarSpec(EventSpec):
+    pass
+
+
+class ConsultationSpec(EventSpec):
+    team: str | None = Field(default=None, description="group name in the module course; none = course event")
+
+
+class ScheduleSection(_Section):
+    webinars: list[WebinarSpec] = Field(default_factory=list)
+    consultations: list[ConsultationSpec] = Field(default_factory=list)
+
+
+class StoreSection(_Section):
+    path: str | None = None
+
+
+class TemplatesSection(_Section):
+    dir: str | None = None
+
+
+@dataclass(frozen=True)
+class ModuleCourse:
+    """One course of the cohort, as it must be on the site."""
+
+    key: str  # m1 / m2 / m3
+    number: int  # 1 / 2 / 3
+    title: str  # Russian module title from the template
+    shortname: str
+    idnumber: str
+    fullname: str
+    template_shortname: str
+    start: dt.datetime  # aware, cohort time zone
+    end: dt.datetime
+    visible: bool
+    format: str
+    groupmode: int  # 0 none, 1 separate, 2 visible
+    groupmodeforce: bool
+    summary: str
+
+    @property
+    def startdate(self) -> int:
+        """Unix time as Moodle stores it (course startdate)."""
+        return int(self.start.timestamp())
+
+    @property
+    def enddate(self) -> int:
+        return int(self.end.timestamp())
+
+
+@dataclass(frozen=True)
+class ScheduledEvent:
+    """A webinar or consultation resolved to the cohort time zone."""
+
+    kind: EventKind
+    module: str
+    title: str
+    start: dt.datetime
+    duration_minutes: int
+    description: str
+    team: str | None
+
+    @property
+    def timestart(self) -> int:
+        return int(self.start.timestamp())
+
+    @property
+    def timeduration(self) -> int:
+        return self.duration_minutes * 60
+
+
+class AccelConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    cohort: CohortSection
+    category: CategorySection
+    modules: dict[str, ModuleSection]
+    roles: RolesSection = Field(default_factory=RolesSection)
+    targets: TargetsSection = Field(default_factory=TargetsSection)
+    schedule: ScheduleSection = Field(default_factory=ScheduleSection)
+    store: StoreSection | None = None
+    templates: TemplatesSection | None = None
+    # Where the file was read from (set by load_config; relative paths in the file are relative to it).
+    source: str | None = None
+
+    @field_validator("modules")
+    @classmethod
+    def _modules(cls, v: dict[str, ModuleSection]) -> dict[str, ModuleSection]:
+        unknown = sorted(set(v) - set(MODULE_KEYS))
+        if unknown:
+            raise ValueError(f"unknown module {', '.join(unknown)} (expected {', '.join(MODULE_KEYS)})")
+        missing = [k for k in MODULE_KEYS if k not in v]
+        if missing:
+            raise ValueError(f"missing module {', '.join(missing)}")
+        return v
+
+    @model_validator(mode="after")
+    def _dates(self) -> AccelConfig:
+        for key in MODULE_KEYS:
+            m = self.modules[key]
+            if self.to_datetime(m.end, end_of_day=True) <= self.to_datetime(m.start):
+                raise ValueError(f"modules.{key}: end must be after start")
+        return self
+
+    # --- helpers ---------------------------------------------------------------------------------------------
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.cohort.timezone)
+
+    @property
+    def category_idnumber(self) -> str:
+        return self.category.idnumber or self.cohort.code
+
+    @property
+    def short_name(self) -> str:
+        return self.cohort.short_name or self.cohort.code.upper()
+
+    def to_datetime(self, value: DateOrDateTime, *, end_of_day: bool = False) -> dt.datetime:
+        """A TOML date/datetime as an aware datetime in the cohort's time zone.
+
+        A plain date means the start of that day, or its last second when ``end_of_day`` (course end dates
+        and "until" dates are inclusive for people). A datetime without offset is local cohort time.
+        """
+        if isinstance(value, dt.datetime):
+            return value if value.tzinfo is not None else value.replace(tzinfo=self.tz)
+        base = dt.datetime(value.year, value.month, value.day, tzinfo=self.tz)
+        return base + dt.timedelta(days=1, seconds=-1) if end_of_day else base
+
+    def placeholders(self) -> dict[str, str]:
+        """Values for the name patterns of the course templates."""
+        return {
+            "cohort_code": self.cohort.code,
+            "cohort_code_upper": self.cohort.code.upper(),
+            "cohort_short": self.short_name,
+            "cohort_name": self.cohort.name,
+        }
+
+    def templates_dir(self) -> Path | None:
+        if self.templates is None or self.templates.dir is None:
+            return None
+        p = Path(self.templates.dir).expanduser()
+        if not p.is_absolute() and self.source:
+            p = Path(self.source).parent / p
+        return p
+
+    def store_path(self) -> Path | None:
+        if self.store is None or self.store.path is None:
+            return None
+        p = Path(self.store.path).expanduser()
+        if not p.is_absolute() and self.source:
+            p = Path(self.source).parent / p
+        return p
+
+    def module_courses(self, templates: Mapping[str, ModuleTemplate] | None = None) -> list[ModuleCourse]:
+        """The three courses of the cohort (names from the module templates, dates from [modules])."""
+        if templates is None:
+            from course_templates.loader import load_templates
+
+            templates = load_templates(self.templates_dir())
+        out: list[ModuleCourse] = []
+        for number, key in enumerate(MODULE_KEYS, start=1):
+            tpl = templates[key]
+            m = self.modules[key]
+            values = {**self.placeholders(), "module_title": tpl.title, "module_number": str(number)}
+            out.append(
+                ModuleCourse(
+                    key=key,
+                    number=number,
+                    title=tpl.title,
+                    shortname=tpl.course.shortname.format(**values),
+                    idnumber=tpl.course.idnumber.format(**values),
+                    fullname=tpl.course.fullname.format(**values),
+                    template_shortname=m.template or tpl.template_shortname,
+                    start=self.to_datetime(m.start),
+                    end=self.to_datetime(m.end, end_of_day=True),
+                    visible=m.visible,
+                    format=tpl.course.format,
+                    groupmode=tpl.course.groupmode_id,
+                    groupmodeforce=tpl.course.groupmodeforce,
+                    summary=tpl.course.summary.format(**values),
+                )
+            )
+        return out
+
+    def module_course(self, key: str, templates: Mapping[str, ModuleTemplate] | None = None) -> ModuleCourse:
+        for c in self.module_courses(templates):
+            if c.key == key:
+                return c
+        raise KeyError(key)
+
+    def scheduled_events(self) -> list[ScheduledEvent]:
+        """Webinars then consultations, in file order, with times in the cohort time zone."""
+        events: list[ScheduledEvent] = []
+        for w in self.schedule.webinars:
+            events.append(
+                ScheduledEvent(
+                    "webinar", w.module, w.title, self.to_datetime(w.start), w.duration, w.description, None
+                )
+            )
+        for c in self.schedule.consultations:
+            events.append(
+                ScheduledEvent(
+                    "consultation",
+                    c.module,
+                    c.title,
+                    self.to_datetime(c.start),
+                    c.duration,
+                    c.description,
+                    c.team,
+                )
+            )
+        return events
+
+    def targets_for(self) -> dict[str, float | None]:
+        """Effective targets per indicator: webinars/consultations default to the scheduled counts."""
+        t: dict[str, float | None] = dict(self.targets.model_dump())
+        if t["webinars_held"] is None:
+            t["webinars_held"] = len(self.schedule.webinars)
+        if t["consultations_held"] is None:
+            t["consultations_held"] = len(self.schedule.consultations)
+        return t
+
+
+def _loc(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(top level)"
+
+
+def _format_errors(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p and p.endswith("]")))
+        key = _loc(loc)
+        if err["type"] == "extra_forbidden":
+            lines.append(f"{key}: unknown key")
+        elif err["type"] == "missing":
+            lines.append(f"{key}: required key is missing")
+        else:
+            msg = err["msg"].removeprefix("Value error, ")
+            lines.append(f"{key}: {msg} (got {err.get('input')!r})")
+    return "; ".join(lines)
+
+
+def parse_config(data: Mapping[str, Any], path: Path | str = "<config>") -> AccelConfig:
+    """Validate already-parsed TOML data; raise ConfigError naming the file and each key path."""
+    try:
+        return AccelConfig.model_validate({**data, "source": str(path)})
+    except ValidationError as exc:
+        raise ConfigError(path, _format_errors(exc)) from None
+
+
+def load_config(path: Path | str) -> AccelConfig:
+    """Read and validate a cohort TOML file. Raises ConfigError (file + key path) on any problem."""
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise ConfigError(p, f"cannot read: {exc.strerror or exc}") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(p, "not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(p, f"TOML syntax: {exc}") from None
+    if "source" in data:
+        raise ConfigError(p, "source: unknown key")
+    return parse_config(data, p)
