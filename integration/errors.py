@@ -1,0 +1,176 @@
+"""Errors raised by the Moodle client.
+
+Moodle answers most failures with HTTP 200 and a JSON body ``{"exception", "errorcode", "message"}``
+(field note 2), so the client maps ``errorcode`` to the classes below. Callers catch by type::
+
+    AccelMoodleError                  anything this package raises
+    ├── ConfigurationError            bad URL, plain http to a remote host, missing token
+    ├── TransportError                no usable answer from the site
+    │   ├── MoodleUnreachable         connection refused, DNS, TLS, timeout (after retries for reads)
+    │   ├── UncertainWrite            a write whose outcome is unknown: re-read and reconcile, never resend
+    │   └── BadResponse               HTML page, PHP notices, non-JSON body, HTTP 4xx/5xx
+    ├── RequestTooLarge               one item alone exceeds the site's max_input_vars
+    └── MoodleError                   the site answered with an exception (errorcode)
+        ├── InvalidToken              invalidtoken
+        ├── AccessDenied              accessexception (function not in the token's service), nopermissions, ...
+        ├── InvalidParameter          invalidparameter / invalidextparam / missingparam (generic, field note 3)
+        ├── RecordNotFound            invalidrecord / invalidrecordunknown (also: unknown wsfunction, note 4)
+        ├── ShortnameTaken            shortnametaken
+        ├── CategoryIdnumberTaken     categoryidnumbertaken
+        ├── CannotAssignRole          wsusercannotassign
+        └── NoCompletionCriteria      nocriteriaset
+
+The token never appears in any message: the client never puts it in an error, and ``redact`` scrubs
+it from any text that might have echoed it (a proxy page, a debug message).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class AccelMoodleError(Exception):
+    """Base of every error raised by :mod:`integration`."""
+
+
+class ConfigurationError(AccelMoodleError):
+    """The client cannot be built from the given settings (URL, token, limits)."""
+
+
+class TransportError(AccelMoodleError):
+    """The site gave no usable answer."""
+
+    def __init__(self, message: str, *, wsfunction: str | None = None) -> None:
+        super().__init__(message)
+        self.wsfunction = wsfunction
+
+
+class MoodleUnreachable(TransportError):
+    """Connection refused, name resolution, TLS or timeout; reads were retried before this is raised."""
+
+
+class UncertainWrite(TransportError):
+    """A write request failed in flight: Moodle may or may not have applied it.
+
+    The client never resends a write. Whoever called it must read the site again and reconcile
+    (plan/apply does this naturally: the next plan is computed from the live site).
+    """
+
+
+class BadResponse(TransportError):
+    """The answer is not Moodle's JSON: a maintenance page, a proxy error, PHP notices before the JSON."""
+
+    def __init__(self, message: str, *, status: int, excerpt: str, wsfunction: str | None = None) -> None:
+        super().__init__(f"{message} (HTTP {status}): {excerpt!r}", wsfunction=wsfunction)
+        self.status = status
+        self.excerpt = excerpt
+
+
+class RequestTooLarge(AccelMoodleError):
+    """A single item needs more form variables than the site accepts.
+
+    PHP silently drops variables past ``max_input_vars`` and Moodle still answers 200 (field note 6),
+    so sending it would corrupt data instead of failing.
+    """
+
+
+class MoodleError(AccelMoodleError):
+    """The site answered with an exception.
+
+    ``completed`` and ``chunk_index`` are set by batched calls: the answers of the chunks that went
+    through before this one failed, and the index of the failing chunk.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        errorcode: str,
+        exception: str = "",
+        wsfunction: str | None = None,
+        debuginfo: str | None = None,
+    ) -> None:
+        where = f"{wsfunction}: " if wsfunction else ""
+        super().__init__(f"{where}{message} [{errorcode}]")
+        self.message = message
+        self.errorcode = errorcode
+        self.exception = exception
+        self.wsfunction = wsfunction
+        self.debuginfo = debuginfo
+        self.chunk_index: int | None = None
+        self.completed: list[Any] = []
+
+
+class InvalidToken(MoodleError):
+    """The token is unknown, expired or restricted to other IP addresses."""
+
+
+class AccessDenied(MoodleError):
+    """The function is not in the token's external service, or the token's user lacks a capability."""
+
+
+class InvalidParameter(MoodleError):
+    """Moodle rejected a parameter. The message is generic (field note 3): it never says which one."""
+
+
+class RecordNotFound(MoodleError):
+    """A record (course, user, ...) does not exist; an unknown wsfunction also gives this (field note 4)."""
+
+
+class ShortnameTaken(MoodleError):
+    """The course short name belongs to another course."""
+
+
+class CategoryIdnumberTaken(MoodleError):
+    """The category ID number belongs to another category."""
+
+
+class CannotAssignRole(MoodleError):
+    """The token's user may not assign this role (or the role id does not exist)."""
+
+
+class NoCompletionCriteria(MoodleError):
+    """The course has no completion criteria."""
+
+
+ERRORCODE_CLASSES: dict[str, type[MoodleError]] = {
+    "invalidtoken": InvalidToken,
+    "invalidtokensession": InvalidToken,
+    "accessexception": AccessDenied,
+    "nopermissions": AccessDenied,
+    "requireloginerror": AccessDenied,
+    "servicerequireslogin": AccessDenied,
+    "servicenotavailable": AccessDenied,
+    "webservicesnotenabled": AccessDenied,
+    "restrictedcontextexception": AccessDenied,
+    "invalidparameter": InvalidParameter,
+    "invalidextparam": InvalidParameter,
+    "missingparam": InvalidParameter,
+    "invalidresponse": InvalidParameter,
+    "invalidrecord": RecordNotFound,
+    "invalidrecordunknown": RecordNotFound,
+    "shortnametaken": ShortnameTaken,
+    "categoryidnumbertaken": CategoryIdnumberTaken,
+    "wsusercannotassign": CannotAssignRole,
+    "nocriteriaset": NoCompletionCriteria,
+}
+
+
+def error_from_answer(answer: dict[str, Any], wsfunction: str | None) -> MoodleError:
+    """Build the typed error for a Moodle exception answer."""
+    errorcode = str(answer.get("errorcode") or "unknown")
+    cls = ERRORCODE_CLASSES.get(errorcode, MoodleError)
+    return cls(
+        str(answer.get("message") or errorcode),
+        errorcode=errorcode,
+        exception=str(answer.get("exception") or ""),
+        wsfunction=wsfunction,
+        debuginfo=answer.get("debuginfo"),
+    )
+
+
+def redact(text: str, secret: str | None) -> str:
+    """Replace every occurrence of ``secret`` in ``text`` with ``***``."""
+    if secret:
+        return text.replace(secret, "***")
+    return text

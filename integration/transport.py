@@ -1,0 +1,387 @@
+"""The one place that talks HTTP to Moodle.
+
+Everything else in the product calls :meth:`MoodleClient.call` or :meth:`MoodleClient.call_batched`.
+This module owns: the session, PHP-style encoding, request-size limits, retries (reads only), error
+mapping, warning collection, request counts and keeping the token secret.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import random
+import re
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from integration.encoding import count_vars, flatten
+from integration.errors import (
+    BadResponse,
+    ConfigurationError,
+    MoodleError,
+    MoodleUnreachable,
+    RequestTooLarge,
+    UncertainWrite,
+    error_from_answer,
+    redact,
+)
+
+log = logging.getLogger("accel.moodle")
+
+REST_PATH = "/webservice/rest/server.php"
+#: wstoken, wsfunction and moodlewsrestformat travel beside the parameters and count against the limit.
+FIXED_VARS = 3
+RETRY_STATUSES = frozenset({502, 503, 504})
+USER_AGENT = "accel/0.1 (+Moodle REST client)"
+
+
+@dataclass(frozen=True)
+class MoodleWarning:
+    """One entry of a ``warnings`` list in a 200 answer; some calls report failure only this way (note 8)."""
+
+    wsfunction: str
+    message: str
+    warningcode: str = ""
+    item: str = ""
+    itemid: int | str | None = None
+
+    def __str__(self) -> str:
+        target = f" ({self.item} {self.itemid})" if self.item else ""
+        return f"{self.wsfunction}{target}: {self.message} [{self.warningcode}]"
+
+
+class _Secret:
+    """Holds the token so that no repr, log or traceback of the client can show it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "<token hidden>"
+
+    __str__ = __repr__
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def endpoint_for(url: str, *, allow_http: bool = False) -> str:
+    """Validate the site URL and return its REST endpoint."""
+    if not url:
+        raise ConfigurationError(
+            "MOODLE_URL is not set: give the site's address, e.g. https://moodle.example.org"
+        )
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(f"MOODLE_URL {url!r} is not an http(s) address of a Moodle site")
+    if parts.query or parts.fragment:
+        raise ConfigurationError(f"MOODLE_URL {url!r} must not carry a query string or fragment")
+    if parts.scheme == "http" and not _is_loopback(parts.hostname) and not allow_http:
+        raise ConfigurationError(
+            f"refusing plain http:// to {parts.hostname}: the token would cross the network unencrypted. "
+            "Use https://, or allow it explicitly (--allow-http / MOODLE_ALLOW_HTTP=1) on a trusted network."
+        )
+    base = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+    return base + REST_PATH
+
+
+def _excerpt(text: str, secret: str | None, limit: int = 200) -> str:
+    """A short, readable piece of a non-JSON body: tags stripped, whitespace folded, token removed."""
+    text = re.sub(r"(?is)<(script|style)\b.*?</\1>", " ", text)
+    text = re.sub(r"<[^>]+>", " ", text)
+    text = re.sub(r"\s+", " ", text).strip()
+    text = redact(text, secret)
+    return text[:limit] + ("…" if len(text) > limit else "")
+
+
+class MoodleClient:
+    """A Moodle site reached through its REST web services with one token.
+
+    ``max_input_vars`` is the site's PHP limit (default 1000, PHP's own default); every request is kept
+    under it because PHP silently drops extra variables and Moodle still answers 200 (field note 6).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        *,
+        max_input_vars: int = 1000,
+        timeout: tuple[float, float] = (10.0, 120.0),
+        allow_http: bool = False,
+        max_retries: int = 4,
+        backoff: float = 0.5,
+        backoff_cap: float = 30.0,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if not token or not token.strip():
+            raise ConfigurationError("no Moodle token: set MOODLE_TOKEN or MOODLE_TOKEN_FILE")
+        if max_input_vars <= FIXED_VARS + 1:
+            raise ConfigurationError(
+                f"max_input_vars must be more than {FIXED_VARS + 1}, got {max_input_vars}"
+            )
+        self.url = url.strip().rstrip("/")
+        self.endpoint = endpoint_for(url, allow_http=allow_http)
+        self._token = _Secret(token.strip())
+        self.max_input_vars = max_input_vars
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.backoff = backoff
+        self.backoff_cap = backoff_cap
+        self._sleep = sleep
+        self.session = session or requests.Session()
+        self.session.headers["User-Agent"] = USER_AGENT
+        self.session.verify = True  # TLS verification stays on; a private CA goes in REQUESTS_CA_BUNDLE.
+        self.stats: Counter[str] = Counter()
+        self.write_stats: Counter[str] = Counter()
+        self.warnings: list[MoodleWarning] = []
+        self._site_info: dict[str, Any] | None = None
+
+    def __repr__(self) -> str:
+        return f"MoodleClient({self.url!r})"
+
+    # -- counting -----------------------------------------------------------------------------------
+    @property
+    def request_count(self) -> int:
+        return sum(self.stats.values())
+
+    @property
+    def write_count(self) -> int:
+        return sum(self.write_stats.values())
+
+    # -- calls --------------------------------------------------------------------------------------
+    def call(self, wsfunction: str, params: Mapping[str, Any] | None = None, *, write: bool = False) -> Any:
+        """Call one web-service function and return its decoded JSON answer.
+
+        ``write=True`` marks a call that changes the site: it is never resent after a failure whose
+        outcome is unknown (:class:`UncertainWrite`); the caller re-reads and reconciles.
+        """
+        pairs = flatten(params)
+        if len(pairs) + FIXED_VARS > self.max_input_vars:
+            raise RequestTooLarge(
+                f"{wsfunction}: {len(pairs) + FIXED_VARS} form variables exceed the site's max_input_vars "
+                f"({self.max_input_vars}); PHP would silently drop the rest"
+            )
+        return self._post(wsfunction, pairs, write=write)
+
+    def call_batched(
+        self,
+        wsfunction: str,
+        list_key: str,
+        items: Sequence[Any],
+        *,
+        write: bool = False,
+        extra: Mapping[str, Any] | None = None,
+    ) -> list[Any]:
+        """Send ``items`` under ``list_key`` in as few requests as the site's limit allows.
+
+        Returns one answer per request, in order. If a chunk fails with a :class:`MoodleError`, the
+        error carries ``chunk_index`` and ``completed`` (the answers so far) and nothing more is sent:
+        a batch write is all-or-nothing on the server (field note 5), so the caller can isolate the
+        bad item by splitting that chunk.
+        """
+        answers: list[Any] = []
+        for index, chunk in enumerate(self.chunks(items, extra=extra)):
+            params = dict(extra or {})
+            params[list_key] = chunk
+            try:
+                answers.append(self.call(wsfunction, params, write=write))
+            except MoodleError as exc:
+                exc.chunk_index = index
+                exc.completed = answers
+                raise
+        return answers
+
+    def chunks(self, items: Sequence[Any], *, extra: Mapping[str, Any] | None = None) -> list[list[Any]]:
+        """Split ``items`` into lists whose requests fit under ``max_input_vars``."""
+        budget = self.max_input_vars - FIXED_VARS - count_vars(extra)
+        chunks: list[list[Any]] = []
+        current: list[Any] = []
+        used = 0
+        for position, item in enumerate(items):
+            size = count_vars(item)
+            if size > budget:
+                raise RequestTooLarge(
+                    f"item {position} needs {size} form variables, more than the {budget} the site's "
+                    f"max_input_vars ({self.max_input_vars}) leaves for it"
+                )
+            if current and used + size > budget:
+                chunks.append(current)
+                current, used = [], 0
+            current.append(item)
+            used += size
+        if current:
+            chunks.append(current)
+        return chunks
+
+    def site_info(self) -> dict[str, Any]:
+        """The token's site information, cached. Calls: core_webservice_get_site_info."""
+        if self._site_info is None:
+            answer = self.call("core_webservice_get_site_info")
+            if not isinstance(answer, dict):
+                raise BadResponse("site info is not an object", status=200, excerpt=str(answer)[:200])
+            self._site_info = answer
+        return self._site_info
+
+    def site_userid(self) -> int:
+        """The id of the token's own user (the service account)."""
+        return int(self.site_info()["userid"])
+
+    # -- HTTP ---------------------------------------------------------------------------------------
+    def _post(self, wsfunction: str, pairs: list[tuple[str, str]], *, write: bool) -> Any:
+        data = [
+            ("wstoken", self._token.reveal()),
+            ("wsfunction", wsfunction),
+            ("moodlewsrestformat", "json"),
+            *pairs,
+        ]
+        attempt = 0
+        while True:
+            attempt += 1
+            self.stats[wsfunction] += 1
+            if write:
+                self.write_stats[wsfunction] += 1
+            started = time.monotonic()
+            retry_reason: str
+            try:
+                response = self.session.post(self.endpoint, data=data, timeout=self.timeout)
+            except requests.exceptions.ConnectTimeout as exc:
+                # Nothing reached the server, so even a write may be sent again.
+                retry_reason = "connect timeout"
+                if attempt > self.max_retries:
+                    raise MoodleUnreachable(
+                        f"{wsfunction}: could not connect to {self.url} ({retry_reason})",
+                        wsfunction=wsfunction,
+                    ) from None
+                self._wait(wsfunction, attempt, retry_reason, exc)
+                continue
+            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+                reason = type(exc).__name__
+                if write:
+                    raise UncertainWrite(
+                        f"{wsfunction}: the connection failed during a write ({reason}); it may or may not "
+                        "have been applied. Read the site again before retrying.",
+                        wsfunction=wsfunction,
+                    ) from None
+                if attempt > self.max_retries:
+                    raise MoodleUnreachable(
+                        f"{wsfunction}: {self.url} did not answer after {attempt} attempts ({reason})",
+                        wsfunction=wsfunction,
+                    ) from None
+                self._wait(wsfunction, attempt, reason, exc)
+                continue
+            except requests.exceptions.RequestException as exc:
+                raise MoodleUnreachable(
+                    f"{wsfunction}: request to {self.url} failed ({type(exc).__name__})",
+                    wsfunction=wsfunction,
+                ) from None
+            elapsed = time.monotonic() - started
+            log.debug(
+                "%s: HTTP %s, %d vars, %.2fs",
+                wsfunction,
+                response.status_code,
+                len(pairs) + FIXED_VARS,
+                elapsed,
+            )
+            if response.status_code in RETRY_STATUSES:
+                if write:
+                    raise UncertainWrite(
+                        f"{wsfunction}: the site answered HTTP {response.status_code} to a write; it may or may "
+                        "not have been applied. Read the site again before retrying.",
+                        wsfunction=wsfunction,
+                    )
+                if attempt <= self.max_retries:
+                    self._wait(wsfunction, attempt, f"HTTP {response.status_code}", None)
+                    continue
+                raise MoodleUnreachable(
+                    f"{wsfunction}: {self.url} answered HTTP {response.status_code} "
+                    f"after {attempt} attempts: {_excerpt(response.text, self._token.reveal())!r}",
+                    wsfunction=wsfunction,
+                )
+            return self._decode(wsfunction, response)
+
+    def _wait(self, wsfunction: str, attempt: int, reason: str, exc: Exception | None) -> None:
+        delay = min(self.backoff_cap, self.backoff * 2 ** (attempt - 1))
+        delay = delay / 2 + random.uniform(0, delay / 2)  # jitter: many clients must not retry in step
+        log.warning(
+            "%s: %s, retrying in %.1fs (attempt %d of %d)",
+            wsfunction,
+            reason,
+            delay,
+            attempt,
+            self.max_retries + 1,
+        )
+        self._sleep(delay)
+
+    def _decode(self, wsfunction: str, response: requests.Response) -> Any:
+        secret = self._token.reveal()
+        text = response.text
+        if response.status_code != 200:
+            raise BadResponse(
+                f"{wsfunction}: unexpected answer from {self.url}",
+                status=response.status_code,
+                excerpt=_excerpt(text, secret),
+                wsfunction=wsfunction,
+            )
+        try:
+            answer = json.loads(text)
+        except ValueError:
+            stripped = text.lstrip()
+            if re.search(
+                r"(Notice|Warning|Deprecated|Fatal error)</b>|^(PHP )?(Notice|Warning|Deprecated)\b",
+                stripped[:500],
+            ):
+                what = "PHP messages in front of the JSON (the site prints debugging output)"
+            elif stripped.startswith("<"):
+                what = "an HTML page instead of JSON (maintenance mode, a login page or a proxy error?)"
+            else:
+                what = "an answer that is not JSON"
+            raise BadResponse(
+                f"{wsfunction}: {self.url} sent {what}",
+                status=response.status_code,
+                excerpt=_excerpt(text, secret),
+                wsfunction=wsfunction,
+            ) from None
+        if isinstance(answer, dict) and "exception" in answer and "errorcode" in answer:
+            error = error_from_answer(answer, wsfunction)
+            error.message = redact(error.message, secret)
+            error.args = tuple(redact(str(arg), secret) for arg in error.args)
+            raise error
+        if isinstance(answer, dict):
+            self._collect_warnings(wsfunction, answer.get("warnings"))
+        return answer
+
+    def _collect_warnings(self, wsfunction: str, warnings: Any) -> None:
+        if not isinstance(warnings, list):
+            return
+        for entry in warnings:
+            if not isinstance(entry, dict):
+                continue
+            warning = MoodleWarning(
+                wsfunction=wsfunction,
+                message=str(entry.get("message", "")),
+                warningcode=str(entry.get("warningcode", "")),
+                item=str(entry.get("item", "")),
+                itemid=entry.get("itemid"),
+            )
+            self.warnings.append(warning)
+            log.warning("Moodle warning: %s", warning)

@@ -1,0 +1,68 @@
+"""Shared fixtures: recorded answers and the stateful fake site."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import responses
+from click.testing import CliRunner, Result
+
+from cli import AppContext, main
+from integration.transport import MoodleClient
+from tests.fake_moodle import FakeMoodle
+
+RECORDINGS = Path(__file__).parent / "fixtures" / "recordings"
+
+
+def recording(name: str) -> dict[str, Any]:
+    """One recorded exchange of the real Moodle 5.1 site (``<wsfunction>__<case>``)."""
+    return json.loads((RECORDINGS / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def all_recordings() -> list[Path]:
+    return sorted(RECORDINGS.glob("*.json"))
+
+
+@pytest.fixture
+def fake_moodle() -> Iterator[FakeMoodle]:
+    """A fresh fake site answering on ``FakeMoodle.url`` for the duration of the test."""
+    site = FakeMoodle()
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        site.install(mock)
+        yield site
+
+
+def make_client(site: FakeMoodle, **options: Any) -> MoodleClient:
+    """A client for ``site`` that never really sleeps between retries."""
+    options.setdefault("max_input_vars", site.max_input_vars)
+    options.setdefault("sleep", lambda _seconds: None)
+    return MoodleClient(site.url, site.token, **options)
+
+
+@pytest.fixture
+def client(fake_moodle: FakeMoodle) -> MoodleClient:
+    return make_client(fake_moodle)
+
+
+@pytest.fixture
+def run_cli(fake_moodle: FakeMoodle) -> Callable[..., Result]:
+    """Run ``accel`` against the fake site: ``run_cli("doctor", "--json")``.
+
+    Keyword ``client_options`` go to the client (e.g. ``max_input_vars``); ``config`` is a path.
+    """
+
+    def run(
+        *args: str,
+        config: str | Path | None = None,
+        client_options: dict[str, Any] | None = None,
+        input: str | None = None,
+    ) -> Result:
+        app = AppContext(config_path=str(config) if config else None)
+        app.client_factory = lambda: make_client(fake_moodle, **(client_options or {}))
+        return CliRunner().invoke(main, list(args), obj=app, input=input, catch_exceptions=False)
+
+    return run
