@@ -19,12 +19,13 @@ path, not a silently ignored line. Other features add their own optional section
 as separate models plus one optional field on :class:`AccelConfig`.
 
 Calendar events made by provisioning carry a kind marker so that gathering can tell webinars from
-consultations without guessing from Russian titles: see :data:`EVENT_KIND_MARKERS` and :func:`event_kind`.
+consultations without guessing from titles: see :data:`EVENT_KIND_MARKERS` and :func:`event_kind`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import html
 import re
 import tomllib
 from collections.abc import Mapping
@@ -41,26 +42,34 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 MODULE_KEYS: tuple[str, ...] = ("m1", "m2", "m3")
 
 # --- Calendar event kinds ------------------------------------------------------------------------------------
-# Moodle events have no free "type" field we can set through core_calendar_create_calendar_events (eventtype is
-# course/group/user/site), so provisioning puts a marker at the start of the event description. The marker is
-# an HTML comment: Moodle keeps it in the stored description (format 1 = HTML) but browsers do not show it,
-# and core_calendar_get_calendar_events returns the description verbatim.
+# Moodle events have no free "type" field (eventtype is course/group/user/site) and
+# core_calendar_get_calendar_events returns the description after format_text, which strips HTML comments and
+# unknown markup. So provisioning ends each event description with a short visible paragraph that names the
+# kind in Russian ("Вид события: вебинар" / "Вид события: консультация"); :func:`event_kind` reads it back.
+# Gathering counts webinars_held / consultations_held with it.
 EventKind = Literal["webinar", "consultation"]
+EVENT_KIND_LABELS: dict[str, str] = {"webinar": "вебинар", "consultation": "консультация"}
 EVENT_KIND_MARKERS: dict[str, str] = {
-    "webinar": "<!-- accel:webinar -->",
-    "consultation": "<!-- accel:consultation -->",
+    kind: f"<p>Вид события: {label}</p>" for kind, label in EVENT_KIND_LABELS.items()
 }
-_EVENT_MARKER_RE = re.compile(r"<!--\s*accel:(webinar|consultation)\s*-->")
+_EVENT_MARKER_RE = re.compile(r"Вид\s+события:\s*(вебинар|консультация)", re.IGNORECASE)
 
 
 def event_kind(description: str | None) -> EventKind | None:
     """The kind of a calendar event made by `accel provision`, read from its description; None otherwise."""
     if not description:
         return None
-    m = _EVENT_MARKER_RE.search(description)
+    text = re.sub(r"<[^>]+>", " ", description).replace("&nbsp;", " ")
+    m = _EVENT_MARKER_RE.search(text)
     if m is None:
         return None
-    return "webinar" if m.group(1) == "webinar" else "consultation"
+    return "webinar" if m.group(1).lower() == "вебинар" else "consultation"
+
+
+def event_description(kind: EventKind, text: str) -> str:
+    """The HTML description of a scheduled event: the coordinator's text, then the kind marker."""
+    body = "".join(f"<p>{html.escape(line)}</p>" for line in text.splitlines() if line.strip())
+    return body + EVENT_KIND_MARKERS[kind]
 
 
 class ConfigError(Exception):

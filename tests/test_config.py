@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from sync.config import EVENT_KIND_MARKERS, INDICATORS, ConfigError, event_kind, load_config
+from sync.config import (
+    EVENT_KIND_MARKERS,
+    INDICATORS,
+    ConfigError,
+    event_description,
+    event_kind,
+    load_config,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "kamchatka-2021.toml"
@@ -131,6 +138,7 @@ def test_toml_syntax_and_missing_file(tmp_path: Path) -> None:
 
 def test_event_kind_marker_round_trip() -> None:
     for kind, marker in EVENT_KIND_MARKERS.items():
-        assert event_kind(marker + "Ссылка в курсе") == kind
+        assert event_kind("<p>Ссылка в курсе</p>" + marker) == kind
+        assert event_kind(event_description(kind, "Ссылка\nв курсе")) == kind  # type: ignore[arg-type]
     assert event_kind("Вебинар без метки") is None
     assert event_kind(None) is None
