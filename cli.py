@@ -13,13 +13,14 @@ errors to exit codes. Exit codes (documented in the README):
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import sqlite3
 import stat
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -63,6 +64,12 @@ class SiteUnreachable(click.ClickException):
 
 class AuthProblem(click.ClickException):
     exit_code = EXIT_AUTH
+
+
+class Locked(click.ClickException):
+    """Another sync or apply holds the lock (exit 5)."""
+
+    exit_code = EXIT_LOCKED
 
 
 class Problems(click.ClickException):
@@ -231,15 +238,36 @@ class AppContext:
     def has_client(self) -> bool:
         return self._client is not None
 
+    def store_path(self) -> Path:
+        """The store named by the configuration's [store] path, else $ACCEL_STORE or the default."""
+        from sync.store import default_store_path
+
+        if self.resolved_config_path().exists():
+            configured = self.config().store_path()
+            if configured is not None:
+                return configured
+        return default_store_path()
+
     def store(self) -> sqlite3.Connection:
         if self._store is None:
             from sync.store import open_store
 
-            path: str | None = None
-            if self.resolved_config_path().exists():
-                path = getattr(getattr(self.config(), "store", None), "path", None)
-            self._store = open_store(path)
+            self._store = open_store(self.store_path())
         return self._store
+
+    @contextlib.contextmanager
+    def exclusive(self, purpose: str, wait: float = 0.0) -> Iterator[None]:
+        """Hold the one-writer lock (beside the store) while a sync or apply runs; exit 5 if it is busy."""
+        from sync.lock import LockBusy, exclusive, lock_path_for
+
+        def tell(holder: object) -> None:
+            click.echo(f"Waiting up to {wait:.0f}s for another sync or apply to finish: {holder}", err=True)
+
+        try:
+            with exclusive(lock_path_for(self.store_path()), purpose, wait=wait, on_wait=tell):
+                yield
+        except LockBusy as exc:
+            raise Locked(str(exc)) from None
 
     def print_stats(self) -> None:
         if self._client is None:

@@ -9,6 +9,7 @@ Moodle answers most failures with HTTP 200 and a JSON body ``{"exception", "erro
     │   ├── MoodleUnreachable         connection refused, DNS, TLS, timeout (after retries for reads)
     │   ├── UncertainWrite            a write whose outcome is unknown: re-read and reconcile, never resend
     │   └── BadResponse               HTML page, PHP notices, non-JSON body, HTTP 4xx/5xx
+    ├── Cancelled                     asked to stop (SIGTERM) between two requests
     ├── RequestTooLarge               one item alone exceeds the site's max_input_vars
     └── MoodleError                   the site answered with an exception (errorcode)
         ├── InvalidToken              invalidtoken
@@ -64,6 +65,10 @@ class BadResponse(TransportError):
         super().__init__(f"{message} (HTTP {status}): {excerpt!r}", wsfunction=wsfunction)
         self.status = status
         self.excerpt = excerpt
+
+
+class Cancelled(AccelMoodleError):
+    """The process was asked to stop (SIGTERM); no new request is sent after the one in flight."""
 
 
 class RequestTooLarge(AccelMoodleError):

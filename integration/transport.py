@@ -24,6 +24,7 @@ import requests
 from integration.encoding import count_vars, flatten
 from integration.errors import (
     BadResponse,
+    Cancelled,
     ConfigurationError,
     MoodleError,
     MoodleUnreachable,
@@ -132,6 +133,7 @@ class MoodleClient:
         backoff_cap: float = 30.0,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        cancel_check: Callable[[], bool] | None = None,
     ) -> None:
         if not token or not token.strip():
             raise ConfigurationError("no Moodle token: set MOODLE_TOKEN or MOODLE_TOKEN_FILE")
@@ -148,6 +150,8 @@ class MoodleClient:
         self.backoff = backoff
         self.backoff_cap = backoff_cap
         self._sleep = sleep
+        #: asked before every request; True stops the work between two requests (the service's SIGTERM).
+        self.cancel_check = cancel_check
         self.session = session or requests.Session()
         self.session.headers["User-Agent"] = USER_AGENT
         self.session.verify = True  # TLS verification stays on; a private CA goes in REQUESTS_CA_BUNDLE.
@@ -257,6 +261,8 @@ class MoodleClient:
         attempt = 0
         while True:
             attempt += 1
+            if self.cancel_check is not None and self.cancel_check():
+                raise Cancelled(f"{wsfunction}: stopped before sending (shutdown requested)")
             self.stats[wsfunction] += 1
             if write:
                 self.write_stats[wsfunction] += 1

@@ -200,6 +200,57 @@ class TemplatesSection(_Section):
     dir: str | None = None
 
 
+_CLOCK_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+WEEKDAYS: tuple[str, ...] = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+class ServiceSection(_Section):
+    """The timetable of `accel serve` (times are HH:MM in the cohort's time zone)."""
+
+    roster_file: str | None = Field(default=None, description="the roster the service keeps in step")
+    roster_check_minutes: int = Field(
+        default=15, ge=1, le=24 * 60, description="how often to look for changes"
+    )
+    roster_sync_at: list[str] = Field(default_factory=list, description="also sync at these times daily")
+    roster_removal: Literal["suspend", "keep"] = "suspend"
+    snapshot_at: list[str] = Field(default_factory=lambda: ["02:00"])
+    reminders_at: list[str] = Field(default_factory=lambda: ["09:00"])
+    reminder_after_hours: float = Field(default=72, gt=0, description="remind about work waiting this long")
+    report_weekday: str = "monday"
+    report_at: str = "07:00"
+    report_dir: str = "reports"
+    report_formats: list[Literal["xlsx", "html", "json"]] = Field(
+        default_factory=lambda: ["xlsx", "html", "json"]
+    )
+    coordinator: str | None = Field(
+        default=None, description="Moodle username of the coordinator told about held roster changes"
+    )
+    retry_minutes: int = Field(default=5, ge=1, description="first retry of a failed job; doubles each time")
+    retry_max_minutes: int = Field(default=120, ge=1)
+
+    @field_validator("roster_sync_at", "snapshot_at", "reminders_at")
+    @classmethod
+    def _clock_times(cls, v: list[str]) -> list[str]:
+        for value in v:
+            if not _CLOCK_RE.match(value):
+                raise ValueError(f"{value!r} is not a time of day HH:MM (e.g. '02:00')")
+        return sorted(set(v))
+
+    @field_validator("report_at")
+    @classmethod
+    def _clock_time(cls, v: str) -> str:
+        if not _CLOCK_RE.match(v):
+            raise ValueError(f"{v!r} is not a time of day HH:MM (e.g. '07:00')")
+        return v
+
+    @field_validator("report_weekday")
+    @classmethod
+    def _weekday(cls, v: str) -> str:
+        if v.lower() not in WEEKDAYS:
+            raise ValueError(f"must be one of {', '.join(WEEKDAYS)}")
+        return v.lower()
+
+
 @dataclass(frozen=True)
 class ModuleCourse:
     """One course of the cohort, as it must be on the site."""
@@ -261,6 +312,7 @@ class AccelConfig(BaseModel):
     schedule: ScheduleSection = Field(default_factory=ScheduleSection)
     store: StoreSection | None = None
     templates: TemplatesSection | None = None
+    service: ServiceSection = Field(default_factory=ServiceSection)
     # Where the file was read from (set by load_config; relative paths in the file are relative to it).
     source: str | None = None
 
@@ -328,6 +380,13 @@ class AccelConfig(BaseModel):
         if self.store is None or self.store.path is None:
             return None
         p = Path(self.store.path).expanduser()
+        if not p.is_absolute() and self.source:
+            p = Path(self.source).parent / p
+        return p
+
+    def relative_path(self, value: str) -> Path:
+        """A path from the file, relative to the file's own folder."""
+        p = Path(value).expanduser()
         if not p.is_absolute() and self.source:
             p = Path(self.source).parent / p
         return p
