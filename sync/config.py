@@ -219,7 +219,7 @@ class ServiceSection(_Section):
     report_weekday: str = "monday"
     report_at: str = "07:00"
     report_dir: str = "reports"
-    report_formats: list[Literal["xlsx", "html", "json"]] = Field(
+    report_formats: list[Literal["xlsx", "html", "json"]] = ["xlsx", "html", "json"]
         default_factory=lambda: ["xlsx", "html", "json"]
     )
     coordinator: str | None = Field(
