@@ -220,8 +220,6 @@ class ServiceSection(_Section):
     report_at: str = "07:00"
     report_dir: str = "reports"
     report_formats: list[Literal["xlsx", "html", "json"]] = ["xlsx", "html", "json"]
-        default_factory=lambda: ["xlsx", "html", "json"]
-    )
     coordinator: str | None = Field(
         default=None, description="Moodle username of the coordinator told about held roster changes"
     )
