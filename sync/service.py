@@ -1,0 +1,392 @@
+"""The scheduled service: runs the jobs that are due, remembers how each went, and keeps going.
+
+Rules that make it safe to leave alone for months:
+
+- A job that fails is logged and retried with a doubling delay (``[service] retry_minutes`` up to
+  ``retry_max_minutes``); it never stops the other jobs or the loop.
+- When the site is unreachable (or answers with something that is not Moodle's JSON) *every* job that needs
+  the site waits for the same doubling delay, so an hour of downtime costs a handful of requests, not a
+  storm; the first job after it is the probe, and the rest follow in the same round (a clean catch-up).
+- A slot missed during downtime runs once, not once per missed slot (see :mod:`sync.timetable`).
+- Shutdown (SIGTERM) lets the request in flight finish and sends no new one (the client's cancel hook);
+  the interrupted job is simply due again next time, and plan/apply re-reads the site, so nothing is
+  duplicated.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import schedule
+
+from integration.errors import Cancelled, TransportError
+from integration.transport import MoodleClient
+from sync.config import AccelConfig
+from sync.lock import LockBusy
+from sync.timetable import JOB_NAMES, Timetable
+
+log = logging.getLogger("accel.service")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS job_state (
+    job TEXT PRIMARY KEY,
+    done_slot TEXT,             -- the latest slot the job has completed (ISO time)
+    failures INTEGER NOT NULL DEFAULT 0,
+    retry_at TEXT,              -- not before this time (after a failure)
+    last_outcome TEXT,
+    last_detail TEXT
+);
+CREATE TABLE IF NOT EXISTS job_runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    job TEXT NOT NULL,
+    slot TEXT,
+    started TEXT NOT NULL,
+    finished TEXT NOT NULL,
+    duration REAL NOT NULL,
+    outcome TEXT NOT NULL,      -- ok, unchanged, held, failed, site-down, busy, interrupted
+    detail TEXT NOT NULL DEFAULT '',
+    requests INTEGER NOT NULL DEFAULT 0,
+    writes INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS job_runs_job ON job_runs (job, id);
+CREATE TABLE IF NOT EXISTS service_state (key TEXT PRIMARY KEY, value TEXT);
+"""
+
+#: outcomes after which the slot counts as done
+DONE_OUTCOMES = frozenset({"ok", "unchanged", "held", "nothing"})
+
+
+@dataclass(frozen=True)
+class JobResult:
+    outcome: str = "ok"  # ok | unchanged | held | nothing
+    detail: str = ""
+
+
+@dataclass
+class JobContext:
+    """What a job gets: the clock's "now", the slot it runs for, and lazily built resources."""
+
+    now: dt.datetime
+    slot: dt.datetime
+    config: AccelConfig
+    store: sqlite3.Connection
+    client_factory: Callable[[], MoodleClient]
+    lock_path: Path
+    forced: bool = False
+    _client: MoodleClient | None = None
+
+    def client(self) -> MoodleClient:
+        if self._client is None:
+            self._client = self.client_factory()
+        return self._client
+
+    def get_state(self, key: str) -> str | None:
+        return get_state(self.store, key)
+
+    def set_state(self, key: str, value: str | None) -> None:
+        set_state(self.store, key, value)
+
+
+JobFunction = Callable[[JobContext], JobResult]
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    run: JobFunction
+    needs_site: bool = True
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    job: str
+    slot: str | None
+    started: str
+    finished: str
+    duration: float
+    outcome: str
+    detail: str
+    requests: int = 0
+    writes: int = 0
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    job: str
+    last_run: str | None
+    last_outcome: str | None
+    last_duration: float | None
+    last_detail: str | None
+    next_run: str | None
+    failures: int
+    recent: list[dict[str, Any]] = field(default_factory=list)
+
+
+def ensure_schema(store: sqlite3.Connection) -> None:
+    store.executescript(SCHEMA)
+
+
+def get_state(store: sqlite3.Connection, key: str) -> str | None:
+    ensure_schema(store)
+    row = store.execute("SELECT value FROM service_state WHERE key = ?", (key,)).fetchone()
+    return None if row is None else str(row[0]) if row[0] is not None else None
+
+
+def set_state(store: sqlite3.Connection, key: str, value: str | None) -> None:
+    ensure_schema(store)
+    with store:
+        store.execute(
+            "INSERT INTO service_state (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+
+def _iso(moment: dt.datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat(timespec="seconds")
+
+
+def _parse(value: str | None) -> dt.datetime | None:
+    return None if not value else dt.datetime.fromisoformat(value)
+
+
+class ServiceRunner:
+    """Runs the due jobs for a given "now"; all state lives in the store."""
+
+    def __init__(
+        self,
+        config: AccelConfig,
+        store: sqlite3.Connection,
+        client_factory: Callable[[], MoodleClient],
+        jobs: list[Job],
+        *,
+        lock_path: Path,
+        stop_requested: Callable[[], bool] = lambda: False,
+        timetable: Timetable | None = None,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.client_factory = client_factory
+        self.jobs = {job.name: job for job in jobs}
+        self.lock_path = lock_path
+        self.stop_requested = stop_requested
+        self.timetable = timetable or Timetable.from_config(config)
+        ensure_schema(store)
+
+    # -- state ------------------------------------------------------------------------------------------
+    def _state(self, job: str) -> sqlite3.Row | None:
+        row: sqlite3.Row | None = self.store.execute(
+            "SELECT * FROM job_state WHERE job = ?", (job,)
+        ).fetchone()
+        return row
+
+    def _backoff(self, failures: int) -> dt.timedelta:
+        service = self.config.service
+        minutes = min(service.retry_max_minutes, service.retry_minutes * 2 ** max(failures - 1, 0))
+        return dt.timedelta(minutes=minutes)
+
+    def site_retry_at(self) -> dt.datetime | None:
+        return _parse(get_state(self.store, "site_retry_at"))
+
+    # -- what is due ------------------------------------------------------------------------------------
+    def due(self, now: dt.datetime) -> list[tuple[str, dt.datetime]]:
+        """Jobs whose latest slot is not done yet and whose retry delay (if any) has passed."""
+        due: list[tuple[str, dt.datetime]] = []
+        for name in JOB_NAMES:
+            if name not in self.jobs:
+                continue
+            slot = self.timetable.latest(name, now)
+            if slot is None:
+                continue
+            state = self._state(name)
+            done = _parse(state["done_slot"]) if state else None
+            retry_at = _parse(state["retry_at"]) if state else None
+            if done is not None and done >= slot:
+                continue
+            if retry_at is not None and retry_at > now:
+                continue
+            due.append((name, slot))
+        return due
+
+    def next_run(self, name: str, now: dt.datetime) -> dt.datetime | None:
+        state = self._state(name)
+        retry_at = _parse(state["retry_at"]) if state else None
+        if any(job == name for job, _ in self.due(now)):
+            return now
+        candidates = [t for t in (retry_at, self.timetable.next(name, now)) if t is not None]
+        if retry_at is not None and retry_at > now:
+            return retry_at
+        return min(candidates, default=None)
+
+    # -- running ----------------------------------------------------------------------------------------
+    def tick(self, now: dt.datetime) -> list[RunRecord]:
+        """Run every due job once, in timetable order; return what happened."""
+        records: list[RunRecord] = []
+        for name, slot in self.due(now):
+            if self.stop_requested():
+                break
+            job = self.jobs[name]
+            site_retry = self.site_retry_at()
+            if job.needs_site and site_retry is not None and site_retry > now:
+                log.info("%s: waiting for the site until %s", name, _iso(site_retry), extra={"job": name})
+                continue
+            record = self._run(job, slot, now)
+            records.append(record)
+            if record.outcome == "interrupted":
+                break
+        return records
+
+    def run_now(self, name: str, now: dt.datetime) -> RunRecord:
+        """Run one job at once, whatever the timetable says (a coordinator's explicit request)."""
+        slot = self.timetable.latest(name, now) or now
+        return self._run(self.jobs[name], slot, now, forced=True)
+
+    def _run(self, job: Job, slot: dt.datetime, now: dt.datetime, *, forced: bool = False) -> RunRecord:
+        context = JobContext(
+            now=now,
+            slot=slot,
+            config=self.config,
+            store=self.store,
+            client_factory=self.client_factory,
+            lock_path=self.lock_path,
+            forced=forced or (job.name == "roster_sync" and self.timetable.is_forced_roster_slot(slot)),
+        )
+        started_wall = time.monotonic()
+        state = self._state(job.name)
+        failures = int(state["failures"]) if state else 0
+        done_slot = state["done_slot"] if state else None
+        retry_at: dt.datetime | None = None
+        try:
+            result = job.run(context)
+            outcome, detail = result.outcome, result.detail
+            failures = 0
+            done_slot = _iso(slot)
+            if job.needs_site and context._client is not None:
+                set_state(self.store, "site_failures", "0")
+                set_state(self.store, "site_retry_at", None)
+        except Cancelled:
+            outcome, detail = "interrupted", "stopped by shutdown; it runs again next time"
+        except LockBusy as exc:
+            outcome, detail = "busy", str(exc)
+            retry_at = now + dt.timedelta(minutes=1)
+        except TransportError as exc:
+            failures += 1
+            site_failures = int(get_state(self.store, "site_failures") or 0) + 1
+            retry_at = now + self._backoff(site_failures)
+            set_state(self.store, "site_failures", str(site_failures))
+            set_state(self.store, "site_retry_at", _iso(retry_at))
+            outcome, detail = "site-down", f"{exc}; all site jobs wait until {_iso(retry_at)}"
+        except Exception as exc:  # a job's failure must never stop the service
+            failures += 1
+            retry_at = now + self._backoff(failures)
+            outcome, detail = "failed", f"{type(exc).__name__}: {exc}; retry at {_iso(retry_at)}"
+            log.error("%s failed", job.name, exc_info=True, extra={"job": job.name, "outcome": "failed"})
+        duration = time.monotonic() - started_wall
+        client = context._client
+        record = RunRecord(
+            job=job.name,
+            slot=_iso(slot),
+            started=_iso(now) or "",
+            finished=_iso(now + dt.timedelta(seconds=duration)) or "",
+            duration=round(duration, 3),
+            outcome=outcome,
+            detail=detail,
+            requests=client.request_count if client else 0,
+            writes=client.write_count if client else 0,
+        )
+        with self.store:
+            self.store.execute(
+                "INSERT INTO job_runs (job, slot, started, finished, duration, outcome, detail, requests, writes)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    record.job,
+                    record.slot,
+                    record.started,
+                    record.finished,
+                    record.duration,
+                    record.outcome,
+                    record.detail,
+                    record.requests,
+                    record.writes,
+                ),
+            )
+            self.store.execute(
+                "INSERT INTO job_state (job, done_slot, failures, retry_at, last_outcome, last_detail)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(job) DO UPDATE SET done_slot = excluded.done_slot,"
+                " failures = excluded.failures, retry_at = excluded.retry_at,"
+                " last_outcome = excluded.last_outcome, last_detail = excluded.last_detail",
+                (job.name, done_slot, failures, _iso(retry_at), outcome, detail),
+            )
+        level = logging.INFO if outcome in DONE_OUTCOMES or outcome == "interrupted" else logging.WARNING
+        log.log(
+            level,
+            "%s: %s%s (%.1fs, %d requests)",
+            job.name,
+            outcome,
+            f" — {detail}" if detail else "",
+            duration,
+            record.requests,
+            extra={"job": job.name, "outcome": outcome, "duration": record.duration},
+        )
+        return record
+
+    # -- status -----------------------------------------------------------------------------------------
+    def status(self, now: dt.datetime) -> list[JobStatus]:
+        out: list[JobStatus] = []
+        for name in JOB_NAMES:
+            if name not in self.jobs:
+                continue
+            rows = self.store.execute(
+                "SELECT * FROM job_runs WHERE job = ? ORDER BY id DESC LIMIT 5", (name,)
+            ).fetchall()
+            last = rows[0] if rows else None
+            state = self._state(name)
+            next_run = self.next_run(name, now)
+            out.append(
+                JobStatus(
+                    job=name,
+                    last_run=last["started"] if last else None,
+                    last_outcome=last["outcome"] if last else None,
+                    last_duration=last["duration"] if last else None,
+                    last_detail=last["detail"] if last else None,
+                    next_run=_iso(next_run),
+                    failures=int(state["failures"]) if state else 0,
+                    recent=[
+                        {"started": r["started"], "outcome": r["outcome"], "duration": r["duration"]}
+                        for r in rows
+                    ],
+                )
+            )
+        return out
+
+
+def serve_forever(
+    runner: ServiceRunner,
+    *,
+    stop: threading.Event,
+    clock: Callable[[], dt.datetime],
+    tick_seconds: int = 60,
+) -> None:
+    """Wake up every ``tick_seconds`` (driven by ``schedule``), run what is due, until ``stop`` is set."""
+    scheduler = schedule.Scheduler()
+
+    def tick() -> None:
+        try:
+            runner.tick(clock())
+        except Exception:  # the loop itself must survive anything a round throws
+            log.exception("service round failed; the next round runs as planned")
+
+    scheduler.every(tick_seconds).seconds.do(tick)
+    tick()  # catch up at once on start-up
+    while not stop.is_set():
+        scheduler.run_pending()
+        idle = scheduler.idle_seconds
+        stop.wait(timeout=max(0.2, min(idle if idle is not None else tick_seconds, tick_seconds)))
+    log.info("service stopped")

@@ -1,0 +1,231 @@
+"""The service's timetable, retries, site back-off and lock, with an injected clock (no sleeping)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from integration.errors import Cancelled, MoodleUnreachable
+from sync.config import AccelConfig, load_config
+from sync.lock import LockBusy, exclusive
+from sync.service import Job, JobContext, JobResult, ServiceRunner
+from sync.store import open_store
+from sync.timetable import Schedule, Timetable
+
+EXAMPLE = Path(__file__).parent.parent / "examples" / "kamchatka-2021.toml"
+KAMCHATKA = dt.timezone(dt.timedelta(hours=12))
+
+
+def at(day: int, hour: int, minute: int = 0, month: int = 11) -> dt.datetime:
+    return dt.datetime(2021, month, day, hour, minute, tzinfo=KAMCHATKA)
+
+
+def config_with_service(tmp_path: Path, **service: Any) -> AccelConfig:
+    base = load_config(EXAMPLE)
+    merged = {**base.service.model_dump(), **service}
+    return base.model_copy(
+        update={"service": type(base.service)(**merged), "source": str(tmp_path / "x.toml")}
+    )
+
+
+class Recorder:
+    """A job that records when it ran and does what the test says next."""
+
+    def __init__(self, *actions: Any) -> None:
+        self.actions = list(actions)
+        self.runs: list[dt.datetime] = []
+
+    def __call__(self, context: JobContext) -> JobResult:
+        self.runs.append(context.now)
+        action = self.actions.pop(0) if self.actions else None
+        if isinstance(action, BaseException):
+            raise action
+        if isinstance(action, JobResult):
+            return action
+        return JobResult("ok", "")
+
+
+def runner_for(tmp_path: Path, jobs: dict[str, Recorder], **service: Any) -> ServiceRunner:
+    config = config_with_service(tmp_path, **service)
+    store = open_store(tmp_path / "store.sqlite3")
+
+    def no_client() -> Any:
+        raise AssertionError("these jobs do not use the site")
+
+    return ServiceRunner(
+        config,
+        store,
+        no_client,
+        [Job(name, fn) for name, fn in jobs.items()],
+        lock_path=tmp_path / "store.sqlite3.lock",
+    )
+
+
+def test_schedule_slots() -> None:
+    daily = Schedule(times=(dt.time(2, 0), dt.time(14, 0)))
+    assert daily.latest(at(3, 1)) == at(2, 14)
+    assert daily.latest(at(3, 2)) == at(3, 2)
+    assert daily.next(at(3, 2)) == at(3, 14)
+    weekly = Schedule(times=(dt.time(7, 0),), weekday=0)  # Mondays; 2021-11-01 was a Monday
+    assert weekly.latest(at(3, 12)) == at(1, 7)
+    assert weekly.next(at(3, 12)) == at(8, 7)
+    every = Schedule(every_minutes=15)
+    assert every.latest(at(3, 10, 7)) == at(3, 10, 0)
+    assert every.next(at(3, 10, 7)) == at(3, 10, 15)
+    assert Schedule().latest(at(3, 10)) is None and Schedule().next(at(3, 10)) is None
+
+
+def test_timetable_runs_each_slot_once_and_catches_up_once(tmp_path: Path) -> None:
+    snapshot = Recorder()
+    runner = runner_for(tmp_path, {"snapshot": snapshot}, snapshot_at=["02:00"])
+    runner.tick(at(3, 2, 1))
+    runner.tick(at(3, 2, 2))
+    runner.tick(at(3, 23))
+    assert snapshot.runs == [at(3, 2, 1)]
+    # The service was down for three days: the missed nights run once, not three times.
+    runner.tick(at(7, 12))
+    runner.tick(at(7, 12, 1))
+    assert snapshot.runs == [at(3, 2, 1), at(7, 12)]
+    status = {s.job: s for s in runner.status(at(7, 12, 2))}
+    assert status["snapshot"].last_outcome == "ok"
+    assert status["snapshot"].next_run == at(8, 2).isoformat()
+
+
+def test_a_failing_job_is_retried_with_backoff_and_never_stops_the_others(tmp_path: Path) -> None:
+    failing = Recorder(RuntimeError("boom"), RuntimeError("boom again"), None)
+    other = Recorder()
+    runner = runner_for(
+        tmp_path,
+        {"snapshot": failing, "reminders": other},
+        snapshot_at=["02:00"],
+        reminders_at=["02:00"],
+        retry_minutes=5,
+    )
+    records = runner.tick(at(3, 2))
+    assert [(r.job, r.outcome) for r in records] == [("snapshot", "failed"), ("reminders", "ok")]
+    assert "boom" in records[0].detail
+    runner.tick(at(3, 2, 4))  # before the 5-minute retry
+    assert len(failing.runs) == 1
+    runner.tick(at(3, 2, 5))  # first retry, fails again: next in 10 minutes
+    runner.tick(at(3, 2, 14))
+    assert len(failing.runs) == 2
+    runner.tick(at(3, 2, 15))
+    assert len(failing.runs) == 3
+    assert len(other.runs) == 1
+    assert {s.job: s.last_outcome for s in runner.status(at(3, 3))} == {"snapshot": "ok", "reminders": "ok"}
+
+
+def test_an_hour_of_site_downtime_ends_in_a_clean_catch_up(tmp_path: Path) -> None:
+    down = MoodleUnreachable("core_webservice_get_site_info: did not answer")
+    snapshot = Recorder(down, down, down, down)
+    reminders = Recorder()
+    runner = runner_for(
+        tmp_path,
+        {"snapshot": snapshot, "reminders": reminders},
+        snapshot_at=["02:00"],
+        reminders_at=["02:00"],
+        retry_minutes=5,
+        retry_max_minutes=60,
+    )
+    attempts_per_minute = []
+    moment = at(3, 2)
+    for _ in range(80):  # the loop wakes up every minute for 80 minutes; the site is back after 75
+        attempts_per_minute.append(len(runner.tick(moment)))
+        moment += dt.timedelta(minutes=1)
+    # While the site is down, the other site job waits too: one probe per back-off step, not a storm.
+    assert [r - at(3, 2) for r in snapshot.runs] == [dt.timedelta(minutes=m) for m in (0, 5, 15, 35, 75)]
+    assert len(reminders.runs) == 1
+    assert reminders.runs[0] == snapshot.runs[-1]  # both catch up in the same round once the site is back
+    assert sum(attempts_per_minute) == 6
+
+
+def test_cancelled_job_is_due_again(tmp_path: Path) -> None:
+    snapshot = Recorder(Cancelled("stop"), None)
+    runner = runner_for(tmp_path, {"snapshot": snapshot}, snapshot_at=["02:00"])
+    assert [r.outcome for r in runner.tick(at(3, 2))] == ["interrupted"]
+    assert [r.outcome for r in runner.tick(at(3, 2, 1))] == ["ok"]
+
+
+def test_held_outcome_counts_as_done(tmp_path: Path) -> None:
+    roster = Recorder(JobResult("held", "would suspend 40% of KAM21-M1"))
+    runner = runner_for(tmp_path, {"roster_sync": roster}, roster_file="roster.csv", roster_check_minutes=15)
+    assert [r.outcome for r in runner.tick(at(3, 10, 2))] == ["held"]
+    assert runner.tick(at(3, 10, 14)) == []
+    assert len(runner.tick(at(3, 10, 15))) == 1
+
+
+def test_lock_refuses_a_second_holder_and_says_who(tmp_path: Path) -> None:
+    path = tmp_path / "store.lock"
+    with exclusive(path, "roster sync --apply"):
+        with pytest.raises(LockBusy) as caught:
+            with exclusive(path, "provision --apply"):
+                pass
+        assert "roster sync --apply" in str(caught.value)
+        assert f"process {os.getpid()}" in str(caught.value)
+    with exclusive(path, "provision --apply"):
+        pass
+
+
+def test_lock_waits_then_gives_up_with_an_injected_clock(tmp_path: Path) -> None:
+    path = tmp_path / "store.lock"
+    now = [0.0]
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        now[0] += seconds
+
+    with exclusive(path, "serve: roster_sync"):
+        with pytest.raises(LockBusy) as caught:
+            with exclusive(path, "cli", wait=3, poll=1, clock=lambda: now[0], sleep=sleep):
+                pass
+    assert waits == [1, 1, 1]
+    assert "after waiting 3s" in str(caught.value)
+
+
+def test_a_stale_lock_of_a_killed_process_does_not_block(tmp_path: Path) -> None:
+    path = tmp_path / "store.lock"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
+            import sys, time
+            sys.path.insert(0, {str(Path(__file__).parent.parent)!r})
+            from pathlib import Path
+            from sync.lock import exclusive
+            with exclusive(Path({str(path)!r}), "roster sync --apply"):
+                print("locked", flush=True)
+                time.sleep(60)
+        """),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None
+    assert holder.stdout.readline().strip() == "locked"
+    with pytest.raises(LockBusy):
+        with exclusive(path, "cli"):
+            pass
+    holder.send_signal(signal.SIGKILL)
+    holder.wait(timeout=10)
+    started = time.monotonic()
+    with exclusive(path, "cli"):
+        pass
+    assert time.monotonic() - started < 5
+    assert path.read_text() == ""  # the content is cleared by the next holder on release
+
+
+def test_timetable_from_the_example_config() -> None:
+    config = load_config(EXAMPLE)
+    timetable = Timetable.from_config(config)
+    assert set(timetable.schedules) == {"roster_sync", "snapshot", "reminders", "report"}
