@@ -1,0 +1,156 @@
+"""Course enrolments and course roles.
+
+Field notes that shape this module: core_enrol_get_enrolled_users does not say whether an enrolment is
+suspended, so :func:`suspended_user_ids` compares ``onlyactive=1`` with ``onlyactive=0`` (note 21);
+enrol_manual_enrol_users on an existing enrolment updates it and a different role is ADDED, so a role
+change also needs :func:`unassign_roles` (note 22); several writes answer ``null`` on success (note 7).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, TypedDict
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from integration.transport import MoodleClient
+
+#: What roster sync and the indicators need to know about a course participant.
+DEFAULT_USERFIELDS = ("id", "username", "firstname", "lastname", "idnumber", "email", "roles", "groups")
+
+
+class RoleRef(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    roleid: int
+    shortname: str = ""
+    name: str = ""
+
+
+class GroupRef(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: int
+    name: str = ""
+
+
+class EnrolledUser(BaseModel):
+    """One entry of core_enrol_get_enrolled_users (fields depend on ``userfields``)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: int
+    username: str = ""
+    firstname: str = ""
+    lastname: str = ""
+    fullname: str = ""
+    email: str = ""
+    idnumber: str = ""
+    roles: list[RoleRef] = Field(default_factory=list)
+    groups: list[GroupRef] = Field(default_factory=list)
+
+    @property
+    def roleids(self) -> set[int]:
+        return {role.roleid for role in self.roles}
+
+    @property
+    def groupids(self) -> set[int]:
+        return {group.id for group in self.groups}
+
+
+class UserCourse(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: int
+    shortname: str = ""
+    fullname: str = ""
+    idnumber: str = ""
+    visible: int = 1
+
+
+class Enrolment(TypedDict, total=False):
+    """One item of enrol_manual_enrol_users (``suspend`` 1 suspends, 0 reactivates)."""
+
+    roleid: int
+    userid: int
+    courseid: int
+    suspend: int
+
+
+class Unenrolment(TypedDict, total=False):
+    userid: int
+    courseid: int
+    roleid: int
+
+
+class RoleAssignment(TypedDict):
+    """A course role: contextlevel ``course`` and instanceid = the course id (note 22)."""
+
+    roleid: int
+    userid: int
+    contextlevel: str
+    instanceid: int
+
+
+def course_role(roleid: int, userid: int, courseid: int) -> RoleAssignment:
+    return {"roleid": roleid, "userid": userid, "contextlevel": "course", "instanceid": courseid}
+
+
+def get_enrolled_users(
+    client: MoodleClient,
+    courseid: int,
+    *,
+    onlyactive: bool = False,
+    userfields: Sequence[str] | None = DEFAULT_USERFIELDS,
+) -> list[EnrolledUser]:
+    """Everyone enrolled in the course (suspended enrolments too unless ``onlyactive``).
+
+    Calls: core_enrol_get_enrolled_users.
+    """
+    options: list[dict[str, Any]] = [{"name": "onlyactive", "value": 1 if onlyactive else 0}]
+    if userfields:
+        options.append({"name": "userfields", "value": ",".join(userfields)})
+    answer = client.call("core_enrol_get_enrolled_users", {"courseid": courseid, "options": options})
+    return [EnrolledUser.model_validate(entry) for entry in answer or []]
+
+
+def suspended_user_ids(all_users: Sequence[EnrolledUser], active_users: Sequence[EnrolledUser]) -> set[int]:
+    """Users listed with ``onlyactive=0`` but not with ``onlyactive=1`` (field note 21)."""
+    active = {user.id for user in active_users}
+    return {user.id for user in all_users if user.id not in active}
+
+
+def get_users_courses(client: MoodleClient, userid: int) -> list[UserCourse]:
+    """The courses a user is enrolled in. Calls: core_enrol_get_users_courses."""
+    answer = client.call("core_enrol_get_users_courses", {"userid": userid})
+    return [UserCourse.model_validate(entry) for entry in answer or []]
+
+
+def enrol_users(client: MoodleClient, enrolments: Sequence[Enrolment]) -> None:
+    """Enrol with the manual method, or update existing enrolments (suspend / reactivate / add a role).
+
+    Calls: enrol_manual_enrol_users.
+    """
+    if enrolments:
+        client.call_batched("enrol_manual_enrol_users", "enrolments", list(enrolments), write=True)
+
+
+def unenrol_users(client: MoodleClient, unenrolments: Sequence[Unenrolment]) -> None:
+    """Remove manual enrolments. Moodle then hides the person's submissions and grades from the course.
+
+    Calls: enrol_manual_unenrol_users.
+    """
+    if unenrolments:
+        client.call_batched("enrol_manual_unenrol_users", "enrolments", list(unenrolments), write=True)
+
+
+def assign_roles(client: MoodleClient, assignments: Sequence[RoleAssignment]) -> None:
+    """Calls: core_role_assign_roles."""
+    if assignments:
+        client.call_batched("core_role_assign_roles", "assignments", list(assignments), write=True)
+
+
+def unassign_roles(client: MoodleClient, unassignments: Sequence[RoleAssignment]) -> None:
+    """Take course roles away (the enrolment stays). Calls: core_role_unassign_roles."""
+    if unassignments:
+        client.call_batched("core_role_unassign_roles", "unassignments", list(unassignments), write=True)
