@@ -1,0 +1,407 @@
+"""Gathering: read the cohort's courses from Moodle into a dated :class:`~sync.snapshot.Snapshot`.
+
+Only batch reads, so the number of requests depends on the number of courses and activities and never on the
+number of people (about 40 for a cohort of three courses):
+
+- per course: the course (by short name), its enrolments (all, then only active ones: field note 21), its
+  groups and groupings, and its gradebook (``gradereport_user_get_grade_items``: every user's grades, feedback
+  and grading times in one call, the only batch read with team grades: field note 10);
+- once for all courses: group members, grouping contents, assignments, submissions, choices, databases,
+  surveys, forums, calendar events;
+- per activity: its ID number when the gradebook does not give it (``core_course_get_course_module``), and its
+  results (vote counts, database entries, survey answers).
+
+Activities are found by their ID numbers (program.md); a missing activity, course or answer becomes a note in
+the snapshot, and every warning Moodle gives is kept, so the report can say what it could not count.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from integration import activities as act
+from integration import assign, grades
+from integration.calendar import get_events
+from integration.courses import get_course_by_field, get_course_module
+from integration.errors import BadResponse, RecordNotFound
+from integration.groups import get_course_groupings, get_course_groups, get_group_members, get_groupings
+from integration.transport import MoodleClient
+from sync.config import AccelConfig, event_kind
+from sync.snapshot import (
+    Activity,
+    CalendarEvent,
+    ChoiceOption,
+    ChoiceResult,
+    CourseSnap,
+    Enrolment,
+    GatherNote,
+    GradeRecord,
+    Person,
+    Pledge,
+    Snapshot,
+    Submission,
+    SurveyResponse,
+    SurveyResult,
+    Team,
+)
+
+log = logging.getLogger(__name__)
+
+# The program's activities (program.md): ID number -> (module key, Moodle module type).
+PROGRAM_ACTIVITIES: dict[str, tuple[str, str]] = {
+    "m1-intro-forum": ("m1", "forum"),
+    "m1-idea": ("m1", "assign"),
+    "m1-concept": ("m1", "assign"),
+    "m1-fundraising": ("m1", "assign"),
+    "m1-survey": ("m1", "feedback"),
+    "m2-questions": ("m2", "forum"),
+    "m2-consultations": ("m2", "assign"),
+    "m2-final-project": ("m2", "assign"),
+    "m3-pitch": ("m3", "assign"),
+    "m3-vote": ("m3", "choice"),
+    "m3-pledges": ("m3", "data"),
+    "m3-survey": ("m3", "feedback"),
+}
+SURVEY_KEYS = ("m1-survey", "m3-survey")
+
+
+class _EnrolledUser(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: int
+    fullname: str = ""
+    firstname: str = ""
+    lastname: str = ""
+    idnumber: str | None = ""
+    city: str | None = ""
+    roles: list[dict[str, Any]] = Field(default_factory=list)
+
+
+def _enrolled_users(client: MoodleClient, courseid: int, *, only_active: bool) -> list[_EnrolledUser]:
+    """Everyone enrolled in a course, with roles; `only_active` leaves suspended enrolments out (note 21).
+
+    Calls: core_enrol_get_enrolled_users.
+    """
+    options: list[dict[str, Any]] = []
+    if only_active:
+        options.append({"name": "onlyactive", "value": 1})
+    params: dict[str, Any] = {"courseid": courseid}
+    if options:
+        params["options"] = options
+    answer = client.call("core_enrol_get_enrolled_users", params)
+    if not isinstance(answer, list):
+        raise BadResponse("enrolled users answer is not a list", status=200, excerpt=str(answer)[:200])
+    return [_EnrolledUser.model_validate(u) for u in answer]
+
+
+def _districts(client: MoodleClient, courseids: Sequence[int]) -> dict[int, str]:
+    """Group id -> name of its grouping (the roster makes one grouping per municipal district).
+
+    Calls: core_group_get_course_groupings, core_group_get_groupings.
+    """
+    groupingids = [g.id for cid in courseids for g in get_course_groupings(client, cid)]
+    out: dict[int, str] = {}
+    for grouping in get_groupings(client, groupingids):
+        for group in grouping.groups:
+            out.setdefault(group.id, grouping.name)
+    return out
+
+
+def _note(notes: list[GatherNote], kind: str, text: str) -> None:
+    log.info("gather: %s", text)
+    notes.append(GatherNote(kind=kind, text=text))
+
+
+def gather(client: MoodleClient, config: AccelConfig, *, now: int | None = None) -> Snapshot:
+    """Read the cohort from Moodle into a snapshot (nothing is written to the site)."""
+    taken_at = int(time.time()) if now is None else now
+    warnings_before = len(client.warnings)
+    requests_before = client.request_count
+    notes: list[GatherNote] = []
+
+    # -- courses -----------------------------------------------------------------------------------------
+    courses: list[CourseSnap] = []
+    for mc in config.module_courses():
+        found = get_course_by_field(client, "shortname", mc.shortname)
+        if found is None:
+            _note(notes, "missing_course", f"Курс {mc.shortname} ({mc.fullname}) не найден на сайте.")
+        courses.append(
+            CourseSnap(
+                key=mc.key,
+                number=mc.number,
+                id=found.id if found else None,
+                shortname=mc.shortname,
+                fullname=found.fullname if found else mc.fullname,
+                idnumber=found.idnumber if found else mc.idnumber,
+                startdate=(found.startdate if found and found.startdate else mc.startdate),
+                enddate=(found.enddate if found and found.enddate else mc.enddate),
+            )
+        )
+    course_ids = [c.id for c in courses if c.id is not None]
+    key_of_course = {c.id: c.key for c in courses if c.id is not None}
+
+    # -- people, enrolments, teams -----------------------------------------------------------------------
+    people: dict[int, Person] = {}
+    enrolments: list[Enrolment] = []
+    for cid in course_ids:
+        everyone = _enrolled_users(client, cid, only_active=False)
+        active = {u.id for u in _enrolled_users(client, cid, only_active=True)}
+        for u in everyone:
+            name = u.fullname or f"{u.firstname} {u.lastname}".strip()
+            people.setdefault(
+                u.id, Person(id=u.id, fullname=name, idnumber=u.idnumber or "", city=u.city or "")
+            )
+            enrolments.append(
+                Enrolment(
+                    courseid=cid,
+                    userid=u.id,
+                    roleids=[int(r["roleid"]) for r in u.roles if "roleid" in r],
+                    roles=[str(r.get("shortname", "")) for r in u.roles],
+                    active=u.id in active,
+                )
+            )
+    teams = [
+        Team(id=g.id, courseid=cid, name=g.name, idnumber=g.idnumber, description=g.description)
+        for cid in course_ids
+        for g in get_course_groups(client, cid)
+    ]
+    members = {m.groupid: m.userids for m in get_group_members(client, [t.id for t in teams])}
+    districts = _districts(client, course_ids)
+    for t in teams:
+        t.member_ids = members.get(t.id, [])
+        t.district = districts.get(t.id, "")
+
+    # -- activities ----------------------------------------------------------------------------------------
+    activities: dict[str, Activity] = {}
+    grade_rows: list[GradeRecord] = []
+    idnumber_by_cmid: dict[int, str] = {}
+    grademax_by_cmid: dict[int, float | None] = {}
+    for cid in course_ids:
+        for user in grades.get_course_grades(client, cid):
+            for item in user.gradeitems:
+                if item.itemtype != "mod" or not item.idnumber or item.cmid is None:
+                    continue
+                idnumber_by_cmid[item.cmid] = item.idnumber
+                grademax_by_cmid[item.cmid] = item.grademax
+                grade_rows.append(
+                    GradeRecord(
+                        key=item.idnumber,
+                        courseid=cid,
+                        cmid=item.cmid,
+                        userid=user.userid,
+                        grade=item.graderaw,
+                        grademax=item.grademax,
+                        dategraded=item.gradedategraded,
+                        feedback=item.feedback or "",
+                    )
+                )
+
+    def idnumber_of(cmid: int) -> str:
+        if cmid not in idnumber_by_cmid:
+            try:
+                idnumber_by_cmid[cmid] = get_course_module(client, cmid).idnumber or ""
+            except RecordNotFound:
+                idnumber_by_cmid[cmid] = ""
+        return idnumber_by_cmid[cmid]
+
+    def add_activity(cid: int, cmid: int, modname: str, instance: int, name: str, **extra: Any) -> str:
+        key = idnumber_of(cmid)
+        if key in PROGRAM_ACTIVITIES:
+            module, expected = PROGRAM_ACTIVITIES[key]
+            if expected != modname:
+                _note(
+                    notes,
+                    "wrong_type",
+                    f"Активность «{key}» в курсе #{cid} — {modname}, ожидался {expected}.",
+                )
+                return ""
+            if key_of_course.get(cid) != module:
+                _note(notes, "wrong_course", f"Активность «{key}» найдена не в своём модуле (курс #{cid}).")
+            if key in activities:
+                _note(notes, "duplicate", f"ID «{key}» встречается несколько раз; взята первая активность.")
+                return ""
+            activities[key] = Activity(
+                key=key, courseid=cid, cmid=cmid, modname=modname, instance=instance, name=name, **extra
+            )
+        return key
+
+    assignment_keys: dict[int, str] = {}
+    for assign_course in assign.get_assignments(client, course_ids):
+        for a in assign_course.assignments:
+            # Ungraded assignments (grade 0) have no gradebook item and so no ID number there.
+            key = add_activity(
+                assign_course.id,
+                a.cmid,
+                "assign",
+                a.id,
+                a.name,
+                grademax=grademax_by_cmid.get(a.cmid, a.grade if a.grade > 0 else None),
+                teamsubmission=a.teamsubmission,
+            )
+            if key:
+                assignment_keys[a.id] = key
+    choices = [c for c in act.get_choices(client, course_ids) if c.course in key_of_course]
+    for c in choices:
+        add_activity(c.course, c.coursemodule, "choice", c.id, c.name)
+    databases = [d for d in act.get_databases(client, course_ids) if d.course in key_of_course]
+    for d in databases:
+        add_activity(d.course, d.coursemodule, "data", d.id, d.name)
+    feedbacks = [f for f in act.get_feedbacks(client, course_ids) if f.course in key_of_course]
+    for f in feedbacks:
+        add_activity(f.course, f.coursemodule, "feedback", f.id, f.name)
+    for forum in act.get_forums(client, course_ids):
+        if forum.course in key_of_course:
+            add_activity(forum.course, forum.cmid, "forum", forum.id, forum.name)
+
+    by_shortname = {c.key: c for c in courses}
+    for key, (module, modname) in PROGRAM_ACTIVITIES.items():
+        course = by_shortname[module]
+        if key not in activities and course.id is not None:
+            _note(
+                notes,
+                "missing_activity",
+                f"Активность «{key}» ({modname}) не найдена в курсе {course.shortname}.",
+            )
+
+    # -- submissions -----------------------------------------------------------------------------------------
+    submissions: list[Submission] = []
+    for block in assign.get_submissions(client, sorted(assignment_keys)):
+        sub_key = assignment_keys.get(block.assignmentid)
+        if sub_key is None:
+            continue
+        for s in block.submissions:
+            submissions.append(
+                Submission(
+                    id=s.id,
+                    key=sub_key,
+                    assignmentid=block.assignmentid,
+                    userid=s.userid,
+                    groupid=s.groupid,
+                    status=s.status,
+                    attemptnumber=s.attemptnumber,
+                    timecreated=s.timecreated,
+                    timemodified=s.timemodified,
+                )
+            )
+
+    # -- results of the vote, pledges and surveys ---------------------------------------------------------
+    choice_results: list[ChoiceResult] = []
+    vote = activities.get("m3-vote")
+    if vote is not None:
+        options = act.get_choice_results(client, vote.instance)
+        voters: set[int] = set()
+        named = False
+        for o in options:
+            for r in o.userresponses:
+                if "userid" in r:
+                    named = True
+                    voters.add(int(str(r["userid"])))
+        allowmultiple = next((c.allowmultiple for c in choices if c.id == vote.instance), False)
+        choice_results.append(
+            ChoiceResult(
+                key="m3-vote",
+                cmid=vote.cmid,
+                choiceid=vote.instance,
+                allowmultiple=allowmultiple,
+                options=[ChoiceOption(id=o.id, text=o.text, count=o.numberofuser) for o in options],
+                voter_ids=sorted(voters) if named else None,
+            )
+        )
+    pledges: list[Pledge] = []
+    pledge_db = activities.get("m3-pledges")
+    if pledge_db is not None:
+        fields = {f.id: f.name for f in act.get_data_fields(client, pledge_db.instance)}
+        for wanted in ("partner", "project", "amount", "kind"):
+            if wanted not in fields.values():
+                _note(notes, "missing_field", f"В базе «m3-pledges» нет поля «{wanted}».")
+        for entry in act.get_data_entries(client, pledge_db.instance):
+            values = {fields.get(c.fieldid, ""): (c.content or "").strip() for c in entry.contents}
+            pledges.append(
+                Pledge(
+                    id=entry.id,
+                    dataid=pledge_db.instance,
+                    cmid=pledge_db.cmid,
+                    partner=values.get("partner", ""),
+                    project=values.get("project", ""),
+                    amount_text=values.get("amount", ""),
+                    kind=values.get("kind", ""),
+                    timecreated=entry.timecreated,
+                    approved=entry.approved,
+                )
+            )
+    surveys: list[SurveyResult] = []
+    for key in SURVEY_KEYS:
+        survey = activities.get(key)
+        if survey is None:
+            continue
+        labels = {i.id: (i.label or i.name) for i in act.get_feedback_items(client, survey.instance)}
+        responses = [
+            SurveyResponse(
+                id=a.id,
+                userid=a.userid,
+                timemodified=a.timemodified,
+                answers={labels.get(r.id, str(r.id)): (r.printval or "") for r in a.responses},
+            )
+            for a in act.get_feedback_responses(client, survey.instance)
+        ]
+        surveys.append(
+            SurveyResult(
+                key=key,
+                cmid=survey.cmid,
+                feedbackid=survey.instance,
+                labels=list(labels.values()),
+                responses=responses,
+            )
+        )
+
+    # -- calendar ----------------------------------------------------------------------------------------------
+    events = [
+        CalendarEvent(
+            id=e.id,
+            courseid=e.courseid or 0,
+            groupid=e.groupid or 0,
+            name=e.name,
+            description=e.description or "",
+            eventtype=e.eventtype,
+            timestart=e.timestart,
+            timeduration=e.timeduration,
+            kind=event_kind(e.description) or "",
+        )
+        for e in (
+            get_events(client, courseids=course_ids, groupids=[t.id for t in teams]) if course_ids else []
+        )
+        if (e.courseid or 0) in key_of_course
+    ]
+
+    for w in client.warnings[warnings_before:]:
+        where = f" ({w.item} {w.itemid})" if w.item else ""
+        _note(notes, "moodle_warning", f"Moodle, {w.wsfunction}: {w.message}{where}")
+
+    return Snapshot(
+        cohort=config.cohort.code,
+        site_url=client.url,
+        taken_at=taken_at,
+        student_roleid=config.roles.student,
+        mentor_roleid=config.roles.mentor,
+        courses=courses,
+        people=sorted(people.values(), key=lambda p: p.id),
+        enrolments=enrolments,
+        teams=teams,
+        activities=sorted(activities.values(), key=lambda a: a.key),
+        submissions=submissions,
+        grades=grade_rows,
+        events=events,
+        choices=choice_results,
+        pledges=pledges,
+        surveys=surveys,
+        notes=notes,
+        request_count=client.request_count - requests_before,
+    )
+
+
+__all__ = ["PROGRAM_ACTIVITIES", "gather"]
