@@ -181,6 +181,9 @@ class ModuleTemplate(_Strict):
                 return i
         raise KeyError(section_key)
 
+    def section_title(self, section_key: str) -> str:
+        return self.sections[self.section_number(section_key)].title
+
     def activity(self, key: str) -> ActivitySpec:
         for a in self.activities:
             if a.key == key:

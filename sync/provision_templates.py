@@ -1,0 +1,216 @@
+"""`accel templates check`: compare each module's template course on the site with its template file.
+
+Moodle's standard web services cannot create activities, so the template courses are built once by a
+course designer; this check tells them what is missing or wrong, by activity ID number.
+core_course_get_contents does not return ID numbers (field note 12), so each module of the template course is
+read once with core_course_get_course_module (a handful per course: the count does not grow with people).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from course_templates.loader import ModuleTemplate
+from integration.courses import (
+    Course,
+    CourseModule,
+    Section,
+    get_contents,
+    get_course_by_field,
+    get_course_module,
+)
+from integration.transport import MoodleClient
+from sync.config import AccelConfig
+
+CANNOT_CREATE_ACTIVITIES = (
+    "Moodle's standard web services cannot create activities (assignments, forums, surveys, databases...). "
+    "A course designer adds each missing activity once in the template course and sets its ID number "
+    "(activity settings > Common module settings > ID number); every cohort course copied from the template "
+    "then has it."
+)
+
+Severity = Literal["error", "warning", "info"]
+
+
+@dataclass(frozen=True)
+class Finding:
+    severity: Severity
+    code: str  # missing_activity, wrong_type, wrong_section, extra_activity, no_idnumber, section_title, ...
+    message: str
+    key: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"severity": self.severity, "code": self.code, "key": self.key, "message": self.message}
+
+
+@dataclass
+class TemplateCheck:
+    """The comparison of one module's template file with its template course on the site."""
+
+    module: str
+    template_shortname: str
+    course: Course | None
+    sections: list[Section] = field(default_factory=list)
+    #: activity key (ID number) -> course module on the site
+    activities: dict[str, CourseModule] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """No errors: the course exists and every required activity is there with the right type."""
+        return not any(f.severity == "error" for f in self.findings)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "module": self.module,
+            "template_shortname": self.template_shortname,
+            "course_id": self.course.id if self.course else None,
+            "ok": self.ok,
+            "activities_found": sorted(self.activities),
+            "findings": [f.as_dict() for f in self.findings],
+        }
+
+
+def read_template_course(
+    client: MoodleClient, course: Course
+) -> tuple[list[Section], dict[str, CourseModule], list[CourseModule]]:
+    """Sections, modules with an ID number (by ID number) and modules without one.
+
+    Calls: core_course_get_contents, core_course_get_course_module (once per module).
+    """
+    sections = get_contents(client, course.id)
+    by_key: dict[str, CourseModule] = {}
+    unnamed: list[CourseModule] = []
+    for sec in sections:
+        for mod in sec.modules:
+            cm = get_course_module(client, mod.id)
+            if cm.idnumber:
+                by_key.setdefault(cm.idnumber, cm)
+            else:
+                unnamed.append(cm)
+    return sections, by_key, unnamed
+
+
+def compare_template(
+    template: ModuleTemplate,
+    template_shortname: str,
+    course: Course | None,
+    sections: Sequence[Section],
+    by_key: Mapping[str, CourseModule],
+    unnamed: Sequence[CourseModule],
+) -> TemplateCheck:
+    """Pure comparison of a template file with what the site holds."""
+    check = TemplateCheck(template.key, template_shortname, course, list(sections), dict(by_key))
+    add = check.findings.append
+    if course is None:
+        add(
+            Finding(
+                "error",
+                "template_course_missing",
+                f"template course {template_shortname!r} not found on the site: a course designer creates it "
+                f"(short name {template_shortname}) with the activities of {template.key}.yaml",
+            )
+        )
+        return check
+    number_of = {s.key: i for i, s in enumerate(template.sections)}
+    for act in template.activities:
+        cm = by_key.get(act.key)
+        if cm is None:
+            add(
+                Finding(
+                    "error" if act.required else "warning",
+                    "missing_activity",
+                    f"{act.key}: missing ({act.type} «{act.name}» in section {number_of[act.section]} "
+                    f"«{template.section_title(act.section)}»)",
+                    act.key,
+                )
+            )
+            continue
+        if cm.modname != act.type:
+            add(
+                Finding(
+                    "error" if act.required else "warning",
+                    "wrong_type",
+                    f"{act.key}: is a {cm.modname} («{cm.name}»), the template needs a {act.type}",
+                    act.key,
+                )
+            )
+        if cm.sectionnum != number_of[act.section]:
+            add(
+                Finding(
+                    "warning",
+                    "wrong_section",
+                    f"{act.key}: in section {cm.sectionnum}, the template puts it in section "
+                    f"{number_of[act.section]} «{template.section_title(act.section)}»",
+                    act.key,
+                )
+            )
+    known = {a.key for a in template.activities}
+    for key, cm in sorted(by_key.items()):
+        if key not in known:
+            add(
+                Finding(
+                    "warning",
+                    "extra_activity",
+                    f"{key}: {cm.modname} «{cm.name}» is not in {template.key}.yaml (it will be copied too)",
+                    key,
+                )
+            )
+    for cm in unnamed:
+        add(
+            Finding(
+                "info",
+                "no_idnumber",
+                f"{cm.modname} «{cm.name}» (section {cm.sectionnum}) has no ID number; indicators ignore it",
+            )
+        )
+    if len(sections) < len(template.sections):
+        add(
+            Finding(
+                "info",
+                "sections_missing",
+                f"the course has {len(sections)} sections, the template {len(template.sections)}; "
+                "`accel provision` adds the missing ones to each cohort course",
+            )
+        )
+    for i, spec in enumerate(template.sections):
+        if i < len(sections) and sections[i].name != spec.title:
+            add(
+                Finding(
+                    "info",
+                    "section_title",
+                    f"section {i} is «{sections[i].name}», the template says «{spec.title}» "
+                    "(`accel provision` sets it in each cohort course)",
+                )
+            )
+    return check
+
+
+def check_template(client: MoodleClient, template: ModuleTemplate, shortname: str) -> TemplateCheck:
+    """Find the template course by short name and compare it with the template file.
+
+    Calls: core_course_get_courses_by_field, core_course_get_contents, core_course_get_course_module.
+    """
+    course = get_course_by_field(client, "shortname", shortname)
+    if course is None:
+        return compare_template(template, shortname, None, [], {}, [])
+    sections, by_key, unnamed = read_template_course(client, course)
+    return compare_template(template, shortname, course, sections, by_key, unnamed)
+
+
+def template_shortnames(
+    templates: Mapping[str, ModuleTemplate], config: AccelConfig | None = None
+) -> dict[str, str]:
+    """Short name of each module's template course: the config's [modules.mN] template, else the file's."""
+    if config is None:
+        return {key: t.template_shortname for key, t in templates.items()}
+    return {mc.key: mc.template_shortname for mc in config.module_courses(templates)}
+
+
+def check_templates(
+    client: MoodleClient, templates: Mapping[str, ModuleTemplate], shortnames: Mapping[str, str]
+) -> list[TemplateCheck]:
+    """`accel templates check` for the three modules."""
+    return [check_template(client, templates[key], shortnames[key]) for key in templates]

@@ -1,0 +1,403 @@
+"""Provisioning end to end on the fake site: plan -> apply -> plan, interruptions, conflicts, templates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from course_templates.loader import ModuleTemplate, load_templates
+from integration.errors import UncertainWrite
+from integration.transport import MoodleClient
+from sync.config import AccelConfig, event_kind, load_config
+from sync.provision import ApplyResult, Change, Plan, ProvisionBlocked, apply_plan, compute_plan
+from tests.conftest import make_client
+from tests.fake_moodle import FakeMoodle
+from tests.fake_moodle.courses import add_category, add_course, find_course
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "kamchatka-2021.toml"
+TEMPLATES = load_templates()
+
+# Dates in the real template courses (recorded): m1-idea due 2021-10-11, m1-concept 2021-10-21.
+# m1-fundraising is put after the end of module 1 (31.10.2021) to exercise the date warning.
+TEMPLATE_DATES: dict[str, list[tuple[str, int]]] = {
+    "m1-idea": [("duedate", 1633906800)],
+    "m1-concept": [("duedate", 1634770800)],
+    "m1-fundraising": [("duedate", 1637409600)],  # 2021-11-20 12:00 UTC: outside module 1
+    "m2-final-project": [("duedate", 1643410800)],
+    "m3-pitch": [("duedate", 1647298800)],
+}
+
+
+def seed_template(
+    site: FakeMoodle,
+    template: ModuleTemplate,
+    *,
+    categoryid: int,
+    skip: tuple[str, ...] = (),
+    sections: int | None = None,
+    shortname: str | None = None,
+) -> int:
+    """A template course as a course designer builds it: section 0 keeps Moodle's "General" title."""
+    titles = ["General"] + [s.title for s in template.sections[1:]]
+    if sections is not None:
+        titles = titles[:sections]
+    modules = [
+        {
+            "modname": a.type,
+            "name": a.name,
+            "idnumber": a.key,
+            "section": min(template.section_number(a.section), len(titles) - 1),
+            "dates": TEMPLATE_DATES.get(a.key, []),
+        }
+        for a in template.activities
+        if a.key not in skip
+    ]
+    return add_course(
+        site,
+        shortname=shortname or template.template_shortname,
+        fullname=template.title,
+        categoryid=categoryid,
+        idnumber=f"accel-tpl-{template.key}",
+        sections=titles,
+        modules=modules,
+    )
+
+
+def seed_site(site: FakeMoodle, **overrides: Any) -> None:
+    tpl_category = add_category(site, "Шаблоны акселератора", "accel-templates")
+    for key, template in TEMPLATES.items():
+        # m2's template course lacks its last section: provisioning adds it to the cohort course.
+        seed_template(
+            site,
+            template,
+            categoryid=tpl_category,
+            sections=4 if key == "m2" else None,
+            **overrides.get(key, {}),
+        )
+
+
+@pytest.fixture
+def config() -> AccelConfig:
+    return load_config(EXAMPLE)
+
+
+@pytest.fixture
+def site(fake_moodle: FakeMoodle) -> FakeMoodle:
+    seed_site(fake_moodle)
+    return fake_moodle
+
+
+def writes(site: FakeMoodle, since: int = 0) -> list[str]:
+    readonly = ("get", "core_webservice_get_site_info")
+    return [name for name, _ in site.calls[since:] if not any(part in name for part in readonly)]
+
+
+def plan_for(client: MoodleClient, config: AccelConfig) -> Plan:
+    return compute_plan(client, config, TEMPLATES)
+
+
+def actions(plan: Plan) -> list[str]:
+    return [c.action for c in plan.ordered_changes()]
+
+
+def cohort_courses(site: FakeMoodle) -> list[dict[str, Any]]:
+    return [c for c in site.courses.values() if c["shortname"].startswith("KAM21-")]
+
+
+def test_plan_apply_plan_end_to_end(site: FakeMoodle, client: MoodleClient, config: AccelConfig) -> None:
+    plan = plan_for(client, config)
+    assert writes(site) == [], "planning must not write"
+    assert not plan.blocked, plan.problems
+    got = actions(plan)
+    assert got.count("create_category") == 1
+    assert got.count("create_course") == 3
+    assert got.count("enrol_service") == 3
+    assert got.count("add_sections") == 1  # m2's template lacks a section
+    # Section 0 of every course ("General") and m2's added section get their titles.
+    assert got.count("rename_section") == 4
+    # 4 webinars + 4 consultations without a team; the 2 team consultations wait for their groups.
+    assert got.count("create_event") == 8
+    assert sum("waits for team" in n for n in plan.notes) == 2
+    # The template's m1-fundraising date lies after module 1: a warning naming the activity and the fix.
+    (warning,) = plan.date_warnings
+    assert warning.key == "m1-fundraising" and warning.course == "KAM21-M1"
+    assert "21.11.2021 00:00" in warning.message and "after the course ends" in warning.message
+    assert "set the date within the course" in warning.message
+
+    result = apply_plan(client, plan)
+    assert len(result.done) == len(plan.changes)
+
+    category = next(c for c in site.categories.values() if c["idnumber"] == "kam21")
+    courses = {c["idnumber"]: c for c in cohort_courses(site)}
+    assert sorted(courses) == ["kam21-m1", "kam21-m2", "kam21-m3"]
+    for mc in config.module_courses(TEMPLATES):
+        course = courses[mc.idnumber]
+        assert course["shortname"] == mc.shortname
+        assert course["fullname"] == mc.fullname
+        assert course["categoryid"] == category["id"]
+        assert (course["startdate"], course["enddate"]) == (mc.startdate, mc.enddate)
+        assert course["groupmode"] == 1 and course["visible"] == 1
+        titles = [s["name"] for s in site.sections[course["id"]]]
+        assert titles == [s.title for s in TEMPLATES[mc.key].sections]
+        # The service account is a manager in every course (field note 9) and no one else was copied.
+        assert site.enrolments[(course["id"], site.token_userid)]["roles"] == {1}
+        assert [k for k in site.enrolments if k[0] == course["id"]] == [(course["id"], site.token_userid)]
+        # The activities came with the copy, with their ID numbers.
+        keys = {m["idnumber"] for m in site.modules.values() if m["course"] == course["id"]}
+        assert keys == {a.key for a in TEMPLATES[mc.key].activities}
+    m2 = courses["kam21-m2"]["id"]
+    events = [e for e in site.events.values() if e["courseid"] == m2]
+    kinds = sorted(event_kind(e["description"]) or "" for e in events)
+    assert kinds == ["consultation"] * 4 + ["webinar"] * 4
+    webinar = next(e for e in events if e["name"] == "Вебинар: фандрайзинг для сельских инициатив")
+    assert (webinar["timestart"], webinar["timeduration"], webinar["eventtype"]) == (
+        1636020000,
+        5400,
+        "course",
+    )
+    assert "Ссылка на подключение" in webinar["description"]
+
+    # A new plan is empty and a second apply makes no write request.
+    again = plan_for(client, config)
+    assert again.empty, [c.as_dict() for c in again.changes]
+    before = client.write_count
+    calls_before = len(site.calls)
+    apply_plan(client, again)
+    assert client.write_count == before
+    assert writes(site, calls_before) == []
+    # Reading the state of a provisioned cohort takes a fixed handful of requests.
+    assert len(site.calls) - calls_before == 0
+    assert len(cohort_courses(site)) == 3
+
+
+def test_team_consultations_become_group_events_once_teams_exist(
+    site: FakeMoodle, client: MoodleClient, config: AccelConfig
+) -> None:
+    apply_plan(client, plan_for(client, config))
+    m2 = find_course(site, "idnumber", "kam21-m2")
+    assert m2 is not None
+    # The roster sync makes the teams (here: directly in the fake's state).
+    for gid, name in ((41, "Команда «Эссо»"), (42, "Команда «Шаромы»")):
+        site.groups[gid] = {"id": gid, "courseid": m2["id"], "name": name, "description": "", "idnumber": ""}
+    plan = plan_for(client, config)
+    assert actions(plan) == ["create_event", "create_event"]
+    assert not any("waits for team" in n for n in plan.notes)
+    apply_plan(client, plan)
+    group_events = sorted((e["groupid"], e["eventtype"]) for e in site.events.values() if e["groupid"])
+    assert group_events == [(41, "group"), (42, "group")]
+    esso = next(e for e in site.events.values() if e["groupid"] == 41)
+    assert event_kind(esso["description"]) == "consultation" and esso["timestart"] == 1636106400
+    assert plan_for(client, config).empty
+
+
+def test_schedule_and_date_changes_are_planned_as_changes(
+    site: FakeMoodle, client: MoodleClient, config: AccelConfig, tmp_path: Path
+) -> None:
+    apply_plan(client, plan_for(client, config))
+    # People's own events (no kind marker) are never touched.
+    m2 = find_course(site, "idnumber", "kam21-m2")
+    assert m2 is not None
+    site.events[999] = {
+        "id": 999,
+        "name": "Встреча кураторов",
+        "description": "",
+        "format": 1,
+        "courseid": m2["id"],
+        "groupid": 0,
+        "userid": 2,
+        "modulename": "",
+        "instance": 0,
+        "eventtype": "course",
+        "timestart": 1636020000,
+        "timeduration": 0,
+        "visible": 1,
+        "sequence": 1,
+        "timemodified": 0,
+        "subscriptionid": None,
+    }
+    text = EXAMPLE.read_text(encoding="utf-8")
+    text = text.replace("end = 2021-10-31", "end = 2021-11-30")  # module 1 one month longer
+    text = text.replace("start = 2021-11-25T18:00:00", "start = 2021-11-26T18:00:00")  # a webinar moves
+    text = text.replace('title = "Вебинар: как зарегистрировать НКО"', 'title = "Вебинар: как создать НКО"')
+    path = tmp_path / "accelerator.toml"
+    path.write_text(text, encoding="utf-8")
+    changed = load_config(path)
+    plan = plan_for(client, changed)
+    by_action: dict[str, list[Change]] = {}
+    for c in plan.changes:
+        by_action.setdefault(c.action, []).append(c)
+    assert sorted(by_action) == ["create_event", "delete_event", "update_course"]
+    (update,) = by_action["update_course"]
+    assert list(update.data["fields"]) == ["enddate"] and update.module == "m1"
+    assert len(by_action["delete_event"]) == 2 and len(by_action["create_event"]) == 2
+    # With module 1 ending later the fundraising plan's date is inside: no more warning.
+    assert plan.date_warnings == []
+    apply_plan(client, plan)
+    assert plan_for(client, changed).empty
+    assert 999 in site.events
+    assert sum(1 for e in site.events.values() if event_kind(e["description"]) == "webinar") == 4
+
+
+def test_interrupted_copy_is_adopted_without_duplicates(
+    site: FakeMoodle, client: MoodleClient, config: AccelConfig
+) -> None:
+    # The server copies the first course but its answer never arrives (dropped connection).
+    site.inject("core_course_duplicate_course", "drop-after-apply")
+    plan = plan_for(client, config)
+    progress: ApplyResult = ApplyResult()
+    with pytest.raises(UncertainWrite):
+        apply_plan(client, plan, result=progress)
+    assert [c.action for c in progress.done] == ["create_category"]
+    half = find_course(site, "shortname", "KAM21-M1")
+    assert half is not None and half["idnumber"] == ""
+
+    plan = plan_for(client, config)
+    assert not plan.blocked
+    assert any("adopted" in n for n in plan.notes)
+    assert actions(plan).count("create_course") == 2  # m2 and m3; m1 is completed instead
+    assert any(c.action == "update_course" and c.module == "m1" for c in plan.changes)
+    assert "create_category" not in actions(plan)
+    apply_plan(client, plan)
+    assert sorted(c["idnumber"] for c in cohort_courses(site)) == ["kam21-m1", "kam21-m2", "kam21-m3"]
+    assert plan_for(client, config).empty
+
+
+def test_interrupted_event_creation_and_ctrl_c(
+    site: FakeMoodle, client: MoodleClient, config: AccelConfig
+) -> None:
+    # Ctrl-C after the courses exist: the re-run finishes the job.
+    def stop_after_courses(done: int, total: int, change: Change) -> None:
+        if change.action == "create_course" and change.module == "m2":
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        apply_plan(client, plan_for(client, config), progress=stop_after_courses)
+    assert len(cohort_courses(site)) == 2
+
+    # Then the event creation is applied by the server but its answer is lost.
+    site.inject("core_calendar_create_calendar_events", "drop-after-apply")
+    with pytest.raises(UncertainWrite):
+        apply_plan(client, plan_for(client, config))
+    assert len(site.events) == 8
+
+    plan = plan_for(client, config)
+    assert "create_event" not in actions(plan), "events already made must not be made again"
+    apply_plan(client, plan)
+    assert len(site.events) == 8
+    assert len(cohort_courses(site)) == 3
+    assert plan_for(client, config).empty
+
+
+def test_connection_lost_mid_sections_then_finished(
+    site: FakeMoodle, client: MoodleClient, config: AccelConfig
+) -> None:
+    site.inject("core_update_inplace_editable", "connection", times=1)
+    with pytest.raises(UncertainWrite):
+        apply_plan(client, plan_for(client, config))
+    plan = plan_for(client, config)
+    assert set(actions(plan)) <= {"rename_section", "enrol_service", "create_event"}
+    apply_plan(client, plan)
+    assert plan_for(client, config).empty
+    assert len(cohort_courses(site)) == 3
+
+
+def test_missing_template_course_blocks_and_writes_nothing(
+    fake_moodle: FakeMoodle, config: AccelConfig
+) -> None:
+    seed_site(fake_moodle, m2={"shortname": "SOMETHING-ELSE"})
+    client = make_client(fake_moodle)
+    plan = plan_for(client, config)
+    assert plan.blocked
+    (problem,) = plan.problems
+    assert problem.module == "m2"
+    assert "template course ACCEL-TPL-M2 not found" in problem.message
+    assert "[modules.m2] template" in problem.message
+    with pytest.raises(ProvisionBlocked, match="ACCEL-TPL-M2"):
+        apply_plan(client, plan)
+    assert writes(fake_moodle) == []
+
+
+def test_incomplete_template_blocks_its_course(fake_moodle: FakeMoodle, config: AccelConfig) -> None:
+    seed_site(fake_moodle, m3={"skip": ("m3-pledges",)})
+    client = make_client(fake_moodle)
+    plan = plan_for(client, config)
+    (problem,) = plan.problems
+    assert problem.blocking and problem.module == "m3"
+    assert "m3-pledges: missing" in problem.message
+
+
+def test_shortname_taken_by_another_course(
+    site: FakeMoodle, client: MoodleClient, config: AccelConfig
+) -> None:
+    other_cat = add_category(site, "Другое", "other")
+    add_course(
+        site, shortname="KAM21-M1", fullname="Курс другого проекта", categoryid=other_cat, idnumber="x-1"
+    )
+    plan = plan_for(client, config)
+    assert plan.blocked
+    (problem,) = plan.problems
+    assert problem.module == "m1"
+    assert "short name KAM21-M1 is taken by another course" in problem.message
+    assert "«Курс другого проекта»" in problem.message and "ID number x-1" in problem.message
+    assert "short_name" in problem.message
+    with pytest.raises(ProvisionBlocked):
+        apply_plan(client, plan)
+    assert writes(site) == []
+
+
+def test_same_shortname_without_idnumber_outside_the_category_is_not_adopted(
+    site: FakeMoodle, client: MoodleClient, config: AccelConfig
+) -> None:
+    add_course(site, shortname="KAM21-M2", fullname="Чей-то черновик", categoryid=1)
+    plan = plan_for(client, config)
+    assert [p.module for p in plan.problems] == ["m2"]
+    assert "ID number none" in plan.problems[0].message
+
+
+def test_suspended_service_enrolment_is_reactivated(
+    site: FakeMoodle, client: MoodleClient, config: AccelConfig
+) -> None:
+    apply_plan(client, plan_for(client, config))
+    m3 = find_course(site, "idnumber", "kam21-m3")
+    assert m3 is not None
+    site.enrolments[(m3["id"], site.token_userid)]["suspended"] = True
+    plan = plan_for(client, config)
+    (change,) = plan.changes
+    assert change.action == "enrol_service" and change.module == "m3"
+    assert "suspended" in change.reason
+    apply_plan(client, plan)
+    assert site.enrolments[(m3["id"], site.token_userid)]["suspended"] is False
+    assert plan_for(client, config).empty
+
+
+def test_request_counts_do_not_depend_on_people(
+    site: FakeMoodle, client: MoodleClient, config: AccelConfig
+) -> None:
+    apply_plan(client, plan_for(client, config))
+    m1 = find_course(site, "idnumber", "kam21-m1")
+    assert m1 is not None
+    start = client.request_count
+    plan_for(client, config)
+    few = client.request_count - start
+    for uid in range(100, 160):
+        site.users[uid] = {
+            "id": uid,
+            "username": f"u{uid}",
+            "firstname": "Имя",
+            "lastname": "Фамилия",
+            "email": f"u{uid}@example.org",
+            "idnumber": "",
+            "auth": "manual",
+            "suspended": False,
+            "deleted": False,
+        }
+        site.enrolments[(m1["id"], uid)] = {"roles": {5}, "suspended": False, "timecreated": 0}
+    start = client.request_count
+    plan_for(client, config)
+    assert client.request_count - start == few
+    assert few == 15, client.stats
+    # category 1, courses by ID number 3, contents 3, enrolments 3, groups 3, events 1,
+    # and core_course_get_course_module for the one activity whose date is outside its course.
