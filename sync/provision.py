@@ -174,6 +174,7 @@ class CourseState:
 @dataclass
 class Plan:
     cohort: str
+    cohort_name: str
     category: Category | None
     courses: dict[str, CourseState]
     changes: list[Change] = field(default_factory=list)
@@ -198,6 +199,7 @@ class Plan:
     def as_dict(self) -> dict[str, Any]:
         return {
             "cohort": self.cohort,
+            "cohort_name": self.cohort_name,
             "category_id": self.category.id if self.category else None,
             "courses": {
                 key: {
@@ -490,6 +492,13 @@ def _plan_dates(client: MoodleClient, config: AccelConfig, state: CourseState, p
                 )
 
 
+def _team_key(name: str) -> str:
+    """Team (group) names compare as the roster compares them: without case, quotes, ё/е or extra spaces."""
+    text = name.casefold().replace("ё", "е")
+    text = re.sub(r"[«»\"“”„']", "", text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
 def _text(description: str | None) -> str:
     """Description as plain text, for comparing what we sent with what Moodle returns after format_text."""
     text = re.sub(r"<[^>]+>", " ", description or "")
@@ -508,7 +517,7 @@ def _plan_events(config: AccelConfig, plan: Plan) -> None:
         state = plan.courses[ev.module]
         groupid = 0
         if ev.team:
-            group = next((g for g in state.groups if g.name == ev.team), None)
+            group = next((g for g in state.groups if _team_key(g.name) == _team_key(ev.team)), None)
             if group is None:
                 where = state.desired.shortname
                 plan.notes.append(
@@ -593,7 +602,13 @@ def compute_plan(client: MoodleClient, config: AccelConfig, templates: Mapping[s
     service_userid = client.site_userid()
     categories = get_categories_by_idnumber(client, config.category_idnumber)
     category = next((c for c in categories if c.idnumber == config.category_idnumber), None)
-    plan = Plan(cohort=config.cohort.code, category=category, courses={}, service_userid=service_userid)
+    plan = Plan(
+        cohort=config.cohort.code,
+        cohort_name=config.cohort.name,
+        category=category,
+        courses={},
+        service_userid=service_userid,
+    )
     if category is None:
         plan.changes.append(
             Change(

@@ -72,7 +72,7 @@ def test_example_is_the_2021_kamchatka_cohort() -> None:
     webinar = events[0]
     # The recorded webinar of the real site: 2021-11-04 22:00 Kamchatka = 1636020000.
     assert webinar.timestart == 1636020000 and webinar.timeduration == 5400
-    assert any(e.team == "Команда «Эссо»" for e in events)
+    assert any(e.team == "Эссо: тропа эвенов" for e in events)
 
 
 def test_defaults(tmp_path: Path) -> None:
