@@ -79,6 +79,8 @@ class Section(_Answer):
     name: str = ""
     summary: str = ""
     visible: int = 1
+    # Set for a delegated section (a subsection module, Moodle 4.5+); None for the course's own sections.
+    component: str | None = None
     modules: list[ContentModule] = Field(default_factory=list)
 
 

@@ -24,6 +24,7 @@ FUNCTIONS_BY_FEATURE: dict[str, tuple[str, ...]] = {
         "core_calendar_delete_calendar_events",
         "enrol_manual_enrol_users",
         "core_enrol_get_enrolled_users",
+        "core_group_get_course_groups",
     ),
     "roster sync (roster sync)": (
         "core_user_get_users_by_field",

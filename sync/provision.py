@@ -421,7 +421,8 @@ def service_roles(client: MoodleClient, courseid: int, userid: int) -> set[int] 
 
 def _plan_sections(template: ModuleTemplate, state: CourseState, plan: Plan) -> None:
     mc = state.desired
-    have = state.sections
+    # Subsections (delegated sections) are listed after the course's own sections; they are not numbered ones.
+    have = [s for s in state.sections if not s.component]
     missing = len(template.sections) - len(have)
     courseid = state.course.id if state.course else None
     if missing > 0:
@@ -731,7 +732,7 @@ def apply_plan(
             if cid not in sections_cache:
                 sections_cache[cid] = get_contents(client, cid)  # a read: the copy's new section ids
             number = int(change.data["number"])
-            section_id = next(s.id for s in sections_cache[cid] if s.section == number)
+            section_id = next(s.id for s in sections_cache[cid] if s.section == number and not s.component)
         rename_section(
             client, section_id=int(section_id), name=change.data["title"], course_format=change.data["format"]
         )

@@ -166,6 +166,7 @@ def compare_template(
                 f"{cm.modname} «{cm.name}» (section {cm.sectionnum}) has no ID number; indicators ignore it",
             )
         )
+    sections = [s for s in sections if not s.component]  # subsections are not numbered course sections
     if len(sections) < len(template.sections):
         add(
             Finding(
