@@ -355,8 +355,8 @@ class _TeamGrade:
         self.grademax = graded[0].grademax if graded else None
 
 
-class _Ctx:
-    """Indexes over a snapshot shared by the indicator functions."""
+class Context:
+    """Indexes over a snapshot (for one reporting period) shared by the indicator functions."""
 
     def __init__(self, snap: Snapshot, period: Period) -> None:
         self.snap = snap
@@ -450,7 +450,7 @@ def _status(
 
 
 def _result(
-    ctx: _Ctx,
+    ctx: Context,
     key: str,
     value: float | None,
     target: float | None,
@@ -474,7 +474,7 @@ def _result(
     )
 
 
-def _course_missing_note(ctx: _Ctx, key: str, notes: list[str]) -> int | None:
+def _course_missing_note(ctx: Context, key: str, notes: list[str]) -> int | None:
     cid = ctx.course_id(key)
     if cid is None:
         notes.append(f"Курс модуля {key[1:]} не найден на сайте: показатель не рассчитан.")
@@ -484,7 +484,7 @@ def _course_missing_note(ctx: _Ctx, key: str, notes: list[str]) -> int | None:
 # ------------------------------------------------------------------------------------------- indicators
 
 
-def _participants(ctx: _Ctx, target: float | None) -> IndicatorResult:
+def _participants(ctx: Context, target: float | None) -> IndicatorResult:
     notes: list[str] = []
     people: dict[int, list[str]] = defaultdict(list)
     breakdown: dict[str, float] = {}
@@ -507,7 +507,7 @@ def _participants(ctx: _Ctx, target: float | None) -> IndicatorResult:
     return _result(ctx, "participants", float(len(people)), target, evidence, notes, breakdown)
 
 
-def _school_participants(ctx: _Ctx, target: float | None) -> IndicatorResult:
+def _school_participants(ctx: Context, target: float | None) -> IndicatorResult:
     notes: list[str] = []
     cid = _course_missing_note(ctx, "m1", notes)
     if cid is None:
@@ -529,7 +529,7 @@ def _school_participants(ctx: _Ctx, target: float | None) -> IndicatorResult:
     return _result(ctx, "school_participants", float(len(found)), target, evidence, notes)
 
 
-def _initiative_groups(ctx: _Ctx, target: float | None) -> IndicatorResult:
+def _initiative_groups(ctx: Context, target: float | None) -> IndicatorResult:
     notes: list[str] = []
     cid = _course_missing_note(ctx, "m1", notes)
     if cid is None:
@@ -556,7 +556,7 @@ def _initiative_groups(ctx: _Ctx, target: float | None) -> IndicatorResult:
     return _result(ctx, "initiative_groups", float(len(evidence)), target, evidence, notes)
 
 
-def _submitted_and_graded(ctx: _Ctx, indicator: str, key: str, target: float | None) -> IndicatorResult:
+def _submitted_and_graded(ctx: Context, indicator: str, key: str, target: float | None) -> IndicatorResult:
     """projects_developed: teams whose submission of `key` is submitted and graded."""
     notes: list[str] = []
     activity = ctx.require(key, notes)
@@ -589,7 +589,7 @@ def _submitted_and_graded(ctx: _Ctx, indicator: str, key: str, target: float | N
     return _result(ctx, indicator, float(len(evidence)), target, evidence, notes)
 
 
-def _projects_presented(ctx: _Ctx, target: float | None) -> IndicatorResult:
+def _projects_presented(ctx: Context, target: float | None) -> IndicatorResult:
     notes: list[str] = []
     activity = ctx.require("m3-pitch", notes)
     if activity is None:
@@ -613,7 +613,7 @@ def _projects_presented(ctx: _Ctx, target: float | None) -> IndicatorResult:
     return _result(ctx, "projects_presented", float(len(evidence)), target, evidence, notes)
 
 
-def _leader_projects(ctx: _Ctx, target: float | None) -> IndicatorResult:
+def _leader_projects(ctx: Context, target: float | None) -> IndicatorResult:
     notes: list[str] = []
     activity = ctx.require("m3-pitch", notes)
     if activity is None:
@@ -666,7 +666,7 @@ class _Review:
                 self.hours = (grade.dategraded - sub.timemodified) / 3600.0
 
 
-def _reviews(ctx: _Ctx) -> list[_Review]:
+def _reviews(ctx: Context) -> list[_Review]:
     """Graded submissions of the mentor-reviewed assignments: a team's submission counts once."""
     out: list[_Review] = []
     for key in MENTOR_REVIEWED:
@@ -692,7 +692,7 @@ def _median(values: list[float]) -> float | None:
     return round(statistics.median(values), 1) if values else None
 
 
-def _mentor_feedback(ctx: _Ctx, target: float | None, reviews: list[_Review]) -> IndicatorResult:
+def _mentor_feedback(ctx: Context, target: float | None, reviews: list[_Review]) -> IndicatorResult:
     notes: list[str] = []
     missing = [k for k in MENTOR_REVIEWED if k not in ctx.activities]
     if len(missing) == len(MENTOR_REVIEWED):
@@ -744,7 +744,7 @@ def _event_kind_of(ev: CalendarEvent) -> str:
     return ""
 
 
-def _events_held(ctx: _Ctx, indicator: str, kind: str, target: float | None) -> IndicatorResult:
+def _events_held(ctx: Context, indicator: str, kind: str, target: float | None) -> IndicatorResult:
     notes: list[str] = []
     cid = _course_missing_note(ctx, "m2", notes)
     if cid is None:
@@ -785,7 +785,7 @@ def _events_held(ctx: _Ctx, indicator: str, kind: str, target: float | None) -> 
     return _result(ctx, indicator, float(len(evidence)), target, evidence, notes, breakdown)
 
 
-def _funds_raised(ctx: _Ctx, target: float | None) -> IndicatorResult:
+def _funds_raised(ctx: Context, target: float | None) -> IndicatorResult:
     notes: list[str] = []
     activity = ctx.require("m3-pledges", notes)
     if activity is None:
@@ -822,7 +822,7 @@ def _funds_raised(ctx: _Ctx, target: float | None) -> IndicatorResult:
     return _result(ctx, "funds_raised", round(total, 2), target, evidence, notes, breakdown)
 
 
-def _votes_cast(ctx: _Ctx, target: float | None) -> IndicatorResult:
+def _votes_cast(ctx: Context, target: float | None) -> IndicatorResult:
     notes: list[str] = []
     activity = ctx.require("m3-vote", notes)
     result = next((c for c in ctx.snap.choices if c.key == "m3-vote"), None)
@@ -854,7 +854,7 @@ def _votes_cast(ctx: _Ctx, target: float | None) -> IndicatorResult:
 
 
 def _survey(
-    ctx: _Ctx, key: str, notes: list[str]
+    ctx: Context, key: str, notes: list[str]
 ) -> tuple[Activity | None, list[tuple[int | None, int, dict[str, str]]]]:
     activity = ctx.require(key, notes)
     survey = next((s for s in ctx.snap.surveys if s.key == key), None)
@@ -873,7 +873,7 @@ def _survey(
     return activity, rows
 
 
-def _satisfaction(ctx: _Ctx, target: float | None) -> IndicatorResult:
+def _satisfaction(ctx: Context, target: float | None) -> IndicatorResult:
     notes: list[str] = []
     activity, rows = _survey(ctx, "m1-survey", notes)
     if activity is None:
@@ -904,7 +904,7 @@ def _satisfaction(ctx: _Ctx, target: float | None) -> IndicatorResult:
     return _result(ctx, "satisfaction", value, target, evidence, notes, breakdown)
 
 
-def _ngo_intent(ctx: _Ctx, target: float | None) -> IndicatorResult:
+def _ngo_intent(ctx: Context, target: float | None) -> IndicatorResult:
     notes: list[str] = []
     activity, rows = _survey(ctx, "m1-survey", notes)
     if activity is None or not rows:
@@ -940,7 +940,7 @@ def _team_key(team: Team) -> str:
     return team.name.strip()
 
 
-def _team_rows(ctx: _Ctx, reviews: list[_Review]) -> list[TeamRow]:
+def _team_rows(ctx: Context, reviews: list[_Review]) -> list[TeamRow]:
     m1 = ctx.course_id("m1")
     by_name: dict[str, list[Team]] = defaultdict(list)
     for t in ctx.snap.teams:
@@ -992,7 +992,7 @@ def _team_rows(ctx: _Ctx, reviews: list[_Review]) -> list[TeamRow]:
     return rows
 
 
-def _mentor_rows(ctx: _Ctx, reviews: list[_Review], pending: list[PendingItem]) -> list[MentorRow]:
+def _mentor_rows(ctx: Context, reviews: list[_Review], pending: list[PendingItem]) -> list[MentorRow]:
     mentors: dict[int, MentorRow] = {}
     hours: dict[int, list[float]] = defaultdict(list)
     for cid, ids in ctx.mentor_ids.items():
@@ -1026,7 +1026,7 @@ def _mentor_rows(ctx: _Ctx, reviews: list[_Review], pending: list[PendingItem]) 
 
 
 def _place_rows(
-    ctx: _Ctx, teams: list[TeamRow], developed: IndicatorResult, presented: IndicatorResult
+    ctx: Context, teams: list[TeamRow], developed: IndicatorResult, presented: IndicatorResult
 ) -> tuple[list[PlaceRow], list[PlaceRow]]:
     dev = {e.label for e in developed.evidence}
     pres = {e.label for e in presented.evidence}
@@ -1060,7 +1060,7 @@ def _place_rows(
     )
 
 
-def pending_items(ctx: _Ctx) -> list[PendingItem]:
+def pending_items(ctx: Context) -> list[PendingItem]:
     """Team submissions waiting for a grade (or for a re-grade after resubmission), oldest first."""
     out: list[PendingItem] = []
     for activity in ctx.snap.activities:
@@ -1093,11 +1093,7 @@ def pending_items(ctx: _Ctx) -> list[PendingItem]:
     return sorted(out, key=lambda p: (p.submitted_at, p.team, p.activity_key))
 
 
-def pending(snapshot: Snapshot) -> list[PendingItem]:
-    return pending_items(_Ctx(snapshot, Period()))
-
-
-def _robustness_notes(ctx: _Ctx) -> list[str]:
+def _robustness_notes(ctx: Context) -> list[str]:
     notes: list[str] = []
     for c in ctx.snap.courses:
         if c.id is None:
@@ -1134,7 +1130,7 @@ def compute(
     """All indicators and breakdowns of `snapshot` for `period` (default: the whole grant period)."""
     period = period or Period()
     targets = targets or {}
-    ctx = _Ctx(snapshot, period)
+    ctx = Context(snapshot, period)
     reviews = _reviews(ctx)
     t = targets.get
     results = [

@@ -253,10 +253,10 @@ def _decode(row_id: int, body: bytes) -> Snapshot:
     return Snapshot.model_validate(data)
 
 
-def load_snapshot(
+def find_snapshot(
     conn: sqlite3.Connection, snapshot_id: int | None = None, cohort: str | None = None
-) -> Snapshot:
-    """Load one snapshot by id, or the newest one (of `cohort` when given)."""
+) -> tuple[int, Snapshot]:
+    """One stored snapshot and its id: by id, or the newest one (of `cohort` when given)."""
     ensure_schema(conn)
     if snapshot_id is not None:
         row = conn.execute("SELECT id, body FROM indicator_snapshots WHERE id = ?", (snapshot_id,)).fetchone()
@@ -275,7 +275,14 @@ def load_snapshot(
         if row is None:
             where = f" for cohort {cohort}" if cohort else ""
             raise SnapshotNotFound(f"no stored snapshot{where}: run `accel indicators gather` first")
-    return _decode(int(row[0]), bytes(row[1]))
+    return int(row[0]), _decode(int(row[0]), bytes(row[1]))
+
+
+def load_snapshot(
+    conn: sqlite3.Connection, snapshot_id: int | None = None, cohort: str | None = None
+) -> Snapshot:
+    """Load one snapshot by id, or the newest one (of `cohort` when given)."""
+    return find_snapshot(conn, snapshot_id, cohort)[1]
 
 
 def list_snapshots(conn: sqlite3.Connection, cohort: str | None = None) -> list[SnapshotInfo]:

@@ -17,7 +17,8 @@ import pytest
 
 from sync.config import AccelConfig, event_description, load_config
 from sync.gather import gather
-from sync.indicators import compute, pending
+from sync.indicators import compute
+from sync.pending import pending_submissions
 from sync.snapshot import list_snapshots, load_snapshot, save_snapshot
 from sync.store import open_store
 from tests.conftest import make_client
@@ -352,7 +353,7 @@ def test_snapshot_round_trips_through_the_store(
     assert again == snap
     # Reproducible with no site at hand: the same numbers from the stored copy.
     assert compute(again).model_dump() == compute(snap).model_dump()
-    assert len(pending(again)) == 3
+    assert len(pending_submissions(again)) == 3
 
 
 def test_not_enrolled_token_user_gives_warnings_and_missing_activity_notes(

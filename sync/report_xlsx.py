@@ -1,0 +1,181 @@
+"""The XLSX workbook of the grant indicators (openpyxl): indicators, teams, mentors, places, evidence,
+pending work, notes. Sheet and column titles are in Russian; links are real hyperlinks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
+
+from sync.indicators import ASSIGNMENT_TITLES, TEAM_ASSIGNMENTS, TITLES
+from sync.report import Report, format_target, format_value
+
+HEADER_FONT = Font(bold=True)
+HEADER_FILL = PatternFill("solid", fgColor="DDE6F0")
+STATUS_FILL = {
+    "met": PatternFill("solid", fgColor="C6EFCE"),
+    "on_track": PatternFill("solid", fgColor="FFF2CC"),
+    "behind": PatternFill("solid", fgColor="F8CBAD"),
+}
+LINK_FONT = Font(color="0563C1", underline="single")
+
+
+def _table(
+    ws: Worksheet,
+    headers: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    widths: Sequence[int],
+    start: int = 1,
+) -> None:
+    for col, title in enumerate(headers, start=1):
+        cell = ws.cell(start, col, title)
+        cell.font = HEADER_FONT
+        cell.fill = HEADER_FILL
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+    for r, row in enumerate(rows, start=start + 1):
+        for col, value in enumerate(row, start=1):
+            cell = ws.cell(r, col, value)
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+            if isinstance(value, str) and value.startswith(("http://", "https://")):
+                cell.hyperlink = value
+                cell.font = LINK_FONT
+    for col, width in enumerate(widths, start=1):
+        ws.column_dimensions[get_column_letter(col)].width = width
+    ws.freeze_panes = ws.cell(start + 1, 1)
+
+
+def write_xlsx(report: Report, path: Path) -> None:
+    ind = report.indicators
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.title = "Показатели"
+    ws["A1"] = f"Показатели гранта — {report.cohort_name}"
+    ws["A1"].font = Font(bold=True, size=14)
+    ws["A2"] = (
+        f"Период: {ind.period_label}; данные Moodle на {report.date(ind.taken_at, True)}; сайт {ind.site_url}"
+    )
+    rows = []
+    for r in ind.results:
+        rows.append(
+            [
+                r.title,
+                format_target(r.key, r.target),
+                format_value(r.key, r.value),
+                r.value,
+                r.target,
+                (r.percent / 100.0) if r.percent is not None else None,
+                r.status_text,
+                "; ".join(f"{k}: {v:g}" for k, v in r.breakdown.items()),
+                "\n".join(r.notes),
+            ]
+        )
+    _table(
+        ws,
+        [
+            "Показатель",
+            "План",
+            "Факт",
+            "Факт (число)",
+            "План (число)",
+            "% плана",
+            "Статус",
+            "Разбивка",
+            "Примечания",
+        ],
+        rows,
+        [48, 14, 18, 12, 12, 10, 14, 40, 60],
+        start=4,
+    )
+    for i, r in enumerate(ind.results):
+        row = 5 + i
+        ws.cell(row, 6).number_format = "0.0%"
+        if r.status in STATUS_FILL:
+            ws.cell(row, 7).fill = STATUS_FILL[r.status]
+
+    ws = wb.create_sheet("Команды")
+    keys = [k for k in TEAM_ASSIGNMENTS if any(k in t.status for t in ind.teams)]
+    _table(
+        ws,
+        ["Команда", "Район", "Село", "Участников", "Наставники"]
+        + [ASSIGNMENT_TITLES[k] for k in keys]
+        + ["Сдано работ", "Оценено", "Отзывов наставника", "Прогресс", "Ссылка"],
+        [
+            [t.name, t.district, t.village, t.members, ", ".join(t.mentors)]
+            + [t.status.get(k, "") for k in keys]
+            + [t.submissions, t.graded, t.feedback_received, f"{t.done} из {t.total}", t.url]
+            for t in ind.teams
+        ],
+        [26, 20, 14, 11, 26] + [22] * len(keys) + [11, 10, 12, 10, 40],
+    )
+
+    ws = wb.create_sheet("Наставники")
+    _table(
+        ws,
+        ["Наставник", "Команды", "Проверено работ", "С комментарием", "Медиана часов до оценки", "Ждут проверки",
+         "Дольше всех ждёт, ч"],
+        [
+            [m.name, ", ".join(m.teams), m.reviews, m.with_feedback, m.median_hours, m.pending,
+             m.oldest_pending_hours]
+            for m in ind.mentors
+        ],
+        [28, 40, 14, 14, 16, 14, 16],
+    )  # fmt: skip
+
+    ws = wb.create_sheet("Районы и сёла")
+    _table(
+        ws,
+        ["Район", "Село", "Участников", "Команд", "Проектов разработано", "Проектов представлено"],
+        [["Район: " + d.district, "все", d.participants, d.teams, d.projects_developed, d.projects_presented]
+         for d in ind.districts]
+        + [[v.district, v.village, v.participants, v.teams, v.projects_developed, v.projects_presented]
+           for v in ind.villages],
+        [24, 18, 12, 10, 14, 14],
+    )  # fmt: skip
+
+    ws = wb.create_sheet("Доказательства")
+    _table(
+        ws,
+        ["Показатель", "Что учтено", "Подробности", "Дата", "Значение", "Ссылка в Moodle"],
+        [
+            [TITLES[r.key], e.label, e.detail, report.date(e.when, True) if e.when else "", e.value, e.url]
+            for r in ind.results
+            for e in r.evidence
+        ],
+        [40, 34, 50, 17, 10, 60],
+    )
+
+    ws = wb.create_sheet("Ждут проверки")
+    _table(
+        ws,
+        ["Команда", "Задание", "Сдано", "Ждёт, ч", "Повторная сдача", "Наставники", "Ссылка"],
+        [
+            [p.team, p.activity, report.date(p.submitted_at, True), p.waited_hours, "да" if p.resubmitted else "",
+             ", ".join(p.mentors), p.url]
+            for p in ind.pending
+        ],
+        [26, 30, 17, 10, 10, 30, 60],
+    )  # fmt: skip
+
+    ws = wb.create_sheet("Примечания")
+    _table(
+        ws,
+        ["Вид", "Текст"],
+        [["Примечание", n] for n in ind.notes] + [["Предупреждение Moodle", w] for w in ind.warnings],
+        [24, 120],
+    )
+
+    if report.history:
+        ws = wb.create_sheet("Динамика")
+        _table(
+            ws,
+            ["Дата снимка"] + [TITLES[k] for k in report.history[0].values],
+            [[report.date(h.taken_at, True), *h.values.values()] for h in report.history],
+            [17] + [16] * len(report.history[0].values),
+        )
+    wb.save(path)

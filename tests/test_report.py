@@ -1,0 +1,197 @@
+"""End to end on the fake: `accel indicators gather` -> stored snapshot -> `indicators show/pending` and
+`accel report` in XLSX, HTML and JSON; the HTML page opened in headless Chromium."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import Result
+from openpyxl import load_workbook
+
+from sync.config import load_config
+from tests.fake_moodle import FakeMoodle
+from tests.fake_moodle.activities import submit
+from tests.test_gather import EXAMPLE, build_recorded_cohort, ts
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture
+def cohort_site(fake_moodle: FakeMoodle, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeMoodle:
+    monkeypatch.setenv("ACCEL_STORE", str(tmp_path / "store.sqlite3"))
+    build_recorded_cohort(fake_moodle, load_config(EXAMPLE))
+    return fake_moodle
+
+
+def gathered(run_cli: Callable[..., Result]) -> Result:
+    result = run_cli("--config", str(EXAMPLE), "indicators", "gather", "--json")
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def test_gather_then_show_from_the_store(cohort_site: FakeMoodle, run_cli: Callable[..., Result]) -> None:
+    payload = json.loads(gathered(run_cli).output)
+    assert payload["snapshot_id"] == 1 and payload["cohort"] == "kam21"
+    assert "m3-pledges" in payload["activities"]
+    # The stored snapshot answers without the site.
+    calls_before = len(cohort_site.calls)
+    shown = run_cli("--config", str(EXAMPLE), "indicators", "show", "--json")
+    assert shown.exit_code == 0, shown.output
+    assert len(cohort_site.calls) == calls_before
+    data = json.loads(shown.output)
+    values = {r["key"]: r["value"] for r in data["indicators"]["results"]}
+    assert values["funds_raised"] == 95000 and values["votes_cast"] == 8
+    text = run_cli("--config", str(EXAMPLE), "indicators", "show")
+    assert "Привлечённые средства" in text.output and "95\u00a0000 руб." in text.output
+
+
+def test_show_for_a_period_counts_only_what_happened_in_it(
+    cohort_site: FakeMoodle, run_cli: Callable[..., Result]
+) -> None:
+    gathered(run_cli)
+    # Q4 2021: module 1 work and the first webinar; the fair (pledges, pitches) is in March 2022.
+    q4 = run_cli(
+        "--config", str(EXAMPLE), "indicators", "show", "--from", "2021-10-01", "--to", "2021-12-31", "--json"
+    )
+    values = {r["key"]: r["value"] for r in json.loads(q4.output)["indicators"]["results"]}
+    assert values["projects_developed"] == 2
+    assert values["webinars_held"] == 1
+    assert values["funds_raised"] == 0
+    assert values["projects_presented"] == 0
+    q1 = run_cli(
+        "--config", str(EXAMPLE), "indicators", "show", "--from", "2022-01-01", "--to", "2022-03-31", "--json"
+    )
+    values = {r["key"]: r["value"] for r in json.loads(q1.output)["indicators"]["results"]}
+    assert values["projects_developed"] == 0
+    assert values["funds_raised"] == 95000
+    assert values["projects_presented"] == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--from", "2021-13-01"], "--from '2021-13-01': expected a date"),
+        (["--from", "2022-01-02", "--to", "2022-01-01"], "is after --to"),
+        (["--snapshot", "42"], "no stored snapshot with id 42"),
+    ],
+)
+def test_bad_period_or_snapshot_is_a_usage_error(
+    cohort_site: FakeMoodle, run_cli: Callable[..., Result], args: list[str], message: str
+) -> None:
+    gathered(run_cli)
+    result = run_cli("--config", str(EXAMPLE), "indicators", "show", *args)
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_show_before_any_gather_says_what_to_do(
+    cohort_site: FakeMoodle, run_cli: Callable[..., Result]
+) -> None:
+    result = run_cli("--config", str(EXAMPLE), "indicators", "show")
+    assert result.exit_code == 2
+    assert "accel indicators gather" in result.output
+
+
+def test_pending_lists_oldest_first(cohort_site: FakeMoodle, run_cli: Callable[..., Result]) -> None:
+    gathered(run_cli)
+    result = run_cli("--config", str(EXAMPLE), "indicators", "pending", "--json")
+    items = json.loads(result.output)["pending"]
+    assert [(i["team"], i["activity_key"]) for i in items] == [
+        ("Команда «Шаромы»", "m2-final-project"),
+        ("Команда «Эссо»", "m2-final-project"),
+        ("Команда «Шаромы»", "m3-pitch"),
+    ]
+    assert items[0]["waited_hours"] > items[2]["waited_hours"]
+    assert items[0]["mentors"] == ["Наталья Наставникова"]
+    text = run_cli("--config", str(EXAMPLE), "indicators", "pending")
+    assert "Ждут оценки: 3" in text.output
+
+
+def test_report_in_three_formats(
+    cohort_site: FakeMoodle, run_cli: Callable[..., Result], tmp_path: Path
+) -> None:
+    gathered(run_cli)
+    # A second, later snapshot gives the over-time chart two points. In between, team Шаромы (group 1)
+    # resubmitted its graded idea (assignment 1): it waits again, and its old grading time no longer
+    # measures this submission.
+    submit(cohort_site, 1, groupid=1, when=ts(2022, 3, 20))
+    gathered(run_cli)
+    for fmt in ("xlsx", "html", "json"):
+        out = tmp_path / f"report.{fmt}"
+        result = run_cli("--config", str(EXAMPLE), "report", "--format", fmt, "--out", str(out))
+        assert result.exit_code == 0, result.output
+        assert out.exists()
+    assert not list(tmp_path.glob(".report.*"))  # no temporary files left behind
+
+    wb = load_workbook(tmp_path / "report.xlsx")
+    assert wb.sheetnames[:7] == [
+        "Показатели", "Команды", "Наставники", "Районы и сёла", "Доказательства", "Ждут проверки", "Примечания",
+    ]  # fmt: skip
+    rows = {r[0]: r for r in wb["Показатели"].iter_rows(min_row=5, values_only=True) if r[0]}
+    funds = rows["Привлечённые средства (обещания партнёров), руб."]
+    assert funds[3] == 95000
+    groups = rows["Инициативные группы (команды модуля 1)"]
+    assert (groups[3], groups[4], groups[6]) == (2, 7, "отставание")
+    evidence = list(wb["Доказательства"].iter_rows(min_row=2, values_only=True))
+    assert any(r[1] == "ООО «Камчатрыба»" and str(r[5]).startswith(cohort_site.url) for r in evidence)
+    mentors = list(wb["Наставники"].iter_rows(min_row=2, values_only=True))
+    # reviews 4 (the resubmitted idea keeps its grade); median of 48, 24, 36 hours; 3 + the resubmission wait
+    assert mentors[0][:6] == ("Наталья Наставникова", "Команда «Шаромы», Команда «Эссо»", 4, 4, 36, 4)
+    waiting = list(wb["Ждут проверки"].iter_rows(min_row=2, values_only=True))
+    assert [(r[0], r[4]) for r in waiting][-1] == ("Команда «Шаромы»", "да")
+
+    data = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
+    assert data["format"] == "accel-indicators-report"
+    assert len(data["history"]) == 2
+    assert data["snapshot_id"] == 2
+
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert page.count('<svg class="chart"') == 3
+    assert "<script src" not in page and "http://" not in page.split("<body>")[0]  # self-contained
+    assert "Показатели гранта — Камчатка 2021" in page
+
+
+def test_report_to_a_missing_directory_fails_cleanly(
+    cohort_site: FakeMoodle, run_cli: Callable[..., Result], tmp_path: Path
+) -> None:
+    gathered(run_cli)
+    out = tmp_path / "nope" / "r.html"
+    result = run_cli("--config", str(EXAMPLE), "report", "--format", "html", "--out", str(out))
+    assert result.exit_code == 2
+    assert "cannot write the report" in result.output
+    assert not out.exists()
+
+
+@pytest.mark.browser
+def test_html_charts_render_in_headless_chromium(
+    cohort_site: FakeMoodle, run_cli: Callable[..., Result], tmp_path: Path
+) -> None:
+    if not Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is None:
+        pytest.skip(f"headless Chromium not installed ({CHROMIUM} missing; apt-get install -y chromium)")
+    gathered(run_cli)
+    submit(cohort_site, 1, groupid=1, when=ts(2022, 3, 20))
+    gathered(run_cli)
+    out = tmp_path / "report.html"
+    assert run_cli("--config", str(EXAMPLE), "report", "--format", "html", "--out", str(out)).exit_code == 0
+    profile = tmp_path / "chromium-profile"
+    proc = subprocess.run(
+        [
+            CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",
+            "--dump-dom", out.as_uri(),
+        ],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    dom = proc.stdout
+    # The inline script ran after layout and found drawn marks in each of the three charts.
+    assert 'data-charts="3"' in dom
+    assert 'data-rendered="3"' in dom
+    for chart in ("chart-progress", "chart-history", "chart-teams"):
+        assert f'id="{chart}"' in dom
+    assert 'data-marks="0"' not in dom
