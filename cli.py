@@ -514,26 +514,32 @@ def provision(app: AppContext, do_apply: bool, as_json: bool, wait: float) -> No
     config = app.config()
     module_templates = _module_templates(app)
     client = app.client()
-    plan = compute_plan(client, config, module_templates)
-    if not do_apply:
-        if as_json:
-            click.echo(json.dumps({"applied": False, "plan": plan.as_dict()}, ensure_ascii=False, indent=2))
-        else:
-            click.echo(render_plan(plan))
-        sys.exit(EXIT_PROBLEMS if plan.blocked else EXIT_OK)
-    if not as_json:
-        click.echo(render_plan(plan, apply_hint=False))
-    if plan.blocked:
-        if as_json:
-            click.echo(json.dumps({"applied": False, "plan": plan.as_dict()}, ensure_ascii=False, indent=2))
-        raise Problems("the plan has problems (listed above); nothing was written")
-    result = ApplyResult()
-    total = len(plan.changes)
+    # With --apply the lock is taken before planning, so no other apply can change the site in between.
+    lock = app.exclusive("provision --apply", wait=wait) if do_apply else contextlib.nullcontext()
+    with lock:
+        plan = compute_plan(client, config, module_templates)
+        if not do_apply:
+            if as_json:
+                click.echo(
+                    json.dumps({"applied": False, "plan": plan.as_dict()}, ensure_ascii=False, indent=2)
+                )
+            else:
+                click.echo(render_plan(plan))
+            sys.exit(EXIT_PROBLEMS if plan.blocked else EXIT_OK)
+        if not as_json:
+            click.echo(render_plan(plan, apply_hint=False))
+        if plan.blocked:
+            if as_json:
+                click.echo(
+                    json.dumps({"applied": False, "plan": plan.as_dict()}, ensure_ascii=False, indent=2)
+                )
+            raise Problems("the plan has problems (listed above); nothing was written")
+        result = ApplyResult()
+        total = len(plan.changes)
 
-    def show(done: int, count: int, change: Any) -> None:
-        click.echo(render_progress(done, count, change), err=as_json)
+        def show(done: int, count: int, change: Any) -> None:
+            click.echo(render_progress(done, count, change), err=as_json)
 
-    with app.exclusive("provision --apply", wait=wait):
         if total and not as_json:
             click.echo("\nApplying:")
         try:
