@@ -1,0 +1,327 @@
+"""Roster sync: keep Moodle's users, enrolments, teams (groups) and districts (groupings) in step with the roster.
+
+    read_roster (sync/roster_read.py)  ->  gather_site (here: batch reads)  ->  build_plan (sync/roster_plan.py)
+    ->  check_guards (here)  ->  Applier (sync/roster_apply.py, the only code that writes)
+
+Request budget: reads are batched (users by ID number and by email in chunks under max_input_vars, field note
+6; two enrolment reads per course to find suspended enrolments, field note 21; groups and groupings per
+course; grouping contents in one call), so their number grows with the roster's size divided by the site's
+request limit, never with one call per person.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from integration.courses import get_course_by_field
+from integration.enrol import get_enrolled_users
+from integration.groups import get_course_groupings, get_course_groups, get_groupings
+from integration.transport import MoodleClient
+from integration.users import MoodleUser, get_users_by_field
+from sync.roster_apply import Applier, ApplyResult, write_failure_report
+from sync.roster_journal import Journal
+from sync.roster_names import assign_usernames, is_valid_username, username_base
+from sync.roster_plan import (
+    CourseMember,
+    Match,
+    Plan,
+    Removal,
+    Roles,
+    SiteCourse,
+    SiteGroup,
+    SiteGrouping,
+    SiteState,
+    build_plan,
+    match_people,
+)
+from sync.roster_read import Roster, RosterPerson, is_valid_email
+
+#: How many further usernames (name2, name3...) to ask about at once when a plain one is taken.
+USERNAME_PROBE = 4
+
+
+class RosterStop(Exception):
+    """The sync must not go on (missing course, safety guard); the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class CohortCourse:
+    module: int
+    shortname: str
+    idnumber: str = ""
+
+
+@dataclass
+class SyncOutcome:
+    roster: Roster
+    plan: Plan
+    people: list[RosterPerson]
+    skipped_rows: list[int] = field(default_factory=list)
+    blocked: list[str] = field(default_factory=list)
+    result: ApplyResult | None = None
+    report: Path | None = None
+    run_id: int | None = None
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.result and not self.result.ok)
+
+
+# --- reading the site ------------------------------------------------------------------------------------------
+
+
+def find_courses(client: MoodleClient, courses: Sequence[CohortCourse]) -> dict[int, SiteCourse]:
+    """The cohort's module courses on the site, by short name (one value per call: three calls).
+
+    Calls: core_course_get_courses_by_field.
+    """
+    out: dict[int, SiteCourse] = {}
+    missing = []
+    for wanted in courses:
+        found = get_course_by_field(client, "shortname", wanted.shortname)
+        if found is None:
+            missing.append(wanted.shortname)
+            continue
+        out[wanted.module] = SiteCourse(
+            wanted.module, found.id, found.shortname, found.idnumber or wanted.idnumber
+        )
+    if missing:
+        raise RosterStop(
+            f"course(s) {', '.join(missing)} not found on the site: create the cohort's courses first "
+            "(`accel provision --apply`)"
+        )
+    return out
+
+
+def read_course_state(client: MoodleClient, course: SiteCourse) -> None:
+    """Members (roles, groups, active or suspended), groups and groupings of one course.
+
+    Calls: core_enrol_get_enrolled_users (twice: onlyactive=0 and 1, field note 21),
+    core_group_get_course_groups, core_group_get_course_groupings.
+    """
+    everyone = get_enrolled_users(
+        client, course.id, userfields=("id", "username", "fullname", "idnumber", "roles", "groups")
+    )
+    # A course nobody is enrolled in has nothing suspended: the second read is not needed.
+    active = (
+        {u.id for u in get_enrolled_users(client, course.id, onlyactive=True, userfields=("id",))}
+        if everyone
+        else set()
+    )
+    course.members = {
+        u.id: CourseMember(
+            userid=u.id,
+            roles=frozenset(u.roleids),
+            active=u.id in active,
+            groups=frozenset(u.groupids),
+            fullname=u.fullname,
+            username=u.username,
+        )
+        for u in everyone
+    }
+    course.groups = [SiteGroup(g.id, g.name, g.idnumber) for g in get_course_groups(client, course.id)]
+    course.groupings = [
+        SiteGrouping(g.id, g.name, g.idnumber) for g in get_course_groupings(client, course.id)
+    ]
+
+
+def read_grouping_contents(client: MoodleClient, courses: Sequence[SiteCourse]) -> None:
+    """Which groups each grouping holds, for every course at once. Calls: core_group_get_groupings."""
+    by_id = {g.id: g for c in courses for g in c.groupings}
+    for grouping in get_groupings(client, list(by_id)):
+        if grouping.id in by_id:
+            by_id[grouping.id].groups = {g.id for g in grouping.groups}
+
+
+def lookup_accounts(client: MoodleClient, people: Sequence[RosterPerson]) -> dict[int, MoodleUser]:
+    """Site accounts of the roster people: by ID number (application number), then by email for the rest.
+
+    Moodle compares emails exactly (the database's comparison), so each email is asked as written and in
+    lower case. Calls: core_user_get_users_by_field.
+    """
+    users: dict[int, MoodleUser] = {}
+    applications = [p.application for p in people if p.application]
+    for user in get_users_by_field(client, "idnumber", applications):
+        users[user.id] = user
+    found_ids = {u.idnumber for u in users.values() if u.idnumber}
+    emails: list[str] = []
+    for p in people:
+        if p.application in found_ids or not p.email:
+            continue
+        emails.extend([p.email, p.email.lower()])
+    # An address PARAM_EMAIL would change fails the whole lookup, so only valid ones are asked.
+    for user in get_users_by_field(client, "email", [e for e in emails if is_valid_email(e)]):
+        users[user.id] = user
+    return users
+
+
+def choose_usernames(
+    client: MoodleClient, people: Sequence[RosterPerson], matches: dict[str, Match]
+) -> tuple[dict[str, str], list[str]]:
+    """Usernames for people who need a new account: the roster's own (Moodle upload files) or
+    ``firstname.lastname`` transliterated, made unique against the site and the roster.
+
+    Calls: core_user_get_users_by_field (field=username; a few rounds only when names are taken).
+    """
+    new = [p for p in people if matches.get(p.key, Match()).how == "new"]
+    problems: list[str] = []
+    if not new:
+        return {}, problems
+    bases: dict[str, str] = {}
+    given: dict[str, str] = {}
+    for person in new:
+        if person.username and is_valid_username(person.username):
+            given[person.key] = person.username
+        else:
+            bases[person.key] = username_base(person.firstname, person.lastname)
+    taken: set[str] = set()
+    known: set[str] = set()
+
+    def probe(names: Sequence[str]) -> None:
+        ask = [n for n in dict.fromkeys(names) if n not in known]
+        if ask:
+            taken.update(u.username for u in get_users_by_field(client, "username", ask))
+            known.update(ask)
+
+    probe(list(given.values()) + list(bases.values()))
+    result: dict[str, str] = {}
+    for key, username in given.items():
+        if username in taken:
+            problems.append(f"{key}: username {username} already belongs to another Moodle account")
+        else:
+            result[key] = username
+    # Names shared by several new people or already taken: ask about name2, name3... in the same go.
+    counts = Counter(bases.values())
+    busy = [b for b in counts if b in taken or counts[b] > 1]
+    probe([f"{b}{n}" for b in busy for n in range(2, 2 + counts[b] + USERNAME_PROBE)])
+
+    def is_taken(name: str) -> bool:
+        if name in known:
+            return name in taken
+        probe([name])  # rare: many namesakes; one more read
+        return name in taken
+
+    result.update(assign_usernames(bases, is_taken, reserved=set(result.values())))
+    return result, problems
+
+
+def read_site(
+    client: MoodleClient, courses: Sequence[CohortCourse], people: Sequence[RosterPerson]
+) -> tuple[SiteState, dict[str, Match]]:
+    site_courses = find_courses(client, courses)
+    users = lookup_accounts(client, people)
+    matches = match_people(people, users.values())
+    for course in site_courses.values():
+        read_course_state(client, course)
+    read_grouping_contents(client, list(site_courses.values()))
+    return SiteState(courses=site_courses, users=users), matches
+
+
+# --- guards ------------------------------------------------------------------------------------------------------
+
+
+def check_guards(
+    plan: Plan, people: Sequence[RosterPerson], *, max_share: float, removal: Removal
+) -> list[str]:
+    """Reasons to stop before writing (an empty roster; too many removals in a course)."""
+    reasons = []
+    if not people:
+        reasons.append(
+            "the roster has nobody in it: applying it would remove everyone from the courses. "
+            "Check the file, or give --force if this is really meant"
+        )
+    verb = "suspend" if removal == "suspend" else "unenrol"
+    for guard in plan.guards:
+        if guard.removing and guard.share > max_share:
+            reasons.append(
+                f"{guard.course}: would {verb} {guard.removing} of {guard.active} active participants "
+                f"({guard.share:.0%}, more than the allowed {max_share:.0%}). Check the roster is complete, "
+                "or give --force (or a higher --max-suspend-share) if this is really meant"
+            )
+    return reasons
+
+
+# --- the whole sync -------------------------------------------------------------------------------------------
+
+
+def plan_sync(
+    client: MoodleClient,
+    roster: Roster,
+    courses: Sequence[CohortCourse],
+    *,
+    roles: Roles,
+    removal: Removal = "suspend",
+    skip_invalid: bool = False,
+) -> SyncOutcome:
+    """Read the site and plan. Raises RosterStop for a file with errors unless ``skip_invalid``."""
+    if roster.errors and not skip_invalid:
+        raise RosterStop(
+            f"{roster.path}: {len(roster.errors)} problem(s); nothing was written. Fix them, or give "
+            "--skip-invalid to sync the valid rows only"
+        )
+    people = roster.valid_people()
+    skipped = sorted(roster.invalid_rows)
+    # People of skipped rows are looked up too, so that they are not suspended for being left out.
+    skipped_people = [p for p in roster.people if p.row in roster.invalid_rows]
+    site, matches = read_site(client, courses, [*people, *skipped_people])
+    protected = {m.userid for p in skipped_people if (m := matches.get(p.key)) and m.userid}
+    protected |= {uid for p in people if (m := matches.get(p.key)) for uid in m.related}
+    usernames, username_problems = choose_usernames(client, people, matches)
+    plan = build_plan(
+        people,
+        matches,
+        usernames,
+        site,
+        teams=roster.teams(people),
+        roles=roles,
+        removal=removal,
+        protected_userids=protected,
+    )
+    plan.notes.extend(username_problems)
+    return SyncOutcome(roster=roster, plan=plan, people=people, skipped_rows=skipped)
+
+
+def apply_sync(
+    client: MoodleClient,
+    outcome: SyncOutcome,
+    *,
+    store: sqlite3.Connection | None,
+    report_path: Path | None,
+    removal: Removal,
+    progress: Callable[[int], None] | None = None,
+) -> SyncOutcome:
+    journal = (
+        Journal(store, file=str(outcome.roster.path), site=client.url, removal=removal)
+        if store is not None
+        else None
+    )
+    status = "interrupted"
+    try:
+        result = Applier(client, outcome.plan, journal=journal, progress=progress).apply()
+        status = "ok" if result.ok else "failed"
+    finally:
+        if journal is not None:
+            summary: dict[str, Any] = {"planned": outcome.plan.counts()}
+            if status != "interrupted":
+                summary["done"] = result.counts()
+                summary["failed"] = len(result.failures)
+            journal.finish(status, summary)
+    outcome.result = result
+    outcome.run_id = journal.run_id if journal else None
+    extra = [(c.row, c.name, c.message) for c in outcome.plan.conflicts]
+    extra += [(row, "", "invalid row, skipped (see `accel roster check`)") for row in outcome.skipped_rows]
+    if (result.failures or extra) and report_path is not None:
+        outcome.report = write_failure_report(report_path, result.failures, outcome.roster.people, extra)
+    return outcome
+
+
+def default_report_path(roster_path: str) -> Path:
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    p = Path(roster_path)
+    return p.with_name(f"{p.stem}-failures-{stamp}.csv")

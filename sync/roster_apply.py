@@ -1,0 +1,411 @@
+"""Roster sync, the writing part: carry a plan out, isolate bad items, journal every change.
+
+Moodle's batch writes are all-or-nothing and their error does not say which item was bad (field notes 3
+and 5). A failed batch is therefore split in halves and each half retried, down to the single bad items;
+everything else is applied. Operations that depend on a failed one (the enrolment of a user who could not be
+created, the membership of a group that could not be made) are skipped and reported with the reason.
+
+A write whose outcome is unknown (the connection dropped, :class:`UncertainWrite`) is never resent: created
+users are re-read by username to learn what happened; anything else is reported, and the next run, which
+plans from the live site, completes what is missing.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from integration.enrol import course_role, enrol_users, unassign_roles, unenrol_users
+from integration.errors import AccessDenied, InvalidToken, MoodleError, UncertainWrite
+from integration.groups import (
+    add_group_members,
+    assign_grouping,
+    create_groupings,
+    create_groups,
+    delete_group_members,
+)
+from integration.transport import MoodleClient
+from integration.users import create_users, get_users_by_field, update_users
+from sync.roster_journal import Journal
+from sync.roster_plan import OP_ORDER, Op, OpKind, Plan
+from sync.roster_read import RosterPerson, team_key
+
+UNCERTAIN = (
+    "the connection failed during the write, so Moodle may or may not have applied it; "
+    "run the sync again: it reads the site and completes what is missing"
+)
+
+
+@dataclass
+class Failure:
+    op: Op
+    error: str
+    status: str = "failed"  # "failed" (Moodle refused) or "skipped" (depends on a failed operation)
+
+
+@dataclass
+class ApplyResult:
+    done: list[Op] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for op in self.done:
+            out[op.kind] = out.get(op.kind, 0) + 1
+        return out
+
+
+def _error_text(exc: Exception) -> str:
+    if isinstance(exc, MoodleError):
+        return f"{exc.errorcode}: {exc.message}"
+    return str(exc)
+
+
+class Applier:
+    def __init__(
+        self,
+        client: MoodleClient,
+        plan: Plan,
+        *,
+        journal: Journal | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        self.client = client
+        self.plan = plan
+        self.journal = journal
+        self.progress = progress or (lambda _n: None)
+        self.result = ApplyResult()
+        self.userids: dict[str, int] = dict(plan.userids)
+        self.group_ids: dict[tuple[int, str], int] = {}
+        self.grouping_ids: dict[tuple[int, str], int] = {}
+        self.failed_people: set[str] = set()
+        self.failed_enrolments: set[tuple[str, int]] = set()
+        self.failed_groups: set[tuple[int, str]] = set()
+        self.failed_groupings: set[tuple[int, str]] = set()
+
+    # -- bookkeeping -------------------------------------------------------------------------------------------
+    def _done(self, ops: Sequence[Op]) -> None:
+        self.result.done.extend(ops)
+        if self.journal is not None:
+            for op in ops:
+                self.journal.record(op, "ok")
+        self.progress(len(ops))
+
+    def _fail(self, op: Op, error: str, status: str = "failed") -> None:
+        self.result.failures.append(Failure(op, error, status))
+        if op.person:
+            if op.kind == "create_user":
+                self.failed_people.add(op.person)
+            elif op.kind in ("enrol", "add_role", "reactivate") and op.module is not None:
+                self.failed_enrolments.add((op.person, op.module))
+        if op.kind == "create_group" and op.module is not None:
+            self.failed_groups.add((op.module, team_key(op.team)))
+        if op.kind == "create_grouping" and op.module is not None:
+            self.failed_groupings.add((op.module, team_key(op.district)))
+        if self.journal is not None:
+            self.journal.record(op, status, error)
+        self.progress(1)
+
+    def _userid(self, op: Op) -> int | None:
+        if op.userid is not None:
+            return op.userid
+        return self.userids.get(op.person)
+
+    def _blocked(self, op: Op) -> str | None:
+        """Why ``op`` cannot run because something it depends on failed (None: it can run)."""
+        if op.person and op.person in self.failed_people:
+            return "skipped: the user account could not be created"
+        if op.kind in ("add_member", "remove_member") and op.person and op.module is not None:
+            if (op.person, op.module) in self.failed_enrolments:
+                return "skipped: the enrolment in this course failed"
+        if op.kind in ("add_member", "assign_grouping") and op.module is not None:
+            if (op.module, team_key(op.team)) in self.failed_groups:
+                return f"skipped: group «{op.team}» could not be created"
+        if op.kind == "assign_grouping" and op.module is not None:
+            if (op.module, team_key(op.district)) in self.failed_groupings:
+                return f"skipped: grouping «{op.district}» could not be created"
+        return None
+
+    # -- batches with isolation -----------------------------------------------------------------------------
+    def _run(
+        self,
+        ops: Sequence[Op],
+        item: Callable[[Op], dict[str, Any] | None],
+        send: Callable[[list[Any]], Any],
+        handle: Callable[[list[Op], Any], list[tuple[Op, str]]] | None = None,
+        uncertain: Callable[[list[Op]], None] | None = None,
+    ) -> None:
+        """Send the items of ``ops`` in as few requests as the limit allows; split failing batches."""
+        pairs: list[tuple[Op, Any]] = []
+        for op in ops:
+            why = self._blocked(op)
+            if why:
+                self._fail(op, why, "skipped")
+                continue
+            built = item(op)
+            if built is None:
+                self._fail(op, "skipped: an id it needs is unknown", "skipped")
+                continue
+            pairs.append((op, built))
+        if not pairs:
+            return
+        chunks = self.client.chunks([p[1] for p in pairs])
+        start = 0
+        for chunk in chunks:
+            self._isolate(pairs[start : start + len(chunk)], send, handle, uncertain)
+            start += len(chunk)
+
+    def _isolate(
+        self,
+        pairs: list[tuple[Op, Any]],
+        send: Callable[[list[Any]], Any],
+        handle: Callable[[list[Op], Any], list[tuple[Op, str]]] | None,
+        uncertain: Callable[[list[Op]], None] | None,
+    ) -> None:
+        ops = [p[0] for p in pairs]
+        try:
+            answer = send([p[1] for p in pairs])
+        except (InvalidToken, AccessDenied):
+            raise  # not about one item: nothing else would get through either
+        except UncertainWrite:
+            if uncertain is not None:
+                uncertain(ops)
+            else:
+                for op in ops:
+                    self._fail(op, UNCERTAIN)
+            return
+        except MoodleError as exc:
+            if len(pairs) == 1:
+                self._fail(ops[0], _error_text(exc))
+                return
+            middle = len(pairs) // 2
+            self._isolate(pairs[:middle], send, handle, uncertain)
+            self._isolate(pairs[middle:], send, handle, uncertain)
+            return
+        refused = handle(ops, answer) if handle is not None else []
+        refused_ops = {id(op) for op, _ in refused}
+        for op, error in refused:
+            self._fail(op, error)
+        self._done([op for op in ops if id(op) not in refused_ops])
+
+    # -- the operations --------------------------------------------------------------------------------------
+    def apply(self) -> ApplyResult:
+        by_kind: dict[OpKind, list[Op]] = {kind: [] for kind in OP_ORDER}
+        for op in self.plan.ops:
+            by_kind[op.kind].append(op)
+        for kind in OP_ORDER:
+            if by_kind[kind]:
+                getattr(self, f"_apply_{kind}")(by_kind[kind])
+        return self.result
+
+    def _apply_create_user(self, ops: list[Op]) -> None:
+        def handle(chunk: list[Op], created: Any) -> list[tuple[Op, str]]:
+            ids = {c.username: c.id for c in created}
+            refused = []
+            for op in chunk:
+                username = op.data["username"]
+                if username in ids:
+                    self.userids[op.person] = ids[username]
+                else:
+                    refused.append((op, "Moodle did not return the new account"))
+            return refused
+
+        def uncertain(chunk: list[Op]) -> None:
+            # Re-read: the users that exist were created; the rest were not (never resend a write).
+            found = {
+                u.username: u.id
+                for u in get_users_by_field(self.client, "username", [op.data["username"] for op in chunk])
+            }
+            made = []
+            for op in chunk:
+                if op.data["username"] in found:
+                    self.userids[op.person] = found[op.data["username"]]
+                    made.append(op)
+                else:
+                    self._fail(op, UNCERTAIN)
+            if made:
+                self._done(made)
+
+        self._run(
+            ops,
+            lambda op: dict(op.data["fields"]),
+            lambda items: create_users(self.client, items),
+            handle,
+            uncertain,
+        )
+
+    def _apply_update_user(self, ops: list[Op]) -> None:
+        def item(op: Op) -> dict[str, Any]:
+            return {"id": op.userid, **{k: v[1] for k, v in op.data["changes"].items()}}
+
+        def handle(chunk: list[Op], warnings: Any) -> list[tuple[Op, str]]:
+            # core_user_update_users reports per-user failures only as warnings (field note 8).
+            bad = {w.itemid: f"{w.warningcode}: {w.message}" for w in warnings}
+            return [(op, bad[op.userid]) for op in chunk if op.userid in bad]
+
+        self._run(ops, item, lambda items: update_users(self.client, items), handle)
+
+    def _enrol_item(self, op: Op, suspend: int | None = None) -> dict[str, Any] | None:
+        userid = self._userid(op)
+        if userid is None or op.courseid is None or op.roleid is None:
+            return None
+        out: dict[str, Any] = {"roleid": op.roleid, "userid": userid, "courseid": op.courseid}
+        if suspend is not None:
+            out["suspend"] = suspend
+        return out
+
+    def _apply_enrol(self, ops: list[Op]) -> None:
+        self._run(ops, self._enrol_item, lambda items: enrol_users(self.client, items))
+
+    def _apply_add_role(self, ops: list[Op]) -> None:
+        # A different roleid on an existing enrolment ADDS the role (field note 22); suspend=0 reactivates.
+        self._run(
+            ops,
+            lambda op: self._enrol_item(op, 0 if op.data.get("reactivate") else None),
+            lambda items: enrol_users(self.client, items),
+        )
+
+    def _apply_reactivate(self, ops: list[Op]) -> None:
+        self._run(ops, lambda op: self._enrol_item(op, 0), lambda items: enrol_users(self.client, items))
+
+    def _apply_unassign_role(self, ops: list[Op]) -> None:
+        def item(op: Op) -> dict[str, Any] | None:
+            userid = self._userid(op)
+            if userid is None or op.courseid is None or op.roleid is None:
+                return None
+            return dict(course_role(op.roleid, userid, op.courseid))
+
+        self._run(ops, item, lambda items: unassign_roles(self.client, items))
+
+    def _apply_create_group(self, ops: list[Op]) -> None:
+        def item(op: Op) -> dict[str, Any]:
+            return {
+                "courseid": op.courseid,
+                "name": op.team,
+                "description": op.data.get("description", ""),
+                "idnumber": op.data.get("idnumber", ""),
+            }
+
+        def handle(chunk: list[Op], groups: Any) -> list[tuple[Op, str]]:
+            made = {(g.courseid, g.name): g.id for g in groups}
+            refused = []
+            for op in chunk:
+                gid = made.get((op.courseid or 0, op.team))
+                if gid is None or op.module is None:
+                    refused.append((op, "Moodle did not return the new group"))
+                else:
+                    self.group_ids[(op.module, team_key(op.team))] = gid
+            return refused
+
+        self._run(ops, item, lambda items: create_groups(self.client, items), handle)
+
+    def _apply_create_grouping(self, ops: list[Op]) -> None:
+        def item(op: Op) -> dict[str, Any]:
+            return {
+                "courseid": op.courseid,
+                "name": op.district,
+                "description": "",
+                "idnumber": op.data.get("idnumber", ""),
+            }
+
+        def handle(chunk: list[Op], groupings: Any) -> list[tuple[Op, str]]:
+            made = {(g.courseid, g.name): g.id for g in groupings}
+            refused = []
+            for op in chunk:
+                gid = made.get((op.courseid or 0, op.district))
+                if gid is None or op.module is None:
+                    refused.append((op, "Moodle did not return the new grouping"))
+                else:
+                    self.grouping_ids[(op.module, team_key(op.district))] = gid
+            return refused
+
+        self._run(ops, item, lambda items: create_groupings(self.client, items), handle)
+
+    def _groupid(self, op: Op) -> int | None:
+        if op.groupid is not None:
+            return op.groupid
+        if op.module is None:
+            return None
+        return self.group_ids.get((op.module, team_key(op.team)))
+
+    def _apply_assign_grouping(self, ops: list[Op]) -> None:
+        def item(op: Op) -> dict[str, Any] | None:
+            groupid = self._groupid(op)
+            groupingid = op.groupingid
+            if groupingid is None and op.module is not None:
+                groupingid = self.grouping_ids.get((op.module, team_key(op.district)))
+            if groupid is None or groupingid is None:
+                return None
+            return {"groupingid": groupingid, "groupid": groupid}
+
+        self._run(ops, item, lambda items: assign_grouping(self.client, items))
+
+    def _member_item(self, op: Op) -> dict[str, Any] | None:
+        userid = self._userid(op)
+        groupid = self._groupid(op)
+        if userid is None or groupid is None:
+            return None
+        return {"groupid": groupid, "userid": userid}
+
+    def _apply_remove_member(self, ops: list[Op]) -> None:
+        self._run(ops, self._member_item, lambda items: delete_group_members(self.client, items))
+
+    def _apply_add_member(self, ops: list[Op]) -> None:
+        self._run(ops, self._member_item, lambda items: add_group_members(self.client, items))
+
+    def _apply_suspend(self, ops: list[Op]) -> None:
+        self._run(ops, lambda op: self._enrol_item(op, 1), lambda items: enrol_users(self.client, items))
+
+    def _apply_unenrol(self, ops: list[Op]) -> None:
+        def item(op: Op) -> dict[str, Any] | None:
+            userid = self._userid(op)
+            if userid is None or op.courseid is None:
+                return None
+            return {"userid": userid, "courseid": op.courseid}
+
+        self._run(ops, item, lambda items: unenrol_users(self.client, items))
+
+
+FAILURE_COLUMNS = ("Строка", "ФИО", "Email", "№ заявки", "Курс", "Действие", "Статус", "Ответ Moodle")
+
+
+def write_failure_report(
+    path: Path,
+    failures: Sequence[Failure],
+    people: Sequence[RosterPerson],
+    extra: Sequence[tuple[int | None, str, str]] = (),
+) -> Path:
+    """A CSV a coordinator opens in a spreadsheet (UTF-8 with BOM, ';'): roster row, person, Moodle's answer.
+
+    ``extra`` adds rows for problems found before writing (row, name, message): conflicts, skipped rows.
+    """
+    by_key = {p.key: p for p in people}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle, delimiter=";")
+        writer.writerow(FAILURE_COLUMNS)
+        for row, name, message in extra:
+            writer.writerow([row or "", name, "", "", "", "", "пропущено", message])
+        for failure in failures:
+            op = failure.op
+            person = by_key.get(op.person)
+            writer.writerow(
+                [
+                    op.row or "",
+                    op.name,
+                    person.email if person else "",
+                    person.application if person else "",
+                    op.course,
+                    op.describe(),
+                    "ошибка" if failure.status == "failed" else "пропущено",
+                    failure.error,
+                ]
+            )
+    return path

@@ -1,0 +1,359 @@
+"""`accel roster ...`: check a roster file, plan and apply a sync, show the journal.
+
+Kept beside the roster modules so that cli.py only registers the group; the logic is in sync/roster*.py.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from sync.roster import (
+    CohortCourse,
+    RosterStop,
+    SyncOutcome,
+    apply_sync,
+    check_guards,
+    default_report_path,
+    plan_sync,
+)
+from sync.roster_journal import entries, runs
+from sync.roster_plan import OP_ORDER, Removal, Roles
+from sync.roster_read import Roster, RosterFileError, read_roster
+
+if TYPE_CHECKING:
+    from cli import AppContext
+
+#: Lines of each kind of operation shown in the text plan (the JSON output has them all).
+SHOWN_PER_KIND = 25
+
+KIND_TITLES = {
+    "create_user": "users to create",
+    "update_user": "users to update",
+    "enrol": "enrolments to add",
+    "add_role": "roles to give",
+    "reactivate": "enrolments to reactivate",
+    "unassign_role": "roles to take away",
+    "create_group": "groups (teams) to create",
+    "create_grouping": "groupings (districts) to create",
+    "assign_grouping": "groups to put into groupings",
+    "remove_member": "group members to remove",
+    "add_member": "group members to add",
+    "suspend": "enrolments to suspend",
+    "unenrol": "enrolments to remove (unenrol)",
+}
+
+
+def _errors() -> tuple[type[click.ClickException], type[click.ClickException]]:
+    from cli import Problems, UsageProblem
+
+    return Problems, UsageProblem
+
+
+def _course_modules(app: AppContext) -> dict[str, int] | None:
+    """Course short name -> module number from the configuration, when there is one (for Moodle upload files)."""
+    if not app.resolved_config_path().exists():
+        return None
+    return {c.shortname: c.number for c in app.config().module_courses()}
+
+
+def _read(path: str, course_modules: dict[str, int] | None) -> Roster:
+    _, usage = _errors()
+    try:
+        return read_roster(path, course_modules=course_modules)
+    except RosterFileError as exc:
+        raise usage(str(exc)) from None
+
+
+def _problems_text(roster: Roster) -> list[str]:
+    lines = []
+    for problem in roster.errors:
+        lines.append(f"  error: {problem}")
+    for problem in roster.warnings:
+        lines.append(f"  warning: {problem}")
+    return lines
+
+
+def _roster_summary(roster: Roster) -> dict[str, Any]:
+    people = roster.valid_people()
+    by_role: dict[str, int] = {}
+    for p in people:
+        by_role[p.role] = by_role.get(p.role, 0) + 1
+    teams = roster.teams()
+    return {
+        "file": roster.path,
+        "format": roster.format,
+        "encoding": roster.encoding,
+        "delimiter": roster.delimiter,
+        "people": len(roster.people),
+        "valid": len(people),
+        "roles": by_role,
+        "teams": len(teams),
+        "districts": sorted({d for d in teams.values() if d}),
+        "errors": [p.as_dict() for p in roster.errors],
+        "warnings": [p.as_dict() for p in roster.warnings],
+    }
+
+
+@click.group()
+def roster() -> None:
+    """Keep Moodle's users, enrolments, teams and districts in step with the roster file."""
+
+
+@roster.command("check")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def roster_check(app: AppContext, file: str, as_json: bool) -> None:
+    """Validate a roster file (CSV or XLSX) without contacting the site.
+
+    Every problem names the file, the row and the column. Exit 0 when the file is valid, 1 when it has
+    errors (warnings alone do not fail).
+    """
+    problems, _ = _errors()
+    data = _read(file, _course_modules(app))
+    summary = _roster_summary(data)
+    if as_json:
+        click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
+    else:
+        enc = f", {data.encoding}" + (f", delimiter '{data.delimiter}'" if data.delimiter else "")
+        click.echo(f"{file}: {len(data.people)} people ({data.format}{enc})")
+        roles = ", ".join(f"{n} {role}" for role, n in sorted(summary["roles"].items()))
+        click.echo(f"  {roles}; {summary['teams']} teams in {len(summary['districts'])} districts")
+        for line in _problems_text(data):
+            click.echo(line)
+        if not data.errors:
+            click.echo("The roster is valid.")
+    if data.errors:
+        raise problems(f"{len(data.errors)} error(s) in {file}")
+
+
+def _outcome_json(outcome: SyncOutcome, applied: bool) -> dict[str, Any]:
+    plan = outcome.plan
+    out: dict[str, Any] = {
+        "roster": _roster_summary(outcome.roster),
+        "applied": applied,
+        "skipped_rows": outcome.skipped_rows,
+        "counts": plan.counts(),
+        "operations": [op.as_dict() for op in plan.ops],
+        "conflicts": [c.as_dict() for c in plan.conflicts],
+        "notes": plan.notes,
+        "guards": [
+            {"course": g.course, "active": g.active, "removing": g.removing, "share": round(g.share, 4)}
+            for g in plan.guards
+        ],
+        "blocked": outcome.blocked,
+    }
+    if outcome.result is not None:
+        out["done"] = outcome.result.counts()
+        out["failures"] = [
+            {**f.op.as_dict(), "status": f.status, "error": f.error} for f in outcome.result.failures
+        ]
+        out["report"] = str(outcome.report) if outcome.report else None
+        out["run"] = outcome.run_id
+    return out
+
+
+def _print_plan(outcome: SyncOutcome, details: bool) -> None:
+    plan = outcome.plan
+    click.echo(f"Roster {outcome.roster.path}: {len(outcome.people)} people")
+    for line in _problems_text(outcome.roster):
+        click.echo(line)
+    if outcome.skipped_rows:
+        click.echo(f"  skipped invalid rows: {', '.join(map(str, outcome.skipped_rows))}")
+    for conflict in plan.conflicts:
+        click.echo(f"  conflict, row {conflict.row} ({conflict.name}): {conflict.message} -- skipped")
+    for note in plan.notes:
+        click.echo(f"  note: {note}")
+    if plan.empty:
+        click.echo("Moodle already matches the roster: nothing to do.")
+        return
+    click.echo("Plan:")
+    for kind in OP_ORDER:
+        ops = plan.of(kind)
+        if not ops:
+            continue
+        click.echo(f"  {KIND_TITLES[kind]}: {len(ops)}")
+        shown = ops if details else ops[:SHOWN_PER_KIND]
+        for op in shown:
+            row = f"[row {op.row}] " if op.row else ""
+            click.echo(f"    - {row}{op.describe()}")
+        if len(shown) < len(ops):
+            click.echo(f"    ... and {len(ops) - len(shown)} more (--details or --json shows all)")
+
+
+@roster.command("sync")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--apply", "do_apply", is_flag=True, help="Carry the plan out (default: only print it).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (progress goes to stderr).")
+@click.option(
+    "--removal",
+    type=click.Choice(["suspend", "keep", "unenrol"]),
+    default="suspend",
+    show_default=True,
+    help="What happens to people no longer in the roster. suspend keeps their work and grades; "
+    "unenrol hides them in Moodle; keep leaves them active.",
+)
+@click.option(
+    "--force", is_flag=True, help="Apply even when a safety guard would stop (empty roster, many removals)."
+)
+@click.option(
+    "--skip-invalid", is_flag=True, help="Sync the valid rows of a file that has invalid ones (listed)."
+)
+@click.option(
+    "--max-suspend-share",
+    type=click.FloatRange(0.0, 1.0),
+    default=0.1,
+    show_default=True,
+    help="Stop when more than this share of a course's active participants would be removed.",
+)
+@click.option(
+    "--report", "report_file", type=click.Path(dir_okay=False), help="Where to write the failure report CSV."
+)
+@click.option(
+    "--details", is_flag=True, help="List every planned operation (default: the first 25 of each kind)."
+)
+@click.option("--wait", type=float, default=0.0, help="Seconds to wait for another sync to finish.")
+@click.pass_obj
+def roster_sync(
+    app: AppContext,
+    file: str,
+    do_apply: bool,
+    as_json: bool,
+    removal: Removal,
+    force: bool,
+    skip_invalid: bool,
+    max_suspend_share: float,
+    report_file: str | None,
+    details: bool,
+    wait: float,
+) -> None:
+    """Plan (and with --apply, carry out) the sync of FILE into the cohort's three courses.
+
+    Without --apply nothing is written. People dropped from the roster are suspended, never unenrolled,
+    unless --removal says otherwise. Exit 0 when all went well, 1 when the file has errors, a guard
+    stopped the apply or some items failed (see the failure report), 2 on a usage error.
+    """
+    problems, usage = _errors()
+    config = app.config()
+    data = _read(file, {c.shortname: c.number for c in config.module_courses()})
+    courses = [CohortCourse(c.number, c.shortname, c.idnumber) for c in config.module_courses()]
+    roles = Roles(
+        student=config.roles.student,
+        mentor=config.roles.mentor,
+        expert=config.roles.expert,
+        service=config.roles.service,
+    )
+    if data.errors and not skip_invalid:
+        if as_json:
+            click.echo(
+                json.dumps({"roster": _roster_summary(data), "applied": False}, ensure_ascii=False, indent=2)
+            )
+        else:
+            for line in _problems_text(data):
+                click.echo(line)
+        raise problems(
+            f"{file}: {len(data.errors)} error(s); nothing was written. Fix them, or give --skip-invalid "
+            "to sync the valid rows only"
+        )
+
+    def run() -> SyncOutcome:
+        client = app.client()
+        try:
+            outcome = plan_sync(
+                client, data, courses, roles=roles, removal=removal, skip_invalid=skip_invalid
+            )
+        except RosterStop as exc:
+            raise usage(str(exc)) from None
+        outcome.blocked = check_guards(
+            outcome.plan, outcome.people, max_share=max_suspend_share, removal=removal
+        )
+        if not do_apply or (outcome.blocked and not force) or outcome.plan.empty:
+            return outcome
+        report = Path(report_file) if report_file else default_report_path(file)
+        total = len(outcome.plan.ops)
+        # The bar goes to stderr so that --json output on stdout stays parseable.
+        progress_bar: Any = click.progressbar(length=total, label="Applying", file=sys.stderr)
+        with progress_bar as bar:
+            return apply_sync(
+                client,
+                outcome,
+                store=app.store(),
+                report_path=report,
+                removal=removal,
+                progress=lambda n: bar.update(n),
+            )
+
+    if do_apply:
+        with app.exclusive("roster sync"):
+            outcome = run()
+    else:
+        outcome = run()
+
+    applied = outcome.result is not None
+    if as_json:
+        click.echo(json.dumps(_outcome_json(outcome, applied), ensure_ascii=False, indent=2))
+    else:
+        _print_plan(outcome, details)
+        for reason in outcome.blocked:
+            click.echo(("Stopped: " if do_apply and not force else "Guard: ") + reason)
+        if outcome.result is not None:
+            done = outcome.result.counts()
+            click.echo(
+                "Applied: "
+                + (", ".join(f"{n} {KIND_TITLES[k]}" for k, n in done.items()) or "nothing")
+                + f" (journal run {outcome.run_id})"
+            )
+            for failure in outcome.result.failures:
+                row = f"[row {failure.op.row}] " if failure.op.row else ""
+                click.echo(f"  {failure.status}: {row}{failure.op.describe()}: {failure.error}")
+        elif not do_apply and not outcome.plan.empty:
+            click.echo("Nothing was written. Run again with --apply to carry the plan out.")
+        if outcome.report:
+            click.echo(f"Failure report: {outcome.report}")
+    if do_apply and outcome.blocked and not force:
+        raise problems("the apply was stopped by a safety guard; nothing was written")
+    if outcome.failed:
+        raise problems(f"{len(outcome.result.failures) if outcome.result else 0} operation(s) failed")
+
+
+@roster.command("history")
+@click.option("--run", "run_id", type=int, help="Show the changes of this run.")
+@click.option("--person", help="Show the changes for a person (part of a name or application number).")
+@click.option("--limit", type=int, default=20, show_default=True, help="How many runs to list.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def roster_history(
+    app: AppContext, run_id: int | None, person: str | None, limit: int, as_json: bool
+) -> None:
+    """Show the journal of applied syncs (kept in the local SQLite store)."""
+    store = app.store()
+    if run_id is None and not person:
+        rows = runs(store, limit)
+        if as_json:
+            click.echo(json.dumps([r.as_dict() for r in rows], ensure_ascii=False, indent=2))
+            return
+        if not rows:
+            click.echo(f"No roster sync has been applied yet (store: {app.store_path()}).")
+            return
+        for r in rows:
+            done = r.summary.get("done", {})
+            total = sum(done.values()) if isinstance(done, dict) else 0
+            click.echo(
+                f"run {r.id}  {r.started_at}  {r.status:<11}  {total} changes, {r.summary.get('failed', 0)} failed"
+                f"  removal={r.removal}  {r.file}"
+            )
+        return
+    items = entries(store, run_id, person)
+    if as_json:
+        click.echo(json.dumps(items, ensure_ascii=False, indent=2))
+        return
+    if not items:
+        click.echo("No journal entries match.")
+    for e in items:
+        error = f"  -- {e['error']}" if e["error"] else ""
+        click.echo(f"run {e['run']}  {e['at']}  {e['status']:<7}  {e['description']}{error}")

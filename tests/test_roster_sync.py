@@ -1,0 +1,386 @@
+"""Roster sync end to end on the stateful fake: plan, apply, re-run, removals, moves, failures, guards."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import Result
+
+from integration.transport import MoodleClient
+from sync.config import load_config
+from sync.roster import CohortCourse, apply_sync, check_guards, plan_sync
+from sync.roster_journal import entries, runs
+from sync.roster_plan import Roles
+from sync.roster_read import read_roster
+from sync.store import open_store
+from tests.conftest import make_client
+from tests.fake_moodle import ADMIN_ID, FakeMoodle
+from tests.fake_moodle.courses import add_course
+from tests.fake_moodle.people import add_group, add_user, enrol, group_of, user_by_email
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG = ROOT / "examples" / "kamchatka-2021.toml"
+EXAMPLE_ROSTER = ROOT / "examples" / "roster-kamchatka-2021.csv"
+Run = Callable[..., Result]
+
+HEADER = [
+    "№ заявки",
+    "ФИО",
+    "Email",
+    "Населённый пункт",
+    "Муниципальный район",
+    "Команда",
+    "Роль",
+    "Команды наставника",
+]
+
+
+@pytest.fixture(autouse=True)
+def _store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ACCEL_STORE", str(tmp_path / "accel.sqlite3"))
+
+
+def cohort(site: FakeMoodle) -> dict[int, int]:
+    """The three cohort courses as provisioning leaves them (the token's user enrolled as manager)."""
+    out = {}
+    for number in (1, 2, 3):
+        cid = add_course(
+            site, shortname=f"KAM21-M{number}", fullname=f"Модуль {number}", idnumber=f"kam21-m{number}"
+        )
+        enrol(site, cid, ADMIN_ID, 1)
+        out[number] = cid
+    return out
+
+
+def participant(n: int, team: str, district: str = "Мильковский МР", **over: str) -> list[str]:
+    row = {
+        "app": f"KAM21-{n:03d}",
+        "name": f"Участникова{n} Анна Петровна",
+        "email": f"p{n}@example.org",
+        "village": "Мильково",
+        "district": district,
+        "team": team,
+        "role": "участник",
+        "teams": "",
+    }
+    row.update(over)
+    return list(row.values())
+
+
+def standard_rows() -> list[list[str]]:
+    rows = [participant(n, "Команда А") for n in range(1, 6)]
+    rows += [participant(n, "Команда Б") for n in range(6, 11)]
+    rows += [participant(n, "Команда В", "Быстринский МР", village="Эссо") for n in range(11, 16)]
+    rows.append(
+        ["", "Наставникова Наталья", "mentor@example.org", "", "", "", "наставник", "Команда А; Команда В"]
+    )
+    rows.append(["", "Экспертов Эдуард", "expert@example.org", "", "", "", "эксперт", ""])
+    return rows
+
+
+def write_roster(
+    path: Path, rows: list[list[str]], *, encoding: str = "cp1251", delimiter: str = ";"
+) -> Path:
+    with path.open("w", encoding=encoding, newline="") as handle:
+        writer = csv.writer(handle, delimiter=delimiter)
+        writer.writerow(HEADER)
+        writer.writerows(rows)
+    return path
+
+
+def writes(site: FakeMoodle, since: int = 0) -> list[str]:
+    return [
+        name
+        for name, _ in site.calls[since:]
+        if "_get_" not in name and name != "core_webservice_get_site_info"
+    ]
+
+
+def members(site: FakeMoodle, courseid: int, team: str) -> set[str]:
+    gid = group_of(site, courseid, team)
+    assert gid is not None, team
+    return {site.users[u]["email"] for u in site.group_members[gid]}
+
+
+def active_students(site: FakeMoodle, courseid: int) -> set[str]:
+    return {
+        site.users[uid]["email"]
+        for (cid, uid), e in site.enrolments.items()
+        if cid == courseid and 5 in e["roles"] and not e["suspended"]
+    }
+
+
+def test_example_roster_plan_apply_and_second_run_changes_nothing(
+    fake_moodle: FakeMoodle, run_cli: Run
+) -> None:
+    courses = cohort(fake_moodle)
+    plan = run_cli("roster", "sync", str(EXAMPLE_ROSTER), config=CONFIG)
+    assert plan.exit_code == 0, plan.output
+    assert "users to create: 37" in plan.output and "Nothing was written" in plan.output
+    assert writes(fake_moodle) == []
+
+    applied = run_cli("roster", "sync", str(EXAMPLE_ROSTER), "--apply", config=CONFIG)
+    assert applied.exit_code == 0, applied.output
+    anna = user_by_email(fake_moodle, "kam21.p001@example.org")
+    assert anna is not None and anna["username"] == "anna.ivanova" and anna["idnumber"] == "KAM21-001"
+    assert anna["middlename"] == "Сергеевна" and anna["city"] == "Шаромы"
+    # 28 school participants in 7 teams; the young NGOs take modules 2 and 3 only.
+    assert len(active_students(fake_moodle, courses[1])) == 28
+    assert len(active_students(fake_moodle, courses[2])) == 32
+    assert members(fake_moodle, courses[1], "Шаромы — наш дом") >= {
+        "kam21.p001@example.org",
+        "mentor1@example.org",
+    }
+    expert = user_by_email(fake_moodle, "expert1@example.org")
+    assert expert is not None
+    assert (courses[3], expert["id"]) in fake_moodle.enrolments and (
+        courses[1],
+        expert["id"],
+    ) not in fake_moodle.enrolments
+    groupings = {g["idnumber"] for g in fake_moodle.groupings.values()}
+    assert "kam21-m1-milkovsky-mr" in groupings and "kam21-m3-bystrinsky-mr" in groupings
+    esso = group_of(fake_moodle, courses[2], "Эссо: тропа эвенов")
+    bystr = next(g for g in fake_moodle.groupings.values() if g["idnumber"] == "kam21-m2-bystrinsky-mr")
+    assert esso in fake_moodle.grouping_groups[bystr["id"]]
+
+    before = len(fake_moodle.calls)
+    again = run_cli("roster", "sync", str(EXAMPLE_ROSTER), "--apply", "--json", config=CONFIG)
+    assert again.exit_code == 0, again.output
+    payload = json.loads(again.stdout)
+    assert payload["operations"] == [] and payload["counts"] == {}
+    assert writes(fake_moodle, before) == []
+    assert len(fake_moodle.calls) - before <= 20
+
+    history = run_cli("roster", "history", config=CONFIG)
+    assert "run 1" in history.output and "ok" in history.output
+
+
+def test_edited_roster_removals_moves_and_bad_row(
+    fake_moodle: FakeMoodle, run_cli: Run, tmp_path: Path
+) -> None:
+    courses = cohort(fake_moodle)
+    path = write_roster(tmp_path / "roster.csv", standard_rows())
+    assert run_cli("roster", "sync", str(path), "--apply", config=CONFIG).exit_code == 0
+
+    rows = standard_rows()
+    del rows[14]  # p15 dropped
+    rows[0] = participant(1, "Команда Б")  # p1 moves from А to Б
+    rows.append(participant(99, "Команда В", "Быстринский МР", email="not-an-email"))  # a bad row
+    path = write_roster(tmp_path / "roster.csv", rows)
+    refused = run_cli("roster", "sync", str(path), "--apply", config=CONFIG)
+    assert refused.exit_code == 1
+    assert (
+        "row 18" in refused.output
+        and "not-an-email" in refused.output
+        and "nothing was written" in refused.output
+    )
+
+    before = len(fake_moodle.calls)
+    result = run_cli(
+        "roster", "sync", str(path), "--apply", "--skip-invalid", "--max-suspend-share", "0.2", config=CONFIG
+    )
+    assert result.exit_code == 0, result.output
+    assert "skipped invalid rows: 18" in result.output
+    done = writes(fake_moodle, before)
+    assert "core_user_create_users" not in done
+    for cid in courses.values():
+        assert "p15@example.org" not in active_students(fake_moodle, cid)
+        p15 = user_by_email(fake_moodle, "p15@example.org")
+        assert (
+            p15 is not None and fake_moodle.enrolments[(cid, p15["id"])]["suspended"]
+        )  # kept, not unenrolled
+        assert "p1@example.org" in members(fake_moodle, cid, "Команда Б")
+        assert "p1@example.org" not in members(fake_moodle, cid, "Команда А")
+    # The mentor stays in her teams' groups; the dropped person keeps their group (their work stays visible).
+    assert "mentor@example.org" in members(fake_moodle, courses[2], "Команда А")
+    assert "p15@example.org" in members(fake_moodle, courses[2], "Команда В")
+
+    again = run_cli("roster", "sync", str(path), "--skip-invalid", "--json", config=CONFIG)
+    assert json.loads(again.stdout)["operations"] == []
+
+
+def test_suspension_guard_and_empty_roster(fake_moodle: FakeMoodle, run_cli: Run, tmp_path: Path) -> None:
+    cohort(fake_moodle)
+    path = write_roster(tmp_path / "roster.csv", standard_rows())
+    assert run_cli("roster", "sync", str(path), "--apply", config=CONFIG).exit_code == 0
+    rows = standard_rows()
+    shrunk = write_roster(tmp_path / "roster.csv", rows[:5] + rows[10:])  # team Б's 5 of 15 students gone
+    before = len(fake_moodle.calls)
+    stopped = run_cli("roster", "sync", str(shrunk), "--apply", config=CONFIG)
+    assert stopped.exit_code == 1
+    assert "would suspend 5 of 16 active participants" in stopped.output and "--force" in stopped.output
+    assert writes(fake_moodle, before) == []
+    forced = run_cli("roster", "sync", str(shrunk), "--apply", "--force", config=CONFIG)
+    assert forced.exit_code == 0, forced.output
+    assert "enrolments to suspend: 15" in forced.output
+
+    empty = write_roster(tmp_path / "empty.csv", [])
+    before = len(fake_moodle.calls)
+    stopped = run_cli("roster", "sync", str(empty), "--apply", config=CONFIG)
+    assert stopped.exit_code == 1 and "nobody in it" in stopped.output
+    assert writes(fake_moodle, before) == []
+
+
+def test_removal_keep_and_unenrol_must_be_asked_for(
+    fake_moodle: FakeMoodle, run_cli: Run, tmp_path: Path
+) -> None:
+    courses = cohort(fake_moodle)
+    path = write_roster(tmp_path / "roster.csv", standard_rows())
+    assert run_cli("roster", "sync", str(path), "--apply", config=CONFIG).exit_code == 0
+    rows = standard_rows()
+    del rows[0]
+    path = write_roster(tmp_path / "roster.csv", rows)
+    keep = run_cli("roster", "sync", str(path), "--removal", "keep", "--json", config=CONFIG)
+    assert json.loads(keep.stdout)["counts"] == {}
+    out = run_cli("roster", "sync", str(path), "--apply", "--removal", "unenrol", config=CONFIG)
+    assert out.exit_code == 0, out.output
+    p1 = user_by_email(fake_moodle, "p1@example.org")
+    assert p1 is not None and all((cid, p1["id"]) not in fake_moodle.enrolments for cid in courses.values())
+
+
+def test_conflict_same_email_other_idnumber_is_skipped_and_not_suspended(
+    fake_moodle: FakeMoodle, run_cli: Run, tmp_path: Path
+) -> None:
+    courses = cohort(fake_moodle)
+    other = add_user(fake_moodle, "old.account", email="p3@example.org", idnumber="OTHER-1")
+    enrol(fake_moodle, courses[1], other, 5)
+    adopted = add_user(fake_moodle, "p4.legacy", email="P4@example.org".lower())
+    path = write_roster(tmp_path / "roster.csv", standard_rows())
+    result = run_cli("roster", "sync", str(path), "--apply", config=CONFIG)
+    assert result.exit_code == 0, result.output
+    assert "conflict, row 4" in result.output and "OTHER-1" in result.output
+    assert fake_moodle.users[other]["idnumber"] == "OTHER-1"
+    assert not fake_moodle.enrolments[(courses[1], other)]["suspended"]  # in the file: never suspended
+    assert fake_moodle.users[adopted]["idnumber"] == "KAM21-004"  # adopted, username kept
+    assert fake_moodle.users[adopted]["username"] == "p4.legacy"
+    report = next(tmp_path.glob("roster-failures-*.csv"))
+    text = report.read_text(encoding="utf-8-sig")
+    assert "OTHER-1" in text and text.splitlines()[0].startswith("Строка;ФИО")
+
+
+def test_failed_batch_is_isolated_and_reported_then_rerun_retries_only_that(
+    fake_moodle: FakeMoodle, run_cli: Run, tmp_path: Path
+) -> None:
+    cohort(fake_moodle)
+    # Someone outside the roster already uses p7's email in another case: Moodle refuses the new account
+    # (emails are unique whatever the case) and the whole batch fails without saying which user (note 5).
+    add_user(fake_moodle, "someone.else", email="P7@EXAMPLE.ORG", idnumber="X-7")
+    path = write_roster(tmp_path / "roster.csv", standard_rows())
+    report = tmp_path / "failures.csv"
+    result = run_cli("roster", "sync", str(path), "--apply", "--report", str(report), config=CONFIG)
+    assert result.exit_code == 1
+    assert user_by_email(fake_moodle, "p6@example.org") is not None
+    assert user_by_email(fake_moodle, "p8@example.org") is not None
+    assert [u for u in fake_moodle.users.values() if u["email"] == "p7@example.org"] == []
+    rows = list(csv.reader(report.open(encoding="utf-8-sig"), delimiter=";"))
+    failed = [r for r in rows[1:] if r[6] == "ошибка"]
+    assert len(failed) == 1 and failed[0][0] == "8" and failed[0][2] == "p7@example.org"
+    assert "invalidparameter" in failed[0][7]
+    skipped = [r for r in rows[1:] if r[6] == "пропущено"]
+    assert skipped and all(r[0] == "8" for r in skipped)  # p7's enrolments and memberships
+
+    # The coordinator fixes the other account; the next run creates only p7.
+    other = user_by_email(fake_moodle, "P7@EXAMPLE.ORG")
+    assert other is not None
+    other["email"] = "someone.else@example.org"
+    before = len(fake_moodle.calls)
+    again = run_cli("roster", "sync", str(path), "--apply", "--json", config=CONFIG)
+    assert again.exit_code == 0, again.output
+    counts = json.loads(again.stdout)["counts"]
+    assert counts == {"create_user": 1, "enrol": 3, "add_member": 3}
+    assert writes(fake_moodle, before).count("core_user_create_users") == 1
+
+
+def test_rerun_after_interruption_completes_the_rest(fake_moodle: FakeMoodle, tmp_path: Path) -> None:
+    courses = cohort(fake_moodle)
+    config = load_config(CONFIG)
+    cohort_courses = [CohortCourse(c.number, c.shortname, c.idnumber) for c in config.module_courses()]
+    roster = read_roster(write_roster(tmp_path / "roster.csv", standard_rows()))
+    client = make_client(fake_moodle)
+    store = open_store(tmp_path / "s.sqlite3")
+    # The users are created on the server but the answer is lost; then the site goes away during enrolment.
+    fake_moodle.inject("core_user_create_users", "drop-after-apply")
+    fake_moodle.inject("enrol_manual_enrol_users", "connection", times=100)
+    outcome = plan_sync(client, roster, cohort_courses, roles=Roles())
+    outcome = apply_sync(client, outcome, store=store, report_path=tmp_path / "r.csv", removal="suspend")
+    assert outcome.failed
+    # The lost answer was reconciled by re-reading the usernames: nobody is created twice.
+    assert len([u for u in fake_moodle.users.values() if u["email"].startswith("p")]) == 15
+    assert not any(failure.op.kind == "create_user" for failure in outcome.result.failures)  # type: ignore[union-attr]
+    fake_moodle.injected.clear()
+
+    client = make_client(fake_moodle)
+    outcome = plan_sync(client, roster, cohort_courses, roles=Roles())
+    assert "create_user" not in outcome.plan.counts()
+    outcome = apply_sync(client, outcome, store=store, report_path=tmp_path / "r.csv", removal="suspend")
+    assert not outcome.failed
+    assert len(active_students(fake_moodle, courses[1])) == 15
+    again = plan_sync(make_client(fake_moodle), roster, cohort_courses, roles=Roles())
+    assert again.plan.empty
+    journal = runs(store)
+    assert [r.status for r in journal] == ["ok", "failed"]
+    assert any(e["status"] == "failed" for e in entries(store, journal[1].id))
+
+
+def test_team_change_and_role_change(fake_moodle: FakeMoodle, client: MoodleClient, tmp_path: Path) -> None:
+    courses = cohort(fake_moodle)
+    config = load_config(CONFIG)
+    cohort_courses = [CohortCourse(c.number, c.shortname, c.idnumber) for c in config.module_courses()]
+    roster = read_roster(write_roster(tmp_path / "roster.csv", standard_rows()))
+    apply_sync(
+        client,
+        plan_sync(client, roster, cohort_courses, roles=Roles()),
+        store=None,
+        report_path=None,
+        removal="suspend",
+    )
+    rows = standard_rows()
+    rows[1] = participant(2, "", role="наставник", teams="Команда Б")  # p2 becomes a mentor of Б
+    roster = read_roster(write_roster(tmp_path / "roster.csv", rows))
+    outcome = plan_sync(client, roster, cohort_courses, roles=Roles())
+    kinds = outcome.plan.counts()
+    assert kinds == {"add_role": 3, "unassign_role": 3, "remove_member": 3, "add_member": 3}
+    apply_sync(client, outcome, store=None, report_path=None, removal="suspend")
+    p2 = user_by_email(fake_moodle, "p2@example.org")
+    assert p2 is not None
+    for cid in courses.values():
+        assert fake_moodle.enrolments[(cid, p2["id"])]["roles"] == {4}
+        assert "p2@example.org" in members(fake_moodle, cid, "Команда Б")
+        assert "p2@example.org" not in members(fake_moodle, cid, "Команда А")
+    assert plan_sync(client, roster, cohort_courses, roles=Roles()).plan.empty
+
+
+def test_existing_groups_are_matched_by_name_and_suspended_people_reactivated(
+    fake_moodle: FakeMoodle, client: MoodleClient, tmp_path: Path
+) -> None:
+    courses = cohort(fake_moodle)
+    existing = add_group(fake_moodle, courses[1], "Команда А")
+    returning = add_user(fake_moodle, "anna.returning", email="p1@example.org", idnumber="KAM21-001")
+    enrol(fake_moodle, courses[1], returning, 5, suspended=True)
+    config = load_config(CONFIG)
+    cohort_courses = [CohortCourse(c.number, c.shortname, c.idnumber) for c in config.module_courses()]
+    roster = read_roster(write_roster(tmp_path / "roster.csv", standard_rows()))
+    outcome = plan_sync(client, roster, cohort_courses, roles=Roles())
+    assert [op.team for op in outcome.plan.of("create_group") if op.module == 1] == ["Команда Б", "Команда В"]
+    assert [op.userid for op in outcome.plan.of("reactivate")] == [returning]
+    apply_sync(client, outcome, store=None, report_path=None, removal="suspend")
+    assert not fake_moodle.enrolments[(courses[1], returning)]["suspended"]
+    assert returning in fake_moodle.group_members[existing]
+
+
+def test_guard_counts_per_course() -> None:
+    from sync.roster_plan import CourseGuard, Plan
+
+    plan = Plan(guards=[CourseGuard(1, "KAM21-M1", 20, 2), CourseGuard(2, "KAM21-M2", 20, 3)])
+    reasons = check_guards(plan, [object()], max_share=0.1, removal="suspend")  # type: ignore[list-item]
+    assert len(reasons) == 1 and "KAM21-M2: would suspend 3 of 20" in reasons[0]
+
+
+def test_missing_course_is_a_usage_error(fake_moodle: FakeMoodle, run_cli: Run, tmp_path: Path) -> None:
+    path = write_roster(tmp_path / "roster.csv", standard_rows())
+    result = run_cli("roster", "sync", str(path), config=CONFIG)
+    assert result.exit_code == 2 and "KAM21-M1" in result.output and "accel provision" in result.output
