@@ -739,5 +739,12 @@ def report_command(
     click.echo(f"Report written: {out}")
 
 
+# -- roster (the commands live in sync/roster_cli.py) ------------------------------------------------
+
+from sync.roster_cli import roster as _roster_commands  # noqa: E402  (needs the classes above)
+
+main.add_command(_roster_commands)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
