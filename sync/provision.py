@@ -516,6 +516,13 @@ def _plan_events(config: AccelConfig, plan: Plan) -> None:
     wanted: dict[tuple[Any, ...], tuple[ScheduledEvent, int | None]] = {}
     for ev in config.scheduled_events():
         state = plan.courses[ev.module]
+        mc = state.desired
+        if not (mc.startdate <= ev.timestart <= mc.enddate):
+            plan.notes.append(
+                f"{ev.kind} «{ev.title}» ({ev.start:%d.%m.%Y %H:%M}) is outside the dates of {mc.shortname} "
+                f"({mc.start:%d.%m.%Y} – {mc.end:%d.%m.%Y}); it is put in the calendar anyway. Check the date in "
+                "the configuration."
+            )
         groupid = 0
         if ev.team:
             group = next((g for g in state.groups if _team_key(g.name) == _team_key(ev.team)), None)

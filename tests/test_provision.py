@@ -121,6 +121,7 @@ def test_plan_apply_plan_end_to_end(site: FakeMoodle, client: MoodleClient, conf
     # 4 webinars + 4 consultations without a team; the 2 team consultations wait for their groups.
     assert got.count("create_event") == 8
     assert sum("waits for team" in n for n in plan.notes) == 2
+    assert not any("outside the dates" in n for n in plan.notes)
     # The template's m1-fundraising date lies after module 1: a warning naming the activity and the fix.
     (warning,) = plan.date_warnings
     assert warning.key == "m1-fundraising" and warning.course == "KAM21-M1"
@@ -402,3 +403,16 @@ def test_request_counts_do_not_depend_on_people(
     assert few == 15, client.stats
     # category 1, courses by ID number 3, contents 3, enrolments 3, groups 3, events 1,
     # and core_course_get_course_module for the one activity whose date is outside its course.
+
+
+def test_scheduled_event_outside_its_module_is_noted(
+    site: FakeMoodle, client: MoodleClient, tmp_path: Path
+) -> None:
+    text = EXAMPLE.read_text(encoding="utf-8").replace(
+        "start = 2022-02-17T18:00:00", "start = 2022-03-17T18:00:00"
+    )
+    path = tmp_path / "accelerator.toml"
+    path.write_text(text, encoding="utf-8")
+    plan = plan_for(client, load_config(path))
+    (note,) = [n for n in plan.notes if "outside the dates" in n]
+    assert "подготовка к ярмарке" in note and "KAM21-M2" in note and "17.03.2022 18:00" in note
