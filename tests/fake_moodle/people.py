@@ -311,6 +311,20 @@ def _get_enrolled_users(site: FakeMoodle, params: dict[str, Any]) -> list[dict[s
     onlysuspended = options.get("onlysuspended", "0") in ("1", "true")
     groupid = int(options.get("groupid", "0") or 0)
     fields = [f.strip() for f in options["userfields"].split(",")] if "userfields" in options else None
+    # Group membership of this course, computed once (not per user) so that big cohorts stay fast.
+    course_groups = sorted((gid, g) for gid, g in site.groups.items() if g["courseid"] == course["id"])
+    groups_of: dict[int, list[dict[str, Any]]] = {}
+    for gid, group in course_groups:
+        for uid in site.group_members.get(gid, set()):
+            groups_of.setdefault(uid, []).append(
+                {
+                    "id": gid,
+                    "name": group["name"],
+                    "description": group["description"],
+                    "descriptionformat": 1,
+                }
+            )
+    wants = (lambda name: True) if fields is None else (lambda name: name in fields)
     rows = []
     for (cid, uid), enrolment in sorted(site.enrolments.items(), key=lambda kv: kv[0][1]):
         if cid != course["id"]:
@@ -325,21 +339,12 @@ def _get_enrolled_users(site: FakeMoodle, params: dict[str, Any]) -> list[dict[s
             continue
         if groupid and uid not in site.group_members.get(groupid, set()):
             continue
-        groups = [
-            {
-                "id": gid,
-                "name": group["name"],
-                "description": group["description"],
-                "descriptionformat": 1,
-            }
-            for gid, group in sorted(site.groups.items())
-            if group["courseid"] == cid and uid in site.group_members.get(gid, set())
-        ]
         full = _details(site, user)
         full.pop("suspended", None)
         full["roles"] = _roles(enrolment["roles"])
-        full["groups"] = groups
-        full["enrolledcourses"] = _enrolled_courses(site, uid)
+        full["groups"] = groups_of.get(uid, [])
+        if wants("enrolledcourses"):
+            full["enrolledcourses"] = _enrolled_courses(site, uid)
         if fields is None:
             row = full
         else:
