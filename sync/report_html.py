@@ -77,9 +77,9 @@ def progress_chart(results: Sequence[IndicatorResult]) -> str:
     rows = [r for r in results if r.target is not None]
     if not rows:
         return "<p>Ни для одного показателя не задан план.</p>"
-    label_w, bar_w, row_h, top = 330, 420, 30, 24
+    label_w, bar_w, row_h, top = 400, 400, 30, 24
     scale_max = max(100.0, min(200.0, max((r.percent or 0.0) for r in rows)))
-    width = label_w + bar_w + 90
+    width = label_w + bar_w + 170
     height = top + row_h * len(rows) + 24
     x100 = label_w + bar_w * 100.0 / scale_max
     parts = [
@@ -97,7 +97,7 @@ def progress_chart(results: Sequence[IndicatorResult]) -> str:
             f"{TITLES[r.key]}: {format_value(r.key, r.value)} из {format_target(r.key, r.target)} ({pct:g} %)"
         )
         parts.append(
-            f'<text x="{label_w - 8}" y="{y + 18}" font-size="12" text-anchor="end">{_e(TITLES[r.key][:48])}</text>'
+            f'<text x="{label_w - 8}" y="{y + 18}" font-size="12" text-anchor="end">{_e(_short(TITLES[r.key], 58))}</text>'
         )
         parts.append(f'<rect x="{label_w}" y="{y + 5}" width="{bar_w}" height="18" fill="#eceff1"/>')
         parts.append(
@@ -148,9 +148,10 @@ def history_chart(
             f'stroke="{"#212121" if tick == 100 else "#e0e0e0"}"/>'
             f'<text x="{left - 6}" y="{y(tick) + 4:.1f}" font-size="11" text-anchor="end">{tick} %</text>'
         )
-    for h in (points[0], points[-1]) if len(points) > 1 else (points[0],):
+    ends = [(points[0], "start"), (points[-1], "end")] if len(points) > 1 else [(points[0], "middle")]
+    for h, anchor in ends:
         parts.append(
-            f'<text x="{x(h.taken_at):.1f}" y="{height - 18}" font-size="11" text-anchor="middle">'
+            f'<text x="{x(h.taken_at):.1f}" y="{height - 18}" font-size="11" text-anchor="{anchor}">'
             f"{_e(fmt(h.taken_at))}</text>"
         )
     legend = []
@@ -174,6 +175,10 @@ def history_chart(
     return "".join(parts) + f'<div class="legend">{"".join(legend)}</div>'
 
 
+def _short(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
 def _cell_state(status: str) -> str:
     if status.startswith("оценено"):
         return "graded"
@@ -191,7 +196,7 @@ def team_progress_chart(teams: Sequence[TeamRow]) -> str:
     keys = [k for k in TEAM_ASSIGNMENTS if any(k in t.status for t in teams)]
     if not teams or not keys:
         return "<p>Нет команд или командных заданий.</p>"
-    label_w, cell_w, row_h, top = 220, 118, 26, 34
+    label_w, cell_w, row_h, top = 220, 150, 26, 34
     width = label_w + cell_w * len(keys) + 90
     height = top + row_h * len(teams) + 8
     parts = [
