@@ -246,6 +246,9 @@ def _course_diff(course: Course, desired: Mapping[str, Any]) -> dict[str, list[A
     diff: dict[str, list[Any]] = {}
     for name, want in desired.items():
         have = getattr(course, name)
+        # Names come back through format_string, which escapes "&" (and quotes) as HTML entities.
+        if isinstance(have, str) and isinstance(want, str) and html.unescape(have) == want:
+            continue
         if have != want:
             diff[name] = [have, want]
     return diff
@@ -437,7 +440,7 @@ def _plan_sections(template: ModuleTemplate, state: CourseState, plan: Plan) -> 
         )
     for number, spec in enumerate(template.sections):
         current = have[number] if number < len(have) else None
-        if current is not None and current.name == spec.title:
+        if current is not None and html.unescape(current.name) == spec.title:
             continue
         reason = (
             f"new section, titled as in {template.key}.yaml"
@@ -509,7 +512,7 @@ def _text(description: str | None) -> str:
 def _event_signature(
     course_key: str, groupid: int, kind: str, name: str, start: int, duration: int, text: str
 ) -> tuple[Any, ...]:
-    return (course_key, groupid, kind, name.strip(), start, duration, text)
+    return (course_key, groupid, kind, html.unescape(name).strip(), start, duration, text)
 
 
 def _plan_events(config: AccelConfig, plan: Plan) -> None:

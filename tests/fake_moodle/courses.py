@@ -13,6 +13,7 @@ core_update_inplace_editable, core_calendar_*). Behaviour that matters for provi
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from tests.fake_moodle.core import (
@@ -138,6 +139,11 @@ def add_module(
     return cmid
 
 
+def format_string(value: str) -> str:
+    """What Moodle's external format_string does to names: a bare "&" becomes "&amp;"."""
+    return re.sub(r"&(?!#?\w+;)", "&amp;", value)
+
+
 def find_course(site: FakeMoodle, field: str, value: str) -> dict[str, Any] | None:
     for c in site.courses.values():
         if c["id"] != 1 and str(c.get(field, "")) == value:
@@ -149,9 +155,9 @@ def _course_answer(site: FakeMoodle, c: dict[str, Any]) -> dict[str, Any]:
     category = site.categories.get(c["categoryid"], {})
     return {
         "id": c["id"],
-        "fullname": c["fullname"],
-        "displayname": c["fullname"],
-        "shortname": c["shortname"],
+        "fullname": format_string(c["fullname"]),
+        "displayname": format_string(c["fullname"]),
+        "shortname": format_string(c["shortname"]),
         "courseimage": f"{site.url}/pluginfile.php/1/course/generated/course.svg",
         "categoryid": c["categoryid"],
         "categoryname": category.get("name", ""),
@@ -381,7 +387,7 @@ def _get_contents(site: FakeMoodle, params: dict[str, Any]) -> list[dict[str, An
         out.append(
             {
                 "id": sec["id"],
-                "name": sec["name"],
+                "name": format_string(sec["name"]),
                 "visible": sec["visible"],
                 "summary": sec["summary"],
                 "summaryformat": 1,
