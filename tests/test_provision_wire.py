@@ -175,3 +175,136 @@ def test_calendar(mock: responses.RequestsMock, wire_client: MoodleClient) -> No
         "wsfunction": "core_calendar_delete_calendar_events",
         **dict(recording("core_calendar_delete_calendar_events__ok")["form"]),
     }
+
+
+# -- the fake answers in the recorded shapes ---------------------------------------------------------------
+def _keys(value: Any) -> set[str]:
+    return set(value) if isinstance(value, dict) else set()
+
+
+def test_fake_answers_have_the_recorded_shapes(fake_moodle: Any) -> None:
+    from tests.conftest import make_client
+    from tests.fake_moodle.courses import add_category, add_course
+
+    client = make_client(fake_moodle)
+    cat = add_category(fake_moodle, "Шаблоны", "accel-templates")
+    tpl = add_course(
+        fake_moodle,
+        shortname="ACCEL-TPL-M1",
+        fullname="Школа активистов сельских территорий",
+        categoryid=cat,
+        sections=["General", "Знакомство и региональные практики", "Социальное проектирование"],
+        modules=[
+            {
+                "modname": "assign",
+                "name": "Идея проекта",
+                "idnumber": "m1-idea",
+                "section": 2,
+                "dates": [("duedate", 1633906800)],
+            }
+        ],
+    )
+
+    def same_keys(name: str, answer: Any) -> None:
+        recorded = recording(name)["response"]
+        if isinstance(recorded, list):
+            assert isinstance(answer, list) and answer, name
+            assert _keys(answer[0]) >= _keys(recorded[0]) - {"courseimage", "timemodified"}, name
+        elif isinstance(recorded, dict):
+            assert _keys(answer) == _keys(recorded), name
+        else:
+            assert type(answer) is type(recorded), name
+
+    same_keys(
+        "core_course_create_categories__ok",
+        client.call(
+            "core_course_create_categories",
+            recording("core_course_create_categories__ok")["params"],
+            write=True,
+        ),
+    )
+    same_keys(
+        "core_course_get_categories__by_idnumber_found",
+        client.call(
+            "core_course_get_categories", recording("core_course_get_categories__by_idnumber_found")["params"]
+        ),
+    )
+    new_cat = next(c for c in fake_moodle.categories.values() if c["idnumber"] == "kamchatka-2021")["id"]
+    dup = client.call(
+        "core_course_duplicate_course",
+        {
+            **recording("core_course_duplicate_course__module1")["params"],
+            "courseid": tpl,
+            "categoryid": new_cat,
+        },
+        write=True,
+    )
+    same_keys("core_course_duplicate_course__module1", dup)
+    answer = client.call("core_course_get_courses_by_field", {"field": "shortname", "value": "KAM21-M1"})
+    recorded = recording("core_course_get_courses_by_field__by_shortname")["response"]
+    assert _keys(answer) == _keys(recorded)
+    assert _keys(answer["courses"][0]) == _keys(recorded["courses"][0])
+    same_keys(
+        "core_course_update_courses__warning_unknown_course",
+        client.call(
+            "core_course_update_courses", {"courses": [{"id": 999999, "fullname": "nope"}]}, write=True
+        ),
+    )
+    assert client.warnings[-1].warningcode == "invalidrecordunknown"
+    contents = client.call("core_course_get_contents", {"courseid": dup["id"]})
+    rec_sections = recording("core_course_get_contents__duplicated")["response"]
+    assert _keys(contents[0]) == _keys(rec_sections[0])
+    rec_module = rec_sections[2]["modules"][0]
+    assert _keys(contents[2]["modules"][0]) <= _keys(rec_module)
+    assert contents[2]["modules"][0]["dates"] == rec_module["dates"]
+    cm = client.call("core_course_get_course_module", {"cmid": contents[2]["modules"][0]["id"]})
+    rec_cm = recording("core_course_get_course_module__by_cmid")["response"]
+    assert _keys(cm) == _keys(rec_cm) and _keys(cm["cm"]) <= _keys(rec_cm["cm"])
+    assert cm["cm"]["idnumber"] == "m1-idea" and cm["cm"]["sectionnum"] == 2
+    same_keys(
+        "core_update_inplace_editable__rename_section",
+        client.call(
+            "core_update_inplace_editable",
+            {
+                "component": "format_topics",
+                "itemtype": "sectionname",
+                "itemid": contents[1]["id"],
+                "value": "Знакомство",
+            },
+            write=True,
+        ),
+    )
+    added = client.call(
+        "core_courseformat_update_course", {"action": "section_add", "courseid": dup["id"]}, write=True
+    )
+    assert isinstance(added, str) and isinstance(json.loads(added), list)  # double-encoded (field note 16)
+    events = recording("core_calendar_create_calendar_events__ok")["params"]["events"]
+    fake_moodle.groups[4] = {
+        "id": 4,
+        "courseid": dup["id"],
+        "name": "Эссо",
+        "description": "",
+        "idnumber": "",
+    }
+    created = client.call(
+        "core_calendar_create_calendar_events",
+        {"events": [{**e, "courseid": dup["id"]} for e in events]},
+        write=True,
+    )
+    rec_created = recording("core_calendar_create_calendar_events__ok")["response"]
+    assert _keys(created) == _keys(rec_created) and _keys(created["events"][0]) == _keys(
+        rec_created["events"][0]
+    )
+    got = client.call("core_calendar_get_calendar_events", {"events": {"courseids": [dup["id"]]}})
+    rec_got = recording("core_calendar_get_calendar_events__by_course")["response"]
+    # Like the real server: a course's events without the groups asked leave the group event out.
+    assert [e["eventtype"] for e in got["events"]] == ["course"]
+    assert _keys(got["events"][0]) == _keys(rec_got["events"][0])
+    assert (
+        client.call(
+            "core_calendar_delete_calendar_events",
+            {"events": [{"eventid": got["events"][0]["id"], "repeat": 0}]},
+            write=True,
+        )
+        is None
+    )

@@ -484,6 +484,7 @@ def _inplace_editable(site: FakeMoodle, params: dict[str, Any]) -> dict[str, Any
         "itemid": str(itemid),
         "edithint": "Edit section name",
         "editlabel": f"New name for section {value}",
+        "editicon": {"key": "t/editstring", "component": "moodle", "title": "Edit section name"},
         "type": "text",
         "options": "",
         "linkeverything": 0,
