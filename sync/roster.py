@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from integration.courses import get_course_by_field
 from integration.enrol import get_enrolled_users
@@ -41,6 +41,9 @@ from sync.roster_plan import (
     match_people,
 )
 from sync.roster_read import Roster, RosterPerson, is_valid_email
+
+if TYPE_CHECKING:
+    from sync.config import AccelConfig
 
 #: How many further usernames (name2, name3...) to ask about at once when a plain one is taken.
 USERNAME_PROBE = 4
@@ -325,3 +328,50 @@ def default_report_path(roster_path: str) -> Path:
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     p = Path(roster_path)
     return p.with_name(f"{p.stem}-failures-{stamp}.csv")
+
+
+def cohort_courses(config: AccelConfig) -> list[CohortCourse]:
+    """The three module courses of the cohort (short names and ID numbers from the configuration)."""
+    return [CohortCourse(c.number, c.shortname, c.idnumber) for c in config.module_courses()]
+
+
+def roles_from(config: AccelConfig) -> Roles:
+    return Roles(
+        student=config.roles.student,
+        mentor=config.roles.mentor,
+        expert=config.roles.expert,
+        service=config.roles.service,
+    )
+
+
+def sync_roster(
+    client: MoodleClient,
+    roster: Roster,
+    courses: Sequence[CohortCourse],
+    *,
+    roles: Roles,
+    apply: bool,
+    store: sqlite3.Connection | None,
+    removal: Removal = "suspend",
+    force: bool = False,
+    skip_invalid: bool = False,
+    max_share: float = 0.1,
+    report_path: Path | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> SyncOutcome:
+    """Plan, check the guards and (with ``apply``) carry the plan out: what `accel roster sync` and the
+    service's scheduled sync both run. A guard stop leaves ``outcome.blocked`` set and writes nothing
+    unless ``force``. Raises RosterStop for an invalid file (without ``skip_invalid``) or a missing course.
+    """
+    outcome = plan_sync(client, roster, courses, roles=roles, removal=removal, skip_invalid=skip_invalid)
+    outcome.blocked = check_guards(outcome.plan, outcome.people, max_share=max_share, removal=removal)
+    if not apply or (outcome.blocked and not force) or outcome.plan.empty:
+        return outcome
+    return apply_sync(
+        client,
+        outcome,
+        store=store,
+        report_path=report_path or default_report_path(roster.path),
+        removal=removal,
+        progress=progress,
+    )

@@ -13,16 +13,17 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from sync.roster import (
-    CohortCourse,
     RosterStop,
     SyncOutcome,
     apply_sync,
     check_guards,
+    cohort_courses,
     default_report_path,
     plan_sync,
+    roles_from,
 )
 from sync.roster_journal import entries, runs
-from sync.roster_plan import OP_ORDER, Removal, Roles
+from sync.roster_plan import OP_ORDER, Removal
 from sync.roster_read import Roster, RosterFileError, read_roster
 
 if TYPE_CHECKING:
@@ -241,13 +242,8 @@ def roster_sync(
     problems, usage = _errors()
     config = app.config()
     data = _read(file, {c.shortname: c.number for c in config.module_courses()})
-    courses = [CohortCourse(c.number, c.shortname, c.idnumber) for c in config.module_courses()]
-    roles = Roles(
-        student=config.roles.student,
-        mentor=config.roles.mentor,
-        expert=config.roles.expert,
-        service=config.roles.service,
-    )
+    courses = cohort_courses(config)
+    roles = roles_from(config)
     if data.errors and not skip_invalid:
         if as_json:
             click.echo(
@@ -274,16 +270,14 @@ def roster_sync(
         )
         if not do_apply or (outcome.blocked and not force) or outcome.plan.empty:
             return outcome
-        report = Path(report_file) if report_file else default_report_path(file)
-        total = len(outcome.plan.ops)
         # The bar goes to stderr so that --json output on stdout stays parseable.
-        progress_bar: Any = click.progressbar(length=total, label="Applying", file=sys.stderr)
+        progress_bar: Any = click.progressbar(length=len(outcome.plan.ops), label="Applying", file=sys.stderr)
         with progress_bar as bar:
             return apply_sync(
                 client,
                 outcome,
                 store=app.store(),
-                report_path=report,
+                report_path=Path(report_file) if report_file else default_report_path(file),
                 removal=removal,
                 progress=lambda n: bar.update(n),
             )
