@@ -240,7 +240,7 @@ def gather(client: MoodleClient, config: AccelConfig, *, now: int | None = None)
                 "assign",
                 a.id,
                 a.name,
-                grademax=grademax_by_cmid.get(a.cmid, a.grade if a.grade > 0 else None),
+                grademax=grademax_by_cmid.get(a.cmid, a.grade if a.grade != 0 else None),
                 teamsubmission=a.teamsubmission,
             )
             if key:

@@ -386,7 +386,6 @@ class Context:
             for uid in t.member_ids:
                 self.teams_of_user[(t.courseid, uid)].append(t)
         self.grades: dict[tuple[str, int], GradeRecord] = {(g.key, g.userid): g for g in snap.grades}
-        self.graded_keys = {g.key for g in snap.grades}
         self.subs_by_key: dict[str, list[Submission]] = defaultdict(list)
         for s in snap.submissions:
             self.subs_by_key[s.key].append(s)
@@ -1064,8 +1063,8 @@ def pending_items(ctx: Context) -> list[PendingItem]:
     """Team submissions waiting for a grade (or for a re-grade after resubmission), oldest first."""
     out: list[PendingItem] = []
     for activity in ctx.snap.activities:
-        if activity.modname != "assign" or not activity.teamsubmission or activity.key not in ctx.graded_keys:
-            continue  # ungraded assignments (m2-consultations) have no gradebook item: nothing to wait for
+        if activity.modname != "assign" or not activity.teamsubmission or not activity.grademax:
+            continue  # an ungraded assignment (grade type none: m2-consultations) has nothing to wait for
         for sub in ctx.subs_by_key.get(activity.key, []):
             if sub.status != "submitted" or sub.userid != 0:
                 continue
