@@ -18,6 +18,7 @@ the snapshot, and every warning Moodle gives is kept, so the report can say what
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -48,6 +49,7 @@ from sync.snapshot import (
     SurveyResponse,
     SurveyResult,
     Team,
+    save_snapshot,
 )
 
 log = logging.getLogger(__name__)
@@ -404,4 +406,9 @@ def gather(client: MoodleClient, config: AccelConfig, *, now: int | None = None)
     )
 
 
-__all__ = ["PROGRAM_ACTIVITIES", "gather"]
+def gather_and_store(
+    client: MoodleClient, config: AccelConfig, store: sqlite3.Connection, *, now: int | None = None
+) -> tuple[int, Snapshot]:
+    """Gather a snapshot and keep it in the store (for `accel indicators gather` and the service's job)."""
+    snapshot = gather(client, config, now=now)
+    return save_snapshot(store, snapshot), snapshot

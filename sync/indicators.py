@@ -1099,6 +1099,8 @@ def _robustness_notes(ctx: Context) -> list[str]:
             continue
         if not any(e.courseid == c.id for e in ctx.snap.enrolments):
             notes.append(f"Курс {c.shortname} пуст: в нём нет записанных пользователей.")
+        elif not ctx.active_students.get(c.id):
+            notes.append(f"В курсе {c.shortname} нет ни одного активного участника (студента).")
     enrolled = {e.userid for e in ctx.snap.enrolments}
     referenced: set[int] = set()
     for t in ctx.snap.teams:

@@ -10,15 +10,19 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import sqlite3
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from sync.indicators import INDICATOR_KEYS, TITLES, IndicatorReport, Period, compute, fmt_date
 from sync.snapshot import Snapshot
+
+if TYPE_CHECKING:
+    from sync.config import AccelConfig
 
 FORMATS: tuple[str, ...] = ("xlsx", "html", "json")
 
@@ -206,3 +210,37 @@ def render_indicators_text(report: Report) -> str:
     if ind.warnings:
         lines += ["", "Предупреждения Moodle:"] + [f"  - {w}" for w in ind.warnings]
     return "\n".join(lines)
+
+
+def write_cohort_reports(
+    store: sqlite3.Connection,
+    config: AccelConfig,
+    out_dir: Path,
+    formats: Sequence[str] = FORMATS,
+    *,
+    now: int,
+    period: Period | None = None,
+) -> list[Path]:
+    """Reports of the cohort's newest snapshot, one file per format, named by cohort and snapshot date
+    (``indicators-kam21-2022-03-31.html``); for the service's weekly report job."""
+    from sync.snapshot import find_snapshot, load_all_snapshots
+
+    sid, snapshot = find_snapshot(store, cohort=config.cohort.code)
+    report = build_report(
+        snapshot,
+        targets=config.targets_for(),
+        period=period or Period(),
+        cohort_name=config.cohort.name,
+        timezone=config.cohort.timezone,
+        snapshot_id=sid,
+        history=load_all_snapshots(store, snapshot.cohort),
+        now=now,
+    )
+    day = dt.datetime.fromtimestamp(snapshot.taken_at, config.tz).date().isoformat()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for fmt in formats:
+        path = out_dir / f"indicators-{config.cohort.code}-{day}.{fmt}"
+        write_report(report, fmt, path)
+        written.append(path)
+    return written

@@ -381,3 +381,48 @@ def test_missing_course_is_a_note_not_a_crash(fake_moodle: FakeMoodle, config: A
     report = compute(snap)
     assert report.result("webinars_held").status == "no_data"
     assert any("KAM21-M2" in n for n in report.notes)
+
+
+def test_robustness_notes_reach_the_report(
+    fake_moodle: FakeMoodle, config: AccelConfig, tmp_path: Path
+) -> None:
+    from sync.report import write_cohort_reports
+
+    cohort = build_recorded_cohort(fake_moodle, config)
+    # A deleted user: Moodle drops their enrolments (the fake hides deleted users), their survey answer stays.
+    deleted = cohort.users["kam21.p7"]
+    fake_moodle.users[deleted]["deleted"] = True
+    # A team with no members, in module 1.
+    empty_group = fake_moodle.next_id("group")
+    fake_moodle.groups[empty_group] = {**fake_moodle.groups[cohort.teams[("m1", "Эссо")]], "id": empty_group,
+                                       "name": "Команда «Лазо»", "idnumber": "kam21-m1-lazo"}  # fmt: skip
+    fake_moodle.group_members[empty_group] = set()
+    # The final survey and the vote are gone from module 3; module 2 has no participants left.
+    vote_cm = fake_moodle.choices.pop(cohort.vote)["coursemodule"]
+    del fake_moodle.modules[vote_cm]
+    for key in [
+        k for k in fake_moodle.enrolments if k[0] == cohort.courses["m2"] and k[1] in cohort.users.values()
+    ]:
+        del fake_moodle.enrolments[key]
+    # Nobody answered the school survey.
+    fake_moodle.feedback_responses = [
+        r for r in fake_moodle.feedback_responses if r["feedbackid"] != cohort.surveys["m1-survey"]
+    ]
+    snap = gather(make_client(fake_moodle), config, now=SNAPSHOT_AT)
+    report = compute(snap, config.targets_for())
+    values = {r.key: r.value for r in report.results}
+    assert values["participants"] == 7 and values["initiative_groups"] == 2
+    assert values["votes_cast"] is None and values["satisfaction"] is None and values["ngo_intent"] is None
+    notes = " ".join(report.notes + [n for r in report.results for n in r.notes])
+    assert "«m3-vote»" in notes
+    assert "Команда «Лазо»" in notes and "не имеет участников" in notes
+    assert "никто не заполнил" in notes
+    assert "В курсе KAM21-M2 нет ни одного активного участника" in notes
+    assert f"#{deleted}" in notes  # still a member of a group / gave an answer, but no longer enrolled
+
+    conn = open_store(str(tmp_path / "s.sqlite3"))
+    save_snapshot(conn, snap)
+    written = write_cohort_reports(conn, config, tmp_path / "reports", now=SNAPSHOT_AT)
+    assert [p.name for p in written] == [f"indicators-kam21-2022-04-01.{f}" for f in ("xlsx", "html", "json")]
+    page = written[1].read_text(encoding="utf-8")
+    assert "Команда «Лазо»" in page and "никто не заполнил" in page and "m3-vote" in page

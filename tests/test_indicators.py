@@ -153,7 +153,8 @@ def test_empty_course_gives_a_note() -> None:
     assert report.result("initiative_groups").value == 0
     assert report.result("participants").value == 0
     assert any("нет ни одной группы" in n for n in report.result("initiative_groups").notes)
-    assert sum("пуст" in n for n in report.notes) == 0  # the mentor is enrolled: not empty
+    # The mentor is enrolled: not empty, but without participants.
+    assert sum("нет ни одного активного участника" in n for n in report.notes) == 3
     snap.enrolments.clear()
     assert sum("пуст" in n for n in compute(snap).notes) == 3
 
