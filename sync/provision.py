@@ -663,8 +663,8 @@ def apply_plan(
 ) -> ApplyResult:
     """Carry the plan out, in order. The only code that writes.
 
-    ``result`` (if given) is filled as steps finish, so a caller that catches an interruption can say how far
-    it got. Raises ProvisionBlocked when the plan has blocking problems (nothing is written then).
+    ``progress`` is told about each step just before it is written; ``result`` (if given) is filled as steps
+    finish, so a caller that catches an interruption can say how far it got. Raises ProvisionBlocked when the plan has blocking problems (nothing is written then).
     """
     if plan.blocked:
         raise ProvisionBlocked("; ".join(p.message for p in plan.problems if p.blocking))
@@ -675,10 +675,18 @@ def apply_plan(
     category_id = plan.category.id if plan.category else None
     sections_cache: dict[int, list[Section]] = {}
 
-    def step(change: Change) -> None:
-        result.done.append(change)
-        if progress is not None:
-            progress(len(result.done), total, change)
+    started = 0
+
+    def start(*steps: Change) -> None:
+        # Shown before the write: a copy can take a while, and if it fails the last line says which step.
+        nonlocal started
+        for change in steps:
+            started += 1
+            if progress is not None:
+                progress(started, total, change)
+
+    def finish(*steps: Change) -> None:
+        result.done.extend(steps)
 
     def courseid_of(change: Change) -> int:
         cid = change.data.get("courseid")
@@ -692,16 +700,18 @@ def apply_plan(
         by_action.setdefault(change.action, []).append(change)
 
     for change in by_action.get("create_category", []):
+        start(change)
         d = change.data
         category_id = create_category(
             client, name=d["name"], idnumber=d["idnumber"], parent=d["parent"], description=d["description"]
         )
-        step(change)
+        finish(change)
 
     # Copy, then set the fields core_course_duplicate_course cannot (ID number, dates...). A copy whose
     # update did not happen is adopted by the next plan (short name, no ID number, cohort category).
     for change in by_action.get("create_course", []):
         assert change.module is not None and category_id is not None
+        start(change)
         fields = {**change.data["fields"], "categoryid": category_id}
         new_id = duplicate_course(
             client,
@@ -714,10 +724,11 @@ def apply_plan(
         course_ids[change.module] = new_id
         result.created_courses[change.module] = new_id
         update_courses(client, [{"id": new_id, **fields}])
-        step(change)
+        finish(change)
 
     updates = by_action.get("update_course", [])
     if updates:
+        start(*updates)
         payload = []
         for change in updates:
             fields = dict(change.data["fields"])
@@ -725,17 +736,18 @@ def apply_plan(
                 fields["categoryid"] = category_id
             payload.append({"id": change.data["courseid"], **fields})
         update_courses(client, payload)
-        for change in updates:
-            step(change)
+        finish(*updates)
 
     for change in by_action.get("add_sections", []):
+        start(change)
         cid = courseid_of(change)
         for _ in range(int(change.data["count"])):
             add_section(client, cid)
         sections_cache.pop(cid, None)
-        step(change)
+        finish(change)
 
     for change in by_action.get("rename_section", []):
+        start(change)
         cid = courseid_of(change)
         section_id = change.data.get("section_id")
         if section_id is None:
@@ -746,10 +758,11 @@ def apply_plan(
         rename_section(
             client, section_id=int(section_id), name=change.data["title"], course_format=change.data["format"]
         )
-        step(change)
+        finish(change)
 
     enrolments = by_action.get("enrol_service", [])
     if enrolments:
+        start(*enrolments)
         enrol_users(
             client,
             [
@@ -762,18 +775,17 @@ def apply_plan(
                 for c in enrolments
             ],
         )
-        for change in enrolments:
-            step(change)
+        finish(*enrolments)
 
     deletions = by_action.get("delete_event", [])
     if deletions:
+        start(*deletions)
         delete_events(client, [int(c.data["eventid"]) for c in deletions])
-        for change in deletions:
-            step(change)
+        finish(*deletions)
 
     creations = by_action.get("create_event", [])
     if creations:
+        start(*creations)
         create_events(client, [{**c.data["event"], "courseid": courseid_of(c)} for c in creations])
-        for change in creations:
-            step(change)
+        finish(*creations)
     return result

@@ -271,8 +271,8 @@ def test_interrupted_event_creation_and_ctrl_c(
     site: FakeMoodle, client: MoodleClient, config: AccelConfig
 ) -> None:
     # Ctrl-C after the courses exist: the re-run finishes the job.
-    def stop_after_courses(done: int, total: int, change: Change) -> None:
-        if change.action == "create_course" and change.module == "m2":
+    def stop_after_courses(number: int, total: int, change: Change) -> None:
+        if change.action == "create_course" and change.module == "m3":
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
