@@ -317,11 +317,32 @@ def apply_sync(
             journal.finish(status, summary)
     outcome.result = result
     outcome.run_id = journal.run_id if journal else None
-    extra = [(c.row, c.name, c.message) for c in outcome.plan.conflicts]
-    extra += [(row, "", "invalid row, skipped (see `accel roster check`)") for row in outcome.skipped_rows]
-    if (result.failures or extra) and report_path is not None:
-        outcome.report = write_failure_report(report_path, result.failures, outcome.roster.people, extra)
+    if report_path is not None:
+        write_report(outcome, report_path)
     return outcome
+
+
+def write_report(outcome: SyncOutcome, path: Path) -> Path | None:
+    """The failure report of an applied sync: failed and skipped operations, conflicts, invalid rows.
+    Nothing is written when there is nothing to report."""
+    names = {p.row: p.fullname for p in outcome.roster.people}
+    extra: list[tuple[int | None, str, str]] = [(c.row, c.name, c.message) for c in outcome.plan.conflicts]
+    if outcome.skipped_rows:
+        for problem in outcome.roster.errors:
+            if problem.row in outcome.skipped_rows:
+                column = f"{problem.column}: " if problem.column else ""
+                extra.append(
+                    (
+                        problem.row,
+                        names.get(problem.row, ""),
+                        f"invalid row, skipped: {column}{problem.message}",
+                    )
+                )
+    failures = outcome.result.failures if outcome.result else []
+    if not failures and not extra:
+        return None
+    outcome.report = write_failure_report(path, failures, outcome.roster.people, extra)
+    return outcome.report
 
 
 def default_report_path(roster_path: str) -> Path:
@@ -365,13 +386,10 @@ def sync_roster(
     """
     outcome = plan_sync(client, roster, courses, roles=roles, removal=removal, skip_invalid=skip_invalid)
     outcome.blocked = check_guards(outcome.plan, outcome.people, max_share=max_share, removal=removal)
-    if not apply or (outcome.blocked and not force) or outcome.plan.empty:
+    if not apply or (outcome.blocked and not force):
         return outcome
-    return apply_sync(
-        client,
-        outcome,
-        store=store,
-        report_path=report_path or default_report_path(roster.path),
-        removal=removal,
-        progress=progress,
-    )
+    report = report_path or default_report_path(roster.path)
+    if outcome.plan.empty:
+        write_report(outcome, report)  # conflicts and skipped rows still need the coordinator's eye
+        return outcome
+    return apply_sync(client, outcome, store=store, report_path=report, removal=removal, progress=progress)

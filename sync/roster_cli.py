@@ -21,6 +21,7 @@ from sync.roster import (
     default_report_path,
     plan_sync,
     roles_from,
+    write_report,
 )
 from sync.roster_journal import entries, runs
 from sync.roster_plan import OP_ORDER, Removal
@@ -268,7 +269,11 @@ def roster_sync(
         outcome.blocked = check_guards(
             outcome.plan, outcome.people, max_share=max_suspend_share, removal=removal
         )
-        if not do_apply or (outcome.blocked and not force) or outcome.plan.empty:
+        if not do_apply or (outcome.blocked and not force):
+            return outcome
+        report = Path(report_file) if report_file else default_report_path(file)
+        if outcome.plan.empty:
+            write_report(outcome, report)  # conflicts and skipped rows are still reported
             return outcome
         # The bar goes to stderr so that --json output on stdout stays parseable.
         progress_bar: Any = click.progressbar(length=len(outcome.plan.ops), label="Applying", file=sys.stderr)
@@ -277,14 +282,22 @@ def roster_sync(
                 client,
                 outcome,
                 store=app.store(),
-                report_path=Path(report_file) if report_file else default_report_path(file),
+                report_path=report,
                 removal=removal,
                 progress=lambda n: bar.update(n),
             )
 
     if do_apply:
         with app.exclusive("roster sync"):
-            outcome = run()
+            try:
+                outcome = run()
+            except KeyboardInterrupt:
+                click.echo(
+                    "\nInterrupted. What was applied is in the journal (`accel roster history`); run the same "
+                    "command again: it plans from the site and completes only what is missing.",
+                    err=True,
+                )
+                sys.exit(130)
     else:
         outcome = run()
 

@@ -74,11 +74,6 @@ class Roles:
         }[role]
 
     @property
-    def managed(self) -> frozenset[int]:
-        """Roles the sync gives and takes away."""
-        return frozenset({self.student, self.mentor, self.expert, self.coordinator})
-
-    @property
     def removable(self) -> frozenset[int]:
         """Holders of these roles who are not in the roster are suspended. Coordinators (editing teachers)
         are left alone: course designers and managers hold that role too."""
@@ -443,7 +438,13 @@ def build_plan(
         for team in teams:
             k = team_key(team)
             base = f"{course.idnumber_prefix}-{slug(team)}"
-            group = by_name.get(k) or by_idnumber.get(base)
+            group = by_name.get(k)
+            if group is None:
+                # A group renamed on the site keeps the ID number the sync gave it; a group named after another
+                # roster team is that team's, even if the two names make the same slug.
+                candidate = by_idnumber.get(base)
+                if candidate is not None and team_key(candidate.name) not in team_names:
+                    group = candidate
             if group is not None:
                 group_by_team[k] = group
                 continue
@@ -531,7 +532,9 @@ def build_plan(
                     )
                 elif not member.active:
                     plan.ops.append(Op("reactivate", userid=userid, roleid=roleid, **who, **common))
-                for old in sorted((member.roles & roles.managed) - {roleid}):
+                # Only the program's own roles are taken away: an editing teacher or manager role given by
+                # an administrator (a course designer who is also a mentor) stays.
+                for old in sorted((member.roles & roles.removable) - {roleid}):
                     plan.ops.append(Op("unassign_role", userid=userid, roleid=old, **who, **common))
 
             if person.role == "participant":

@@ -199,6 +199,9 @@ def test_edited_roster_removals_moves_and_bad_row(
     assert "mentor@example.org" in members(fake_moodle, courses[2], "Команда А")
     assert "p15@example.org" in members(fake_moodle, courses[2], "Команда В")
 
+    report = next(tmp_path.glob("roster-failures-*.csv")).read_text(encoding="utf-8-sig")
+    assert "18;" in report and "invalid row, skipped: Email" in report and "not-an-email" in report
+
     again = run_cli("roster", "sync", str(path), "--skip-invalid", "--json", config=CONFIG)
     assert json.loads(again.stdout)["operations"] == []
 
@@ -428,3 +431,32 @@ def test_sync_roster_for_the_service_holds_a_guarded_change(fake_moodle: FakeMoo
         client, half, cohort_courses(config), roles=roles_from(config), apply=True, store=store
     )
     assert held.blocked and held.result is None and writes(fake_moodle, before) == []
+
+
+def test_similar_team_names_get_their_own_groups_and_staff_roles_stay(
+    fake_moodle: FakeMoodle, client: MoodleClient, tmp_path: Path
+) -> None:
+    courses = cohort(fake_moodle)
+    designer = add_user(fake_moodle, "designer", email="mentor@example.org")
+    enrol(fake_moodle, courses[1], designer, 3)  # an editing teacher who is also a mentor in the roster
+    rows = standard_rows()
+    rows[5] = participant(6, "Команда-А")  # slug "komanda-a", like "Команда А"
+    config = load_config(CONFIG)
+    cohort_courses = [CohortCourse(c.number, c.shortname, c.idnumber) for c in config.module_courses()]
+    roster = read_roster(write_roster(tmp_path / "roster.csv", rows))
+    outcome = apply_sync(
+        client,
+        plan_sync(client, roster, cohort_courses, roles=Roles()),
+        store=None,
+        report_path=None,
+        removal="suspend",
+    )
+    assert outcome.result is not None and outcome.result.ok
+    a, a2 = group_of(fake_moodle, courses[1], "Команда А"), group_of(fake_moodle, courses[1], "Команда-А")
+    assert a and a2 and a != a2
+    assert {fake_moodle.groups[a]["idnumber"], fake_moodle.groups[a2]["idnumber"]} == {
+        "kam21-m1-komanda-a",
+        "kam21-m1-komanda-a-2",
+    }
+    assert fake_moodle.enrolments[(courses[1], designer)]["roles"] == {3, 4}
+    assert plan_sync(client, roster, cohort_courses, roles=Roles()).plan.empty
