@@ -154,6 +154,8 @@ class Applier:
                 self._fail(op, "skipped: an id it needs is unknown", "skipped")
                 continue
             pairs.append((op, built))
+        if self.journal is not None:
+            self.journal.commit()
         if not pairs:
             return
         chunks = self.client.chunks([p[1] for p in pairs])
@@ -162,7 +164,14 @@ class Applier:
             self._isolate(pairs[start : start + len(chunk)], send, handle, uncertain)
             start += len(chunk)
 
-    def _isolate(
+    def _isolate(self, *args: Any) -> None:
+        try:
+            self._isolate_batch(*args)
+        finally:
+            if self.journal is not None:
+                self.journal.commit()
+
+    def _isolate_batch(
         self,
         pairs: list[tuple[Op, Any]],
         send: Callable[[list[Any]], Any],
@@ -186,8 +195,8 @@ class Applier:
                 self._fail(ops[0], _error_text(exc))
                 return
             middle = len(pairs) // 2
-            self._isolate(pairs[:middle], send, handle, uncertain)
-            self._isolate(pairs[middle:], send, handle, uncertain)
+            self._isolate_batch(pairs[:middle], send, handle, uncertain)
+            self._isolate_batch(pairs[middle:], send, handle, uncertain)
             return
         refused = handle(ops, answer) if handle is not None else []
         refused_ops = {id(op) for op, _ in refused}

@@ -53,6 +53,12 @@ OP_ORDER: tuple[OpKind, ...] = (
 )
 
 Removal = Literal["suspend", "keep", "unenrol"]
+#: Standard Moodle role ids (field note 14), for people to read in the plan.
+ROLE_NAMES = {1: "manager", 2: "course creator", 3: "editing teacher", 4: "teacher", 5: "student"}
+
+
+def role_name(roleid: int | None) -> str:
+    return f"{ROLE_NAMES.get(roleid or 0, 'role')} ({roleid})"
 
 
 @dataclass(frozen=True)
@@ -168,15 +174,15 @@ class Op:
                 )
                 return f"update {who}: {changes}"
             case "enrol":
-                return f"enrol {who}{where} as role {self.roleid}"
+                return f"enrol {who}{where} as {role_name(self.roleid)}"
             case "add_role":
-                return f"give {who} role {self.roleid}{where}" + (
+                return f"give {who} the role {role_name(self.roleid)}{where}" + (
                     " and reactivate" if self.data.get("reactivate") else ""
                 )
             case "reactivate":
                 return f"reactivate {who}{where}"
             case "unassign_role":
-                return f"take role {self.roleid} from {who}{where}"
+                return f"take the role {role_name(self.roleid)} from {who}{where}"
             case "create_group":
                 return f"create group «{self.team}»{where}"
             case "create_grouping":
