@@ -91,8 +91,9 @@ INDICATOR_MODULE: dict[str, str | None] = {
     "ngo_intent": "m1",
 }
 
-# Assignments that mentors review (program.md: mentors review the teams' work; m3-pitch is graded by experts).
-MENTOR_REVIEWED: tuple[str, ...] = ("m1-idea", "m1-concept", "m1-fundraising", "m2-final-project")
+# program.md: experts, not mentors, grade the presentations. Their grades count in mentor_feedback as the
+# indicator is defined (every graded submission with a comment) but not in any mentor's own figures.
+EXPERT_REVIEWED: tuple[str, ...] = ("m3-pitch",)
 # Team assignments whose progress the team table shows, in program order.
 TEAM_ASSIGNMENTS: tuple[str, ...] = (
     "m1-idea",
@@ -666,12 +667,12 @@ class _Review:
 
 
 def _reviews(ctx: Context) -> list[_Review]:
-    """Graded submissions of the mentor-reviewed assignments: a team's submission counts once."""
+    """Graded submissions of every graded assignment: a team's submission counts once, a person's once."""
     out: list[_Review] = []
-    for key in MENTOR_REVIEWED:
-        activity = ctx.activities.get(key)
-        if activity is None:
+    for activity in sorted(ctx.snap.activities, key=lambda a: a.key):
+        if activity.modname != "assign" or not activity.grademax:
             continue
+        key = activity.key
         if activity.teamsubmission:
             for team in ctx.teams_by_course.get(activity.courseid, []):
                 g = ctx.team_grade(key, team)
@@ -693,12 +694,10 @@ def _median(values: list[float]) -> float | None:
 
 def _mentor_feedback(ctx: Context, target: float | None, reviews: list[_Review]) -> IndicatorResult:
     notes: list[str] = []
-    missing = [k for k in MENTOR_REVIEWED if k not in ctx.activities]
-    if len(missing) == len(MENTOR_REVIEWED):
-        notes.append("Ни одно задание, проверяемое наставниками, не найдено: показатель не рассчитан.")
+    graded = [a for a in ctx.snap.activities if a.modname == "assign" and a.grademax]
+    if not graded:
+        notes.append("В курсах не найдено ни одного оцениваемого задания: показатель не рассчитан.")
         return _result(ctx, "mentor_feedback", None, target, [], notes)
-    for k in missing:
-        notes.append(f"Задание «{k}» не найдено: его оценки не учтены.")
     evidence: list[Evidence] = []
     without = 0
     hours = [r.hours for r in reviews if r.hours is not None]
@@ -727,7 +726,14 @@ def _mentor_feedback(ctx: Context, target: float | None, reviews: list[_Review])
     med = _median([h for h in hours if h is not None])
     if med is not None:
         breakdown["Медиана часов от сдачи до оценки"] = med
-    notes.append("m3-pitch оценивают эксперты, а не наставники: его оценки в этот показатель не входят.")
+    by_experts = sum(
+        1 for e in evidence if any(e.label.endswith(ASSIGNMENT_TITLES[k]) for k in EXPERT_REVIEWED)
+    )
+    if by_experts:
+        notes.append(
+            f"Из них {by_experts} — комментарии экспертов к презентациям (m3-pitch); в разбивку по наставникам "
+            "они не входят."
+        )
     return _result(ctx, "mentor_feedback", float(len(evidence)), target, evidence, notes, breakdown)
 
 
@@ -1001,7 +1007,7 @@ def _mentor_rows(ctx: Context, reviews: list[_Review], pending: list[PendingItem
                 if uid in team.member_ids and team.name not in row.teams:
                     row.teams.append(team.name)
     for r in reviews:
-        if r.team is None:
+        if r.team is None or r.key in EXPERT_REVIEWED:
             continue
         for uid in ctx.mentors_of(r.team):
             row = mentors[uid]
@@ -1060,11 +1066,13 @@ def _place_rows(
 
 
 def pending_items(ctx: Context) -> list[PendingItem]:
-    """Team submissions waiting for a grade (or for a re-grade after resubmission), oldest first."""
+    """Team submissions waiting for a mentor's grade (or a new look after a resubmission), oldest first."""
     out: list[PendingItem] = []
     for activity in ctx.snap.activities:
         if activity.modname != "assign" or not activity.teamsubmission or not activity.grademax:
             continue  # an ungraded assignment (grade type none: m2-consultations) has nothing to wait for
+        if activity.key in EXPERT_REVIEWED:
+            continue  # presentations wait for the experts, not for a mentor
         for sub in ctx.subs_by_key.get(activity.key, []):
             if sub.status != "submitted" or sub.userid != 0:
                 continue

@@ -219,7 +219,7 @@ def test_grade_without_feedback_is_not_counted() -> None:
     assert report.mentors[0].with_feedback == 1 and report.mentors[0].reviews == 3
 
 
-def test_individual_assignment_reviews_count_per_person_and_pitch_is_not_mentor_feedback() -> None:
+def test_individual_reviews_count_per_person_and_expert_comments_only_in_the_total() -> None:
     snap = make_snapshot(teams=1)
     t = M1_START + 3 * DAY
     snap.submissions = [
@@ -236,7 +236,8 @@ def test_individual_assignment_reviews_count_per_person_and_pitch_is_not_mentor_
     ]  # fmt: skip
     snap.grades += team_grade(snap, "m3-pitch", 300, 95, M3_START + DAY, "Эксперт: сильная презентация")
     report = compute(snap)
-    assert report.result("mentor_feedback").value == 2
+    assert report.result("mentor_feedback").value == 3  # two plans and the experts' pitch comment
+    assert report.mentors[0].reviews == 2  # the pitch is not the mentor's work
     assert report.mentors[0].median_hours == 1.5
 
 

@@ -104,12 +104,11 @@ def test_pending_lists_oldest_first(cohort_site: FakeMoodle, run_cli: Callable[.
     assert [(i["team"], i["activity_key"]) for i in items] == [
         ("Команда «Шаромы»", "m2-final-project"),
         ("Команда «Эссо»", "m2-final-project"),
-        ("Команда «Шаромы»", "m3-pitch"),
     ]
-    assert items[0]["waited_hours"] > items[2]["waited_hours"]
+    assert items[0]["waited_hours"] >= items[1]["waited_hours"] > 0
     assert items[0]["mentors"] == ["Наталья Наставникова"]
     text = run_cli("--config", str(EXAMPLE), "indicators", "pending")
-    assert "Ждут оценки: 3" in text.output
+    assert "Ждут оценки: 2" in text.output
 
 
 def test_report_in_three_formats(
@@ -140,8 +139,8 @@ def test_report_in_three_formats(
     evidence = list(wb["Доказательства"].iter_rows(min_row=2, values_only=True))
     assert any(r[1] == "ООО «Камчатрыба»" and str(r[5]).startswith(cohort_site.url) for r in evidence)
     mentors = list(wb["Наставники"].iter_rows(min_row=2, values_only=True))
-    # reviews 4 (the resubmitted idea keeps its grade); median of 48, 24, 36 hours; 3 + the resubmission wait
-    assert mentors[0][:6] == ("Наталья Наставникова", "Команда «Шаромы», Команда «Эссо»", 4, 4, 36, 4)
+    # reviews 4 (the resubmitted idea keeps its grade); median of 48, 24, 36 hours; 2 + the resubmission wait
+    assert mentors[0][:6] == ("Наталья Наставникова", "Команда «Шаромы», Команда «Эссо»", 4, 4, 36, 3)
     waiting = list(wb["Ждут проверки"].iter_rows(min_row=2, values_only=True))
     assert [(r[0], r[4]) for r in waiting][-1] == ("Команда «Шаромы»", "да")
 
