@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from course_templates.loader import ModuleTemplate
+from integration.activities import get_data_fields, get_feedback_items
 from integration.courses import (
     Course,
     CourseModule,
@@ -21,6 +22,7 @@ from integration.courses import (
     get_course_by_field,
     get_course_module,
 )
+from integration.errors import MoodleError
 from integration.transport import MoodleClient
 from sync.config import AccelConfig
 
@@ -93,6 +95,30 @@ def read_template_course(
     return sections, by_key, unnamed
 
 
+def read_items(
+    client: MoodleClient, template: ModuleTemplate, by_key: Mapping[str, CourseModule]
+) -> dict[str, list[str] | str]:
+    """Item labels of the template's surveys and field names of its databases, by activity key.
+
+    The indicators read survey answers by item label and pledges by field name, so they must be as the
+    template file says. A value that is a string is the reason the list could not be read.
+    Calls: mod_feedback_get_items, mod_data_get_fields.
+    """
+    out: dict[str, list[str] | str] = {}
+    for act in template.activities:
+        cm = by_key.get(act.key)
+        if not act.items or cm is None or cm.modname != act.type:
+            continue
+        try:
+            if act.type == "feedback":
+                out[act.key] = [i.label for i in get_feedback_items(client, cm.instance) if i.label]
+            elif act.type == "data":
+                out[act.key] = [f.name for f in get_data_fields(client, cm.instance)]
+        except MoodleError as exc:
+            out[act.key] = str(exc)
+    return out
+
+
 def compare_template(
     template: ModuleTemplate,
     template_shortname: str,
@@ -100,10 +126,28 @@ def compare_template(
     sections: Sequence[Section],
     by_key: Mapping[str, CourseModule],
     unnamed: Sequence[CourseModule],
+    items: Mapping[str, list[str] | str] | None = None,
 ) -> TemplateCheck:
     """Pure comparison of a template file with what the site holds."""
     check = TemplateCheck(template.key, template_shortname, course, list(sections), dict(by_key))
     add = check.findings.append
+    for key, found in sorted((items or {}).items()):
+        act = template.activity(key)
+        what = "item labels" if act.type == "feedback" else "fields"
+        if isinstance(found, str):
+            add(Finding("warning", "items_unreadable", f"{key}: could not read its {what}: {found}", key))
+            continue
+        missing_items = [name for name in act.items if name not in found]
+        if missing_items:
+            add(
+                Finding(
+                    "warning",
+                    "missing_items",
+                    f"{key}: {what} {', '.join(missing_items)} not found (the site has: "
+                    f"{', '.join(found) or 'none'}); the indicators read them by these names",
+                    key,
+                )
+            )
     if course is None:
         add(
             Finding(
@@ -192,13 +236,15 @@ def compare_template(
 def check_template(client: MoodleClient, template: ModuleTemplate, shortname: str) -> TemplateCheck:
     """Find the template course by short name and compare it with the template file.
 
-    Calls: core_course_get_courses_by_field, core_course_get_contents, core_course_get_course_module.
+    Calls: core_course_get_courses_by_field, core_course_get_contents, core_course_get_course_module,
+    mod_feedback_get_items, mod_data_get_fields.
     """
     course = get_course_by_field(client, "shortname", shortname)
     if course is None:
         return compare_template(template, shortname, None, [], {}, [])
     sections, by_key, unnamed = read_template_course(client, course)
-    return compare_template(template, shortname, course, sections, by_key, unnamed)
+    items = read_items(client, template, by_key)
+    return compare_template(template, shortname, course, sections, by_key, unnamed, items)
 
 
 def template_shortnames(

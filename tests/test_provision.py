@@ -39,6 +39,7 @@ def seed_template(
     skip: tuple[str, ...] = (),
     sections: int | None = None,
     shortname: str | None = None,
+    drop_items: tuple[str, ...] = (),
 ) -> int:
     """A template course as a course designer builds it: section 0 keeps Moodle's "General" title."""
     titles = ["General"] + [s.title for s in template.sections[1:]]
@@ -55,7 +56,7 @@ def seed_template(
         for a in template.activities
         if a.key not in skip
     ]
-    return add_course(
+    courseid = add_course(
         site,
         shortname=shortname or template.template_shortname,
         fullname=template.title,
@@ -64,6 +65,40 @@ def seed_template(
         sections=titles,
         modules=modules,
     )
+    # Survey items and database fields, named as the indicators read them (labels / field names).
+    for cm in [m for m in site.modules.values() if m["course"] == courseid]:
+        act = next(a for a in template.activities if a.key == cm["idnumber"])
+        names = [n for n in act.items if n not in drop_items]
+        if cm["modname"] == "feedback":
+            site.feedbacks[cm["instance"]] = {
+                "id": cm["instance"],
+                "course": courseid,
+                "name": cm["name"],
+                "coursemodule": cm["id"],
+            }
+            site.feedback_items[cm["instance"]] = [
+                {
+                    "id": 100 * cm["instance"] + i,
+                    "feedback": cm["instance"],
+                    "name": n,
+                    "label": n,
+                    "presentation": "1|10",
+                    "typ": "numeric",
+                }
+                for i, n in enumerate(names)
+            ]
+        elif cm["modname"] == "data":
+            site.databases[cm["instance"]] = {
+                "id": cm["instance"],
+                "course": courseid,
+                "name": cm["name"],
+                "coursemodule": cm["id"],
+            }
+            site.data_fields[cm["instance"]] = [
+                {"id": 100 * cm["instance"] + i, "type": "text", "name": n, "description": n}
+                for i, n in enumerate(names)
+            ]
+    return courseid
 
 
 def seed_site(site: FakeMoodle, **overrides: Any) -> None:

@@ -29,6 +29,17 @@ def test_templates_check_passes_on_complete_templates(fake_moodle: FakeMoodle, r
     assert "cannot create activities" in result.output
     # Section 0 is still Moodle's "General" in the template: reported, provisioning sets it.
     assert "section 0 is «General», the template says «О школе»" in result.output
+    assert "WARNING" not in result.output.replace("WARNING m2-final-project: in section 3", "")
+
+
+def test_templates_check_warns_about_survey_items_and_database_fields(
+    fake_moodle: FakeMoodle, run_cli: Run
+) -> None:
+    seed_site(fake_moodle, m1={"drop_items": ("ngo_plan",)}, m3={"drop_items": ("amount",)})
+    result = run_cli("templates", "check", config=EXAMPLE)
+    assert result.exit_code == 0, result.output  # a warning: the activities themselves are there
+    assert "m1-survey: item labels ngo_plan not found (the site has: usefulness, best)" in result.output
+    assert "m3-pledges: fields amount not found (the site has: partner, project, kind)" in result.output
 
 
 def test_templates_check_fails_on_missing_or_wrong_activity(fake_moodle: FakeMoodle, run_cli: Run) -> None:
