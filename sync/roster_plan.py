@@ -525,18 +525,27 @@ def build_plan(
             if member is None:
                 plan.ops.append(Op("enrol", userid=userid, roleid=roleid, **who, **common))
             else:
+                account = site.users.get(userid) if userid is not None else None
+                # A whole account suspended by an administrator also hides the enrolment from onlyactive=1;
+                # reactivating the enrolment would not change that, so it is reported instead of retried forever.
+                reactivate = not member.active and not (account is not None and account.suspended)
+                if not member.active and not reactivate:
+                    plan.notes.append(
+                        f"row {person.row}: {person.fullname}: the Moodle account is suspended on the site; "
+                        f"an administrator must unsuspend it ({course.shortname})"
+                    )
                 if roleid not in member.roles:
                     plan.ops.append(
                         Op(
                             "add_role",
                             userid=userid,
                             roleid=roleid,
-                            data={"reactivate": True} if not member.active else {},
+                            data={"reactivate": True} if reactivate else {},
                             **who,
                             **common,
                         )
                     )
-                elif not member.active:
+                elif reactivate:
                     plan.ops.append(Op("reactivate", userid=userid, roleid=roleid, **who, **common))
                 # Only the program's own roles are taken away: an editing teacher or manager role given by
                 # an administrator (a course designer who is also a mentor) stays.

@@ -460,3 +460,17 @@ def test_similar_team_names_get_their_own_groups_and_staff_roles_stay(
     }
     assert fake_moodle.enrolments[(courses[1], designer)]["roles"] == {3, 4}
     assert plan_sync(client, roster, cohort_courses, roles=Roles()).plan.empty
+
+
+def test_an_account_suspended_on_the_site_is_reported_not_reactivated_forever(
+    fake_moodle: FakeMoodle, client: MoodleClient, tmp_path: Path
+) -> None:
+    courses = cohort(fake_moodle)
+    blocked = add_user(fake_moodle, "blocked", email="p1@example.org", idnumber="KAM21-001", suspended=True)
+    enrol(fake_moodle, courses[1], blocked, 5)
+    config = load_config(CONFIG)
+    cohort_courses = [CohortCourse(c.number, c.shortname, c.idnumber) for c in config.module_courses()]
+    roster = read_roster(write_roster(tmp_path / "roster.csv", standard_rows()))
+    plan = plan_sync(client, roster, cohort_courses, roles=Roles()).plan
+    assert plan.of("reactivate") == []
+    assert any("suspended on the site" in note for note in plan.notes)
