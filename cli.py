@@ -474,7 +474,8 @@ def templates() -> None:
 def templates_check(app: AppContext, as_json: bool) -> None:
     """Compare each module's template course on the site with its template file.
 
-    Reports missing or extra activities (by ID number), wrong activity types and sections. Exit 1 when a
+    Reports missing or extra activities (by ID number), wrong activity types, sections, and the survey
+    item labels and database fields the indicators read. Exit 1 when a
     template course or a required activity is missing (or has the wrong type), 2 when a template file is bad.
     The template courses are found by short name: [modules.mN] template in the configuration if there is
     one, else the file's template_shortname (ACCEL-TPL-M1...).
@@ -498,7 +499,11 @@ def templates_check(app: AppContext, as_json: bool) -> None:
 @click.option("--apply", "do_apply", is_flag=True, help="Carry the plan out (default: only print it).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (progress goes to stderr).")
 @click.option(
-    "--wait", type=click.FloatRange(min=0), default=0.0, help="Wait this many seconds for the lock."
+    "--wait",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    metavar="SECONDS",
+    help="Wait this long for another sync or apply to finish (default: do not wait).",
 )
 @click.pass_obj
 def provision(app: AppContext, do_apply: bool, as_json: bool, wait: float) -> None:
