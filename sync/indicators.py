@@ -222,6 +222,7 @@ class PendingItem(_Model):
     waited_hours: float
     resubmitted: bool  # submitted again after an earlier grade
     mentors: list[str] = Field(default_factory=list)
+    mentor_ids: list[int] = Field(default_factory=list)  # Moodle user ids, for the service's reminders
     url: str = ""
 
 
@@ -1094,6 +1095,7 @@ def pending_items(ctx: Context) -> list[PendingItem]:
                     waited_hours=round(max(ctx.snap.taken_at - sub.timemodified, 0) / 3600.0, 1),
                     resubmitted=resubmitted,
                     mentors=sorted(ctx.name(u) for u in ctx.mentors_of(team)),
+                    mentor_ids=sorted(ctx.mentors_of(team)),
                     url=ctx.links.grading(activity.cmid, team.member_ids[0] if team.member_ids else None),
                 )
             )
