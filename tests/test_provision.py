@@ -465,3 +465,33 @@ def test_names_with_ampersands_are_stable(site: FakeMoodle, client: MoodleClient
     course = find_course(site, "idnumber", "kam21-m1")
     assert course is not None and course["fullname"].endswith("Камчатка 2021 & партнёры")
     assert plan_for(client, config).empty
+
+
+@pytest.mark.parametrize(
+    "wsfunction",
+    [
+        "core_course_create_categories",
+        "core_course_duplicate_course",
+        "core_course_update_courses",
+        "core_courseformat_update_course",
+        "core_update_inplace_editable",
+        "enrol_manual_enrol_users",
+        "core_calendar_create_calendar_events",
+    ],
+)
+def test_any_write_lost_in_flight_is_finished_by_a_rerun(
+    site: FakeMoodle, client: MoodleClient, config: AccelConfig, wsfunction: str
+) -> None:
+    """The server does the write but the answer is lost: the re-run completes the cohort, duplicating nothing."""
+    site.inject(wsfunction, "drop-after-apply")
+    with pytest.raises(UncertainWrite):
+        apply_plan(client, plan_for(client, config))
+    apply_plan(client, plan_for(client, config))
+    assert plan_for(client, config).empty
+    assert sum(1 for c in site.categories.values() if c["idnumber"] == "kam21") == 1
+    assert sorted(c["shortname"] for c in cohort_courses(site)) == ["KAM21-M1", "KAM21-M2", "KAM21-M3"]
+    for course in cohort_courses(site):
+        titles = [s["name"] for s in site.sections[course["id"]]]
+        key = course["idnumber"].rsplit("-", 1)[1]
+        assert titles == [s.title for s in TEMPLATES[key].sections]
+    assert len(site.events) == 8
