@@ -23,6 +23,7 @@ from sync.roster import (
     roles_from,
     write_report,
 )
+from sync.roster_apply import write_failure_report
 from sync.roster_journal import entries, runs
 from sync.roster_plan import OP_ORDER, Removal
 from sync.roster_read import Roster, RosterFileError, read_roster
@@ -246,13 +247,33 @@ def roster_sync(
     courses = cohort_courses(config)
     roles = roles_from(config)
     if data.errors and not skip_invalid:
-        if as_json:
-            click.echo(
-                json.dumps({"roster": _roster_summary(data), "applied": False}, ensure_ascii=False, indent=2)
+        report = None
+        if do_apply:
+            # The coordinator fixes the file from the same report a partly failed apply gives.
+            names = {p.row: p.fullname for p in data.people}
+            rows = [
+                (
+                    e.row,
+                    names.get(e.row or 0, ""),
+                    f"invalid row, nothing written: {e.column or ''}: {e.message}",
+                )
+                for e in data.errors
+            ]
+            report = write_failure_report(
+                Path(report_file) if report_file else default_report_path(file), [], data.people, rows
             )
+        if as_json:
+            payload = {
+                "roster": _roster_summary(data),
+                "applied": False,
+                "report": str(report) if report else None,
+            }
+            click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
         else:
             for line in _problems_text(data):
                 click.echo(line)
+            if report:
+                click.echo(f"Failure report: {report}")
         raise problems(
             f"{file}: {len(data.errors)} error(s); nothing was written. Fix them, or give --skip-invalid "
             "to sync the valid rows only"

@@ -178,6 +178,9 @@ def test_edited_roster_removals_moves_and_bad_row(
         and "not-an-email" in refused.output
         and "nothing was written" in refused.output
     )
+    refused_report = next(tmp_path.glob("roster-failures-*.csv"))
+    assert "invalid row, nothing written: Email" in refused_report.read_text(encoding="utf-8-sig")
+    refused_report.unlink()
 
     before = len(fake_moodle.calls)
     result = run_cli(
