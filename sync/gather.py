@@ -20,8 +20,9 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -29,7 +30,7 @@ from integration import activities as act
 from integration import assign, grades
 from integration.calendar import get_events
 from integration.courses import get_course_by_field, get_course_module
-from integration.errors import BadResponse, RecordNotFound
+from integration.errors import BadResponse, InvalidToken, MoodleError, RecordNotFound
 from integration.groups import get_course_groupings, get_course_groups, get_group_members, get_groupings
 from integration.transport import MoodleClient
 from sync.config import AccelConfig, event_kind
@@ -292,74 +293,32 @@ def gather(client: MoodleClient, config: AccelConfig, *, now: int | None = None)
             )
 
     # -- results of the vote, pledges and surveys ---------------------------------------------------------
+    # A Moodle error on one activity (no capability, a deleted instance) costs that activity's numbers only:
+    # the indicator shows "нет данных" with the reason, the others are still gathered.
+    def guarded(what: str, read: Callable[[], _T]) -> _T | None:
+        try:
+            return read()
+        except MoodleError as exc:
+            if isinstance(exc, InvalidToken) or exc.errorcode == "accessexception":
+                raise  # the token or its service is wrong, not this activity: say so (exit 4)
+            _note(notes, "read_failed", f"Не удалось прочитать {what}: {exc.errorcode}: {exc.message}")
+            return None
+
     choice_results: list[ChoiceResult] = []
     vote = activities.get("m3-vote")
     if vote is not None:
-        options = act.get_choice_results(client, vote.instance)
-        voters: set[int] = set()
-        named = False
-        for o in options:
-            for r in o.userresponses:
-                if "userid" in r:
-                    named = True
-                    voters.add(int(str(r["userid"])))
-        allowmultiple = next((c.allowmultiple for c in choices if c.id == vote.instance), False)
-        choice_results.append(
-            ChoiceResult(
-                key="m3-vote",
-                cmid=vote.cmid,
-                choiceid=vote.instance,
-                allowmultiple=allowmultiple,
-                options=[ChoiceOption(id=o.id, text=o.text, count=o.numberofuser) for o in options],
-                voter_ids=sorted(voters) if named else None,
-            )
-        )
+        result = guarded("результаты голосования «m3-vote»", lambda: _read_vote(client, vote, choices))
+        if result is not None:
+            choice_results.append(result)
     pledges: list[Pledge] = []
     pledge_db = activities.get("m3-pledges")
     if pledge_db is not None:
-        fields = {f.id: f.name for f in act.get_data_fields(client, pledge_db.instance)}
-        for wanted in ("partner", "project", "amount", "kind"):
-            if wanted not in fields.values():
-                _note(notes, "missing_field", f"В базе «m3-pledges» нет поля «{wanted}».")
-        for entry in act.get_data_entries(client, pledge_db.instance):
-            values = {fields.get(c.fieldid, ""): (c.content or "").strip() for c in entry.contents}
-            pledges.append(
-                Pledge(
-                    id=entry.id,
-                    dataid=pledge_db.instance,
-                    cmid=pledge_db.cmid,
-                    partner=values.get("partner", ""),
-                    project=values.get("project", ""),
-                    amount_text=values.get("amount", ""),
-                    kind=values.get("kind", ""),
-                    timecreated=entry.timecreated,
-                    approved=entry.approved,
-                )
-            )
+        pledges = guarded("базу «m3-pledges»", lambda: _read_pledges(client, pledge_db, notes)) or []
     surveys: list[SurveyResult] = []
-    for key in SURVEY_KEYS:
-        survey = activities.get(key)
-        if survey is None:
-            continue
-        labels = {i.id: (i.label or i.name) for i in act.get_feedback_items(client, survey.instance)}
-        responses = [
-            SurveyResponse(
-                id=a.id,
-                userid=a.userid,
-                timemodified=a.timemodified,
-                answers={labels.get(r.id, str(r.id)): (r.printval or "") for r in a.responses},
-            )
-            for a in act.get_feedback_responses(client, survey.instance)
-        ]
-        surveys.append(
-            SurveyResult(
-                key=key,
-                cmid=survey.cmid,
-                feedbackid=survey.instance,
-                labels=list(labels.values()),
-                responses=responses,
-            )
-        )
+    for survey in [activities[k] for k in SURVEY_KEYS if k in activities]:
+        answers = guarded(f"ответы анкеты «{survey.key}»", partial(_read_survey, client, survey, notes))
+        if answers is not None:
+            surveys.append(answers)
 
     # -- calendar ----------------------------------------------------------------------------------------------
     events = [
@@ -403,6 +362,80 @@ def gather(client: MoodleClient, config: AccelConfig, *, now: int | None = None)
         surveys=surveys,
         notes=notes,
         request_count=client.request_count - requests_before,
+    )
+
+
+_T = TypeVar("_T")
+# Item labels the indicators read from each survey (program.md).
+SURVEY_LABELS: dict[str, tuple[str, ...]] = {
+    "m1-survey": ("usefulness", "ngo_plan"),
+    "m3-survey": ("growth",),
+}
+
+
+def _read_vote(client: MoodleClient, vote: Activity, choices: Sequence[act.Choice]) -> ChoiceResult:
+    options = act.get_choice_results(client, vote.instance)
+    voters: set[int] = set()
+    named = False
+    for o in options:
+        for r in o.userresponses:
+            if "userid" in r:  # only when the choice publishes names
+                named = True
+                voters.add(int(str(r["userid"])))
+    return ChoiceResult(
+        key="m3-vote",
+        cmid=vote.cmid,
+        choiceid=vote.instance,
+        allowmultiple=next((c.allowmultiple for c in choices if c.id == vote.instance), False),
+        options=[ChoiceOption(id=o.id, text=o.text, count=o.numberofuser) for o in options],
+        voter_ids=sorted(voters) if named else None,
+    )
+
+
+def _read_pledges(client: MoodleClient, db: Activity, notes: list[GatherNote]) -> list[Pledge]:
+    fields = {f.id: f.name for f in act.get_data_fields(client, db.instance)}
+    for wanted in ("partner", "project", "amount", "kind"):
+        if wanted not in fields.values():
+            _note(notes, "missing_field", f"В базе «m3-pledges» нет поля «{wanted}».")
+    pledges = []
+    for entry in act.get_data_entries(client, db.instance):
+        values = {fields.get(c.fieldid, ""): (c.content or "").strip() for c in entry.contents}
+        pledges.append(
+            Pledge(
+                id=entry.id,
+                dataid=db.instance,
+                cmid=db.cmid,
+                partner=values.get("partner", ""),
+                project=values.get("project", ""),
+                amount_text=values.get("amount", ""),
+                kind=values.get("kind", ""),
+                timecreated=entry.timecreated,
+                approved=entry.approved,
+            )
+        )
+    return pledges
+
+
+def _read_survey(client: MoodleClient, survey: Activity, notes: list[GatherNote]) -> SurveyResult:
+    labels = {i.id: (i.label or i.name) for i in act.get_feedback_items(client, survey.instance)}
+    for wanted in SURVEY_LABELS.get(survey.key, ()):
+        if wanted not in labels.values():
+            _note(notes, "missing_item", f"В анкете «{survey.key}» нет вопроса с меткой «{wanted}».")
+    responses = [
+        SurveyResponse(
+            id=a.id,
+            userid=a.userid,
+            timemodified=a.timemodified,
+            answers={labels.get(r.id, str(r.id)): (r.printval or "") for r in a.responses},
+        )
+        for a in act.get_feedback_responses(client, survey.instance)
+    ]
+    return SurveyResult(
+        key=survey.key,
+        cmid=survey.cmid,
+        feedbackid=survey.instance,
+        labels=list(labels.values()),
+        responses=responses,
     )
 
 

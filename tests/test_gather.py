@@ -428,3 +428,31 @@ def test_robustness_notes_reach_the_report(
     assert [p.name for p in written] == [f"indicators-kam21-2022-04-01.{f}" for f in ("xlsx", "html", "json")]
     page = written[1].read_text(encoding="utf-8")
     assert "Команда «Лазо»" in page and "никто не заполнил" in page and "m3-vote" in page
+
+
+def test_a_moodle_error_on_one_activity_costs_only_its_numbers(
+    fake_moodle: FakeMoodle, config: AccelConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.fake_moodle.core import HANDLERS, Fault
+
+    build_recorded_cohort(fake_moodle, config)
+
+    def refuse(site: FakeMoodle, params: dict[str, Any]) -> Any:
+        raise Fault("nopermissions", "Sorry, but you do not currently have permissions to do that (View).")
+
+    monkeypatch.setitem(HANDLERS, "mod_choice_get_choice_results", refuse)
+    snap = gather(make_client(fake_moodle), config, now=SNAPSHOT_AT)
+    assert any(n.kind == "read_failed" and "nopermissions" in n.text for n in snap.notes)
+    report = compute(snap)
+    assert report.result("votes_cast").status == "no_data"
+    assert report.result("funds_raised").value == 95000
+
+
+def test_access_denied_is_not_swallowed(fake_moodle: FakeMoodle, config: AccelConfig) -> None:
+    from integration.errors import AccessDenied
+    from tests.fake_moodle.core import HANDLERS
+
+    build_recorded_cohort(fake_moodle, config)
+    fake_moodle.service_functions = set(HANDLERS) - {"mod_feedback_get_responses_analysis"}
+    with pytest.raises(AccessDenied):
+        gather(make_client(fake_moodle), config, now=SNAPSHOT_AT)
