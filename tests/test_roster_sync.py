@@ -477,3 +477,42 @@ def test_an_account_suspended_on_the_site_is_reported_not_reactivated_forever(
     plan = plan_sync(client, roster, cohort_courses, roles=Roles()).plan
     assert plan.of("reactivate") == []
     assert any("suspended on the site" in note for note in plan.notes)
+
+
+def test_ctrl_c_midway_is_journalled_and_the_next_run_finishes(
+    fake_moodle: FakeMoodle, run_cli: Run, tmp_path: Path
+) -> None:
+    courses = cohort(fake_moodle)
+    config = load_config(CONFIG)
+    cohort_courses = [CohortCourse(c.number, c.shortname, c.idnumber) for c in config.module_courses()]
+    roster = read_roster(write_roster(tmp_path / "roster.csv", standard_rows()))
+    client = make_client(fake_moodle)
+    store = open_store(tmp_path / "accel.sqlite3")  # the store the CLI uses (ACCEL_STORE)
+    seen = 0
+
+    def stop_after_enrolments(n: int) -> None:
+        nonlocal seen
+        seen += n
+        if seen > 17 + 46:  # users, then enrolments; Ctrl-C before the groups
+            raise KeyboardInterrupt
+
+    outcome = plan_sync(client, roster, cohort_courses, roles=Roles())
+    with pytest.raises(KeyboardInterrupt):
+        apply_sync(
+            client, outcome, store=store, report_path=None, removal="suspend", progress=stop_after_enrolments
+        )
+    assert [r.status for r in runs(store)] == ["interrupted"]
+    assert fake_moodle.groups == {}
+
+    result = run_cli("roster", "sync", str(tmp_path / "roster.csv"), "--apply", "--json", config=CONFIG)
+    assert result.exit_code == 0, result.output
+    counts = json.loads(result.stdout)["counts"]
+    assert "create_user" not in counts and "enrol" not in counts and counts["create_group"] == 9
+    assert len(members(fake_moodle, courses[3], "Команда В")) == 6  # 5 participants and their mentor
+
+    history = run_cli("roster", "history", "--json", config=CONFIG)
+    assert [r["status"] for r in json.loads(history.stdout)] == ["ok", "interrupted"]
+    first = run_cli("roster", "history", "--run", "1", config=CONFIG)
+    assert "create user anna.uchastnikova1" in first.output
+    person = run_cli("roster", "history", "--person", "Участникова3", "--json", config=CONFIG)
+    assert {e["action"] for e in json.loads(person.stdout)} >= {"create_user", "enrol", "add_member"}
