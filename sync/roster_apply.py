@@ -33,6 +33,10 @@ from sync.roster_journal import Journal
 from sync.roster_plan import OP_ORDER, Op, OpKind, Plan
 from sync.roster_read import RosterPerson, team_key
 
+#: After this many single items of one kind failed in a row with the same error and none succeeded, the rest
+#: are not sent (see Applier._isolate_batch).
+GIVE_UP_AFTER = 8
+
 UNCERTAIN = (
     "the connection failed during the write, so Moodle may or may not have applied it; "
     "run the sync again: it reads the site and completes what is missing"
@@ -89,6 +93,9 @@ class Applier:
         self.failed_enrolments: set[tuple[str, int]] = set()
         self.failed_groups: set[tuple[int, str]] = set()
         self.failed_groupings: set[tuple[int, str]] = set()
+        #: per kind of operation: how many single items failed in a row with the same error, and that error
+        self.single_failures: dict[str, tuple[int, str]] = {}
+        self.succeeded: set[str] = set()
 
     # -- bookkeeping -------------------------------------------------------------------------------------------
     def _done(self, ops: Sequence[Op]) -> None:
@@ -179,6 +186,15 @@ class Applier:
         uncertain: Callable[[list[Op]], None] | None,
     ) -> None:
         ops = [p[0] for p in pairs]
+        kind = ops[0].kind
+        streak = self.single_failures.get(kind)
+        if streak is not None and streak[0] >= GIVE_UP_AFTER and kind not in self.succeeded:
+            # Every item so far failed the same way and none went through: a site-level cause (no manual
+            # enrolment instance, a missing capability), not bad items. Stop splitting: it would cost two
+            # requests per person and tell nothing new.
+            for op in ops:
+                self._fail(op, f"not sent: {GIVE_UP_AFTER} items in a row failed with {streak[1]}")
+            return
         try:
             answer = send([p[1] for p in pairs])
         except (InvalidToken, AccessDenied):
@@ -192,12 +208,16 @@ class Applier:
             return
         except MoodleError as exc:
             if len(pairs) == 1:
-                self._fail(ops[0], _error_text(exc))
+                error = _error_text(exc)
+                count, last = self.single_failures.get(kind, (0, ""))
+                self.single_failures[kind] = (count + 1 if last == error else 1, error)
+                self._fail(ops[0], error)
                 return
             middle = len(pairs) // 2
             self._isolate_batch(pairs[:middle], send, handle, uncertain)
             self._isolate_batch(pairs[middle:], send, handle, uncertain)
             return
+        self.succeeded.add(kind)
         refused = handle(ops, answer) if handle is not None else []
         refused_ops = {id(op) for op, _ in refused}
         for op, error in refused:

@@ -516,3 +516,20 @@ def test_ctrl_c_midway_is_journalled_and_the_next_run_finishes(
     assert "create user anna.uchastnikova1" in first.output
     person = run_cli("roster", "history", "--person", "Участникова3", "--json", config=CONFIG)
     assert {e["action"] for e in json.loads(person.stdout)} >= {"create_user", "enrol", "add_member"}
+
+
+def test_a_site_level_refusal_is_not_split_down_to_every_person(
+    fake_moodle: FakeMoodle, client: MoodleClient, tmp_path: Path
+) -> None:
+    cohort(fake_moodle)
+    config = load_config(CONFIG)
+    cohort_courses = [CohortCourse(c.number, c.shortname, c.idnumber) for c in config.module_courses()]
+    roster = read_roster(write_roster(tmp_path / "roster.csv", standard_rows()))
+    wrong = Roles(student=999, mentor=999, expert=999)  # the token may not assign this role anywhere
+    outcome = plan_sync(client, roster, cohort_courses, roles=wrong)
+    before = fake_moodle.count("enrol_manual_enrol_users")
+    outcome = apply_sync(client, outcome, store=None, report_path=None, removal="suspend")
+    assert outcome.result is not None
+    enrol_failures = [f for f in outcome.result.failures if f.op.kind == "enrol"]
+    assert len(enrol_failures) == 49 and all("wsusercannotassign" in f.error for f in enrol_failures)
+    assert fake_moodle.count("enrol_manual_enrol_users") - before < 25  # not ~2 requests per person
