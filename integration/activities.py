@@ -13,9 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from integration.transport import MoodleClient
 
-# Page sizes for the paged reads: large pages keep the request count low (one page for a cohort).
+# Page size for database entries: large pages keep the request count low (one page for a cohort).
 DATA_PAGE_SIZE = 500
-FEEDBACK_PAGE_SIZE = 500
 
 
 class _Model(BaseModel):
@@ -177,28 +176,30 @@ def get_feedback_items(client: MoodleClient, feedbackid: int) -> list[FeedbackIt
 
 
 def get_feedback_responses(client: MoodleClient, feedbackid: int) -> list[FeedbackAttempt]:
-    """Every completed survey with its answers (named and anonymous), in pages of FEEDBACK_PAGE_SIZE.
+    """Every completed survey with its answers (named and anonymous).
 
+    ``perpage=0`` asks for all answers in one request, so the request count does not grow with the number
+    of respondents; should a site still answer in pages, the rest is read page by page.
     Calls: mod_feedback_get_responses_analysis.
     """
     attempts: list[FeedbackAttempt] = []
-    page = 0
+    page, perpage = 0, 0
     while True:
         answer = client.call(
             "mod_feedback_get_responses_analysis",
-            {"feedbackid": feedbackid, "groupid": 0, "page": page, "perpage": FEEDBACK_PAGE_SIZE},
+            {"feedbackid": feedbackid, "groupid": 0, "page": page, "perpage": perpage},
         )
         answer = answer or {}
         named = [FeedbackAttempt.model_validate(a) for a in answer.get("attempts", [])]
         # Anonymous attempts carry no user id and no time.
-        anon = [
-            FeedbackAttempt.model_validate({**a, "userid": None, "timemodified": a.get("timemodified", 0)})
-            for a in answer.get("anonattempts", [])
-        ]
+        anon = [FeedbackAttempt.model_validate({**a, "userid": None}) for a in answer.get("anonattempts", [])]
         attempts.extend(named + anon)
         total = int(answer.get("totalattempts", 0)) + int(answer.get("totalanonattempts", 0))
-        if (not named and not anon) or len(attempts) >= total:
+        if not (named or anon) or len(attempts) >= total:
             return attempts
+        if perpage == 0:
+            # The site paged the answer anyway: continue in pages of the size it chose.
+            perpage = len(named) + len(anon)
         page += 1
 
 

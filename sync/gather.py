@@ -320,6 +320,9 @@ def gather(client: MoodleClient, config: AccelConfig, *, now: int | None = None)
         if answers is not None:
             surveys.append(answers)
 
+    # Group events come back only for the groups asked (field note 17); consultations are module 2's.
+    m2_id = next((c.id for c in courses if c.key == "m2"), None)
+    consultation_groups = [t.id for t in teams if t.courseid == m2_id]
     # -- calendar ----------------------------------------------------------------------------------------------
     events = [
         CalendarEvent(
@@ -334,7 +337,7 @@ def gather(client: MoodleClient, config: AccelConfig, *, now: int | None = None)
             kind=event_kind(e.description) or "",
         )
         for e in (
-            get_events(client, courseids=course_ids, groupids=[t.id for t in teams]) if course_ids else []
+            get_events(client, courseids=course_ids, groupids=consultation_groups) if course_ids else []
         )
         if (e.courseid or 0) in key_of_course
     ]

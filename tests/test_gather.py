@@ -456,3 +456,26 @@ def test_access_denied_is_not_swallowed(fake_moodle: FakeMoodle, config: AccelCo
     fake_moodle.service_functions = set(HANDLERS) - {"mod_feedback_get_responses_analysis"}
     with pytest.raises(AccessDenied):
         gather(make_client(fake_moodle), config, now=SNAPSHOT_AT)
+
+
+def test_survey_answers_read_in_one_request_or_in_the_pages_a_site_insists_on(
+    fake_moodle: FakeMoodle, config: AccelConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from integration.activities import get_feedback_responses
+    from tests.fake_moodle.core import HANDLERS
+
+    cohort = build_recorded_cohort(fake_moodle, config)
+    client = make_client(fake_moodle)
+    assert len(get_feedback_responses(client, cohort.surveys["m1-survey"])) == 8
+    assert fake_moodle.count("mod_feedback_get_responses_analysis") == 1
+    original = HANDLERS["mod_feedback_get_responses_analysis"]
+
+    def three_per_page(site: FakeMoodle, params: dict[str, Any]) -> Any:
+        return original(
+            site, {**params, "perpage": params.get("perpage") if params.get("perpage") != "0" else "3"}
+        )
+
+    monkeypatch.setitem(HANDLERS, "mod_feedback_get_responses_analysis", three_per_page)
+    answers = get_feedback_responses(client, cohort.surveys["m1-survey"])
+    assert sorted(a.userid or 0 for a in answers) == sorted(cohort.users.values())
+    assert fake_moodle.count("mod_feedback_get_responses_analysis") == 1 + 3
