@@ -208,10 +208,10 @@ class Applier:
             return
         except MoodleError as exc:
             if len(pairs) == 1:
-                error = _error_text(exc)
+                # Compared by errorcode: messages name the user and course, so they differ for every item.
                 count, last = self.single_failures.get(kind, (0, ""))
-                self.single_failures[kind] = (count + 1 if last == error else 1, error)
-                self._fail(ops[0], error)
+                self.single_failures[kind] = (count + 1 if last == exc.errorcode else 1, exc.errorcode)
+                self._fail(ops[0], _error_text(exc))
                 return
             middle = len(pairs) // 2
             self._isolate_batch(pairs[:middle], send, handle, uncertain)
