@@ -90,12 +90,14 @@ def _enrolled_users(client: MoodleClient, courseid: int, *, only_active: bool) -
 
     Calls: core_enrol_get_enrolled_users.
     """
-    options: list[dict[str, Any]] = []
-    if only_active:
-        options.append({"name": "onlyactive", "value": 1})
-    params: dict[str, Any] = {"courseid": courseid}
-    if options:
-        params["options"] = options
+    # Only the fields the indicators use: the full profiles (enrolled courses, groups, preferences) of a
+    # large cohort would make this one answer many times bigger.
+    fields = "id" if only_active else "id,fullname,firstname,lastname,idnumber,city,roles"
+    options = [
+        {"name": "onlyactive", "value": 1 if only_active else 0},
+        {"name": "userfields", "value": fields},
+    ]
+    params: dict[str, Any] = {"courseid": courseid, "options": options}
     answer = client.call("core_enrol_get_enrolled_users", params)
     if not isinstance(answer, list):
         raise BadResponse("enrolled users answer is not a list", status=200, excerpt=str(answer)[:200])

@@ -479,3 +479,12 @@ def test_survey_answers_read_in_one_request_or_in_the_pages_a_site_insists_on(
     answers = get_feedback_responses(client, cohort.surveys["m1-survey"])
     assert sorted(a.userid or 0 for a in answers) == sorted(cohort.users.values())
     assert fake_moodle.count("mod_feedback_get_responses_analysis") == 1 + 3
+
+
+def test_people_carry_their_village(fake_moodle: FakeMoodle, config: AccelConfig) -> None:
+    cohort = build_recorded_cohort(fake_moodle, config)
+    snap = gather(make_client(fake_moodle), config, now=SNAPSHOT_AT)
+    people = {p.id: p for p in snap.people}
+    assert people[cohort.users["kam21.p5"]].city == "Эссо"
+    assert people[cohort.users["kam21.p5"]].fullname == "Сергей Попов"
+    assert people[cohort.users["kam21.p0"]].idnumber == "APP-2021-000"

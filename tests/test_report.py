@@ -48,6 +48,8 @@ def test_gather_then_show_from_the_store(cohort_site: FakeMoodle, run_cli: Calla
     assert values["funds_raised"] == 95000 and values["votes_cast"] == 8
     text = run_cli("--config", str(EXAMPLE), "indicators", "show")
     assert "Привлечённые средства" in text.output and "95\u00a0000 руб." in text.output
+    again = run_cli("--config", str(EXAMPLE), "indicators", "gather")
+    assert again.exit_code == 0 and again.output.startswith("Snapshot 2 stored: cohort kam21, 3 of 3 courses")
 
 
 def test_show_for_a_period_counts_only_what_happened_in_it(
