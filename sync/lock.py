@@ -91,7 +91,8 @@ def exclusive(
         handle.seek(0)
         handle.truncate()
         json.dump(
-            {"pid": os.getpid(), "host": socket.gethostname(), "purpose": purpose, "since": time.time()}, handle
+            {"pid": os.getpid(), "host": socket.gethostname(), "purpose": purpose, "since": time.time()},
+            handle,
         )
         handle.flush()
         try:

@@ -168,6 +168,8 @@ class FakeMoodle:
     forums: dict[int, dict[str, Any]] = field(default_factory=dict)
     messages: list[dict[str, Any]] = field(default_factory=list)
 
+    #: called with the function name just before a handler runs (a test can make an answer slow)
+    before_answer: Callable[[str], None] | None = None
     #: every call answered: (wsfunction, params)
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     injected: list[Injected] = field(default_factory=list)
@@ -250,6 +252,10 @@ class FakeMoodle:
         body = request.body or ""
         if isinstance(body, bytes):
             body = body.decode("utf-8")
+        return self.answer_form(body)
+
+    def answer_form(self, body: str) -> tuple[int, dict[str, str], str]:
+        """Answer one POSTed form body: (HTTP status, headers, body text)."""
         pairs = parse_qsl(body, keep_blank_values=True)
         # PHP keeps only the first max_input_vars variables and says nothing (field note 6).
         pairs = pairs[: self.max_input_vars]
@@ -276,6 +282,8 @@ class FakeMoodle:
                 ).answer()
             )
         self.calls.append((wsfunction, params))
+        if self.before_answer is not None:
+            self.before_answer(wsfunction)
         try:
             answer = fn(self, params)
         except Fault as fault:

@@ -1,0 +1,225 @@
+"""The four jobs of `accel serve`, built on the same functions the commands use.
+
+- roster_sync: when the roster file changed (or at a fixed daily time), plan; apply only when the plan
+  passes the roster sync's safety rules; otherwise hold, log why and message the coordinator once.
+- snapshot: gather the indicators' data and store a dated snapshot.
+- reminders: one Moodle message per mentor about their teams' work waiting too long; never the same
+  submission to the same mentor twice in a day.
+- report: write the report files of the newest snapshot to a folder (needs no site).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import html
+import logging
+import sqlite3
+from typing import Any
+
+from integration.messages import message, send_instant_messages
+from integration.users import get_users_by_field
+from sync.config import AccelConfig
+from sync.lock import exclusive
+from sync.service import Job, JobContext, JobResult
+
+log = logging.getLogger("accel.service")
+
+
+def default_jobs() -> list[Job]:
+    return [
+        Job("roster_sync", roster_sync_job),
+        Job("snapshot", snapshot_job),
+        Job("reminders", reminders_job),
+        Job("report", report_job, needs_site=False),
+    ]
+
+
+# -- roster sync --------------------------------------------------------------------------------------------
+
+
+def _notify_coordinator(context: JobContext, subject: str, lines: list[str]) -> str:
+    """Send the coordinator a Moodle message; returns what happened, for the job's detail."""
+    username = context.config.service.coordinator
+    if not username:
+        log.warning("no [service] coordinator is set: nobody was told that %s", subject)
+        return "no coordinator set to tell"
+    client = context.client()
+    found = get_users_by_field(client, "username", [username])
+    if not found:
+        log.warning("coordinator %r is not a user of the site; nobody was told that %s", username, subject)
+        return f"coordinator {username!r} not found on the site"
+    body = (
+        f"<p>{html.escape(subject)}</p><ul>"
+        + "".join(f"<li>{html.escape(line)}</li>" for line in lines)
+        + "</ul>"
+    )
+    answers = send_instant_messages(client, [message(found[0].id, body)])
+    if answers and answers[0].ok:
+        return f"coordinator {username} told"
+    error = answers[0].errormessage if answers else "no answer"
+    return f"message to coordinator {username} refused: {error}"
+
+
+def roster_sync_job(context: JobContext) -> JobResult:
+    from sync.roster import RosterStop, cohort_courses, roles_from, sync_roster
+    from sync.roster_read import RosterFileError, read_roster
+
+    service = context.config.service
+    if not service.roster_file:
+        return JobResult("nothing", "no [service] roster_file set")
+    path = context.config.relative_path(service.roster_file)
+    try:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as exc:
+        raise RuntimeError(f"roster file {path}: {exc.strerror}") from None
+    if digest == context.get_state("roster_synced_hash") and not context.forced:
+        return JobResult("unchanged", f"{path.name} has not changed since the last sync")
+    already_held = digest == context.get_state("roster_held_hash")
+    if already_held and not context.forced:
+        return JobResult("held", f"{path.name} is still held (unchanged since it was held)")
+
+    def hold(reasons: list[str]) -> JobResult:
+        context.set_state("roster_held_hash", digest)
+        subject = f"Синхронизация списка участников ({path.name}) остановлена и ждёт решения координатора"
+        told = (
+            "already told"
+            if already_held
+            else _notify_coordinator(
+                context,
+                subject,
+                [
+                    *reasons,
+                    f"Проверьте файл и запустите вручную: accel roster sync {path} --apply (или --force).",
+                ],
+            )
+        )
+        log.warning(
+            "roster sync held: %s", "; ".join(reasons), extra={"job": "roster_sync", "outcome": "held"}
+        )
+        return JobResult("held", "; ".join(reasons) + f" ({told})")
+
+    courses = {c.shortname: c.number for c in context.config.module_courses()}
+    try:
+        roster = read_roster(path, course_modules=courses)
+    except RosterFileError as exc:
+        return hold([str(exc)])
+    if roster.errors:
+        return hold([f"{len(roster.errors)} invalid rows, e.g. {roster.errors[0]}"])
+    with exclusive(context.lock_path, "accel serve: roster sync"):
+        try:
+            outcome = sync_roster(
+                context.client(),
+                roster,
+                cohort_courses(context.config),
+                roles=roles_from(context.config),
+                apply=True,
+                store=context.store,
+                removal=service.roster_removal,
+            )
+        except RosterStop as exc:
+            return hold([str(exc)])
+    if outcome.blocked:
+        return hold(list(outcome.blocked))
+    if outcome.failed:
+        # What could be applied was; the rest is retried (only what is still missing) after the back-off.
+        raise RuntimeError(f"some roster changes failed; see the failure report {outcome.report}")
+    context.set_state("roster_synced_hash", digest)
+    context.set_state("roster_held_hash", None)
+    counts = outcome.plan.counts()
+    if not counts:
+        return JobResult("ok", f"{path.name}: Moodle already in step")
+    return JobResult("ok", f"{path.name}: applied " + ", ".join(f"{n} {kind}" for kind, n in counts.items()))
+
+
+# -- snapshot, reminders, report ------------------------------------------------------------------------------
+
+
+def snapshot_job(context: JobContext) -> JobResult:
+    from sync.gather import gather_and_store
+
+    snapshot_id, snapshot = gather_and_store(
+        context.client(), context.config, context.store, now=int(context.now.timestamp())
+    )
+    return JobResult("ok", f"snapshot {snapshot_id} stored ({len(snapshot.notes)} notes)")
+
+
+def reminders_job(context: JobContext) -> JobResult:
+    from sync.gather import gather
+    from sync.pending import pending_submissions
+    from sync.reminders import day_of, forget_sent, plan_reminders, record_sent, sent_today
+
+    client = context.client()
+    snapshot = gather(client, context.config, now=int(context.now.timestamp()))
+    day = day_of(context.now, context.config.tz)
+    reminders = plan_reminders(
+        pending_submissions(snapshot),
+        threshold_hours=context.config.service.reminder_after_hours,
+        already_sent=sent_today(context.store, day),
+    )
+    if not reminders:
+        return JobResult(
+            "nothing", "no work waits longer than the reminder threshold for a mentor not yet told today"
+        )
+    names = {person.id: person.fullname for person in snapshot.people}
+    # Recorded before sending: if the answer is lost, a mentor misses one reminder rather than gets two.
+    for reminder in reminders:
+        record_sent(context.store, reminder, day, context.now)
+    answers = send_instant_messages(
+        client,
+        [
+            message(r.mentor, r.text(names.get(r.mentor, "наставник")), f"accel-reminder-{r.mentor}-{day}")
+            for r in reminders
+        ],
+    )
+    refused = []
+    for reminder, answer in zip(reminders, answers, strict=False):
+        if not answer.ok:
+            forget_sent(context.store, reminder, day)
+            refused.append(
+                f"{names.get(reminder.mentor, reminder.mentor)}: {answer.errormessage or 'refused'}"
+            )
+    items = sum(len(r.items) for r in reminders)
+    detail = f"{len(reminders) - len(refused)} mentors reminded of {items} submissions"
+    if refused:
+        raise RuntimeError(detail + "; refused: " + "; ".join(refused))
+    return JobResult("ok", detail)
+
+
+def report_job(context: JobContext) -> JobResult:
+    from sync.report import write_cohort_reports
+
+    service = context.config.service
+    out_dir = context.config.relative_path(service.report_dir)
+    written = write_cohort_reports(
+        context.store, context.config, out_dir, service.report_formats, now=int(context.now.timestamp())
+    )
+    return JobResult("ok", "wrote " + ", ".join(str(path) for path in written))
+
+
+def latest_indicators(store: sqlite3.Connection, config: AccelConfig) -> dict[str, Any] | None:
+    """The newest snapshot's indicator values, for `accel status` (no site needed)."""
+    from sync.indicators import compute
+    from sync.snapshot import SnapshotNotFound, find_snapshot
+
+    try:
+        snapshot_id, snapshot = find_snapshot(store, cohort=config.cohort.code)
+    except SnapshotNotFound:
+        return None
+    report = compute(snapshot, config.targets_for())
+    taken = dt.datetime.fromtimestamp(snapshot.taken_at, config.tz).isoformat(timespec="minutes")
+    return {
+        "snapshot": snapshot_id,
+        "taken_at": taken,
+        "values": [
+            {
+                "key": r.key,
+                "title": r.title,
+                "value": r.value,
+                "target": r.target,
+                "percent": r.percent,
+                "status": r.status_text,
+            }
+            for r in report.results
+        ],
+    }

@@ -1,0 +1,236 @@
+"""`accel serve --once`, `accel status` and `accel serve` end to end on the fake site."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import Result
+
+from sync.config import load_config
+from tests.fake_moodle import ADMIN_ID, FakeMoodle
+from tests.fake_moodle.http import serve_over_http
+from tests.test_gather import EXAMPLE, build_recorded_cohort
+from tests.test_roster_sync import EXAMPLE_ROSTER, cohort
+
+Run = Callable[..., Result]
+SERVICE = """
+[service]
+snapshot_at = ["02:00"]
+reminders_at = ["09:00"]
+reminder_after_hours = 72
+report_weekday = "monday"
+report_at = "07:00"
+report_dir = "reports"
+coordinator = "admin"
+retry_minutes = 5
+"""
+
+
+def write_config(tmp_path: Path, extra: str = "") -> Path:
+    path = tmp_path / "accelerator.toml"
+    path.write_text(EXAMPLE.read_text(encoding="utf-8") + SERVICE + extra, encoding="utf-8")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ACCEL_STORE", str(tmp_path / "accel.sqlite3"))
+
+
+def reminders_sent(site: FakeMoodle) -> list[dict[str, str]]:
+    return [m for m in site.messages if "ждут вашей оценки" in str(m.get("text", ""))]
+
+
+def test_serve_once_runs_what_is_due_and_reminds_each_mentor_once_a_day(
+    fake_moodle: FakeMoodle, run_cli: Run, tmp_path: Path
+) -> None:
+    config = write_config(tmp_path)
+    cohort_ids = build_recorded_cohort(fake_moodle, load_config(config))
+
+    first = run_cli("--config", str(config), "serve", "--once", "--now", "2022-02-03T09:30")
+    assert first.exit_code == 0, first.output
+    assert re.search(r"^snapshot: ok", first.output, re.M)
+    assert re.search(r"^reminders: ok .*1 mentors reminded of 2 submissions", first.output, re.M)
+    assert re.search(r"^report: ok", first.output, re.M)
+    sent = reminders_sent(fake_moodle)
+    assert len(sent) == 1
+    assert int(sent[0]["useridto"]) == cohort_ids.mentor
+    assert sent[0]["text"].count("<li>") == 2  # both teams' refined projects wait since 28.01
+    assert "Доработанный проект" in sent[0]["text"] and "/mod/assign/view.php" in sent[0]["text"]
+    reports = sorted(p.name for p in (tmp_path / "reports").iterdir())
+    assert [Path(name).suffix for name in reports] == [".html", ".json", ".xlsx"]
+
+    again = run_cli("--config", str(config), "serve", "--once", "--now", "2022-02-03T09:45")
+    assert again.exit_code == 0 and "Nothing is due" in again.output
+    forced = run_cli(
+        "--config", str(config), "serve", "--once", "--now", "2022-02-03T15:00", "--job", "reminders"
+    )
+    assert forced.exit_code == 0, forced.output
+    assert "reminders: nothing" in forced.output
+    assert len(reminders_sent(fake_moodle)) == 1  # never the same submission to the same mentor twice a day
+
+    next_day = run_cli("--config", str(config), "serve", "--once", "--now", "2022-02-04T09:05")
+    assert next_day.exit_code == 0, next_day.output
+    assert "snapshot: ok" in next_day.output and "reminders: ok" in next_day.output
+    assert len(reminders_sent(fake_moodle)) == 2
+
+    status = run_cli("--config", str(config), "status", "--json", "--now", "2022-02-04T10:00")
+    payload = json.loads(status.output)
+    jobs = {job["job"]: job for job in payload["jobs"]}
+    assert jobs["reminders"]["last_outcome"] == "ok"
+    assert jobs["reminders"]["next_run"].startswith("2022-02-05T09:00")
+    assert jobs["report"]["next_run"].startswith("2022-02-07T07:00")
+    assert jobs["snapshot"]["last_duration"] is not None
+    values = {row["key"]: row for row in payload["indicators"]["values"]}
+    assert values["participants"]["value"] == 8 and values["participants"]["target"] == 50
+    text = run_cli("--config", str(config), "status", "--now", "2022-02-04T10:00")
+    assert "reminders" in text.output and "Indicators (snapshot of 2022-02-04" in text.output
+
+
+def write_roster(source: Path, target: Path, keep: Callable[[int], bool]) -> None:
+    lines = (
+        source.read_bytes().split(b"\r\n")
+        if b"\r\n" in source.read_bytes()
+        else source.read_bytes().split(b"\n")
+    )
+    header_at = next(i for i, line in enumerate(lines) if line.count(b";") > 5)
+    kept = lines[: header_at + 1] + [
+        line for n, line in enumerate(lines[header_at + 1 :]) if line and keep(n)
+    ]
+    target.write_bytes(b"\n".join(kept) + b"\n")
+
+
+def test_an_unsafe_roster_change_is_held_and_the_coordinator_told_once(
+    fake_moodle: FakeMoodle, run_cli: Run, tmp_path: Path
+) -> None:
+    cohort(fake_moodle)
+    roster = tmp_path / "roster.csv"
+    shutil.copy(EXAMPLE_ROSTER, roster)
+    config = write_config(tmp_path, 'roster_file = "roster.csv"\nroster_check_minutes = 15\n')
+    # The [service] table is already open above, so the two keys land in it.
+    synced = run_cli(
+        "--config", str(config), "serve", "--once", "--now", "2022-02-03T10:00", "--job", "roster_sync"
+    )
+    assert synced.exit_code == 0, synced.output
+    assert "roster_sync: ok" in synced.output and "applied" in synced.output
+    quiet = run_cli(
+        "--config", str(config), "serve", "--once", "--now", "2022-02-03T10:15", "--job", "roster_sync"
+    )
+    assert "Moodle already in step" in quiet.output or "unchanged" in quiet.output
+
+    unchanged = run_cli("--config", str(config), "serve", "--once", "--now", "2022-02-03T10:30")
+    assert "roster_sync: unchanged" in unchanged.output
+
+    write_roster(EXAMPLE_ROSTER, roster, keep=lambda n: n % 2 == 0)  # half the people gone
+    before = len(fake_moodle.messages)
+    writes_before = fake_moodle.count("enrol_manual_enrol_users")
+    held = run_cli("--config", str(config), "serve", "--once", "--now", "2022-02-03T10:45")
+    assert held.exit_code == 0, held.output
+    assert "roster_sync: held" in held.output and "coordinator admin told" in held.output
+    assert fake_moodle.count("enrol_manual_enrol_users") == writes_before  # nothing suspended
+    notices = fake_moodle.messages[before:]
+    assert len(notices) == 1 and int(notices[0]["useridto"]) == ADMIN_ID
+    assert "остановлена" in notices[0]["text"]
+
+    still = run_cli("--config", str(config), "serve", "--once", "--now", "2022-02-03T11:00")
+    assert "roster_sync: held" in still.output
+    assert len(fake_moodle.messages) == before + 1  # told once, not every quarter of an hour
+
+    shutil.copy(EXAMPLE_ROSTER, roster)  # the coordinator puts the file right: Moodle is in step with it
+    back = run_cli("--config", str(config), "serve", "--once", "--now", "2022-02-03T11:15")
+    assert "roster_sync: unchanged" in back.output
+    write_roster(EXAMPLE_ROSTER, roster, keep=lambda n: n != 0)  # one participant really left
+    small = run_cli("--config", str(config), "serve", "--once", "--now", "2022-02-03T11:30")
+    assert re.search(r"roster_sync: ok .*applied .*3 suspend", small.output), small.output
+
+
+def test_site_down_for_an_hour_then_a_clean_catch_up(
+    fake_moodle: FakeMoodle, run_cli: Run, tmp_path: Path
+) -> None:
+    config = write_config(tmp_path)
+    build_recorded_cohort(fake_moodle, load_config(config))
+    fake_moodle.inject("core_course_get_courses_by_field", "connection", times=10_000)
+    outcomes = []
+    for minute in range(0, 60):
+        result = run_cli("--config", str(config), "serve", "--once", "--now", f"2022-02-03T09:{minute:02d}")
+        outcomes.append(result.output.strip())
+    attempts = [o for o in outcomes if "site-down" in o]
+    assert 3 <= len(attempts) <= 5  # back-off 5, 10, 20 minutes... not one try a minute
+    assert all("Nothing is due" in o for o in outcomes if "site-down" not in o)
+    for fault in fake_moodle.injected:
+        fault.remaining = 0  # the site is back
+    back = run_cli("--config", str(config), "serve", "--once", "--now", "2022-02-03T10:30")
+    assert back.exit_code == 0, back.output
+    assert "snapshot: ok" in back.output and "reminders: ok" in back.output and "report: ok" in back.output
+
+
+def test_serve_as_a_process_stops_cleanly_on_sigterm(fake_moodle: FakeMoodle, tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    build_recorded_cohort(fake_moodle, load_config(config))
+    store = tmp_path / "accel.sqlite3"
+    in_flight = threading.Event()
+
+    def slow_submissions(wsfunction: str) -> None:
+        if wsfunction == "mod_assign_get_submissions":
+            in_flight.set()
+            time.sleep(1.5)  # SIGTERM arrives while this request is being answered
+
+    fake_moodle.before_answer = slow_submissions
+    with serve_over_http(fake_moodle) as url:
+        env = {
+            **os.environ,
+            "MOODLE_URL": url,
+            "MOODLE_TOKEN": fake_moodle.token,
+            "ACCEL_STORE": str(store),
+        }
+        env.pop("MOODLE_TOKEN_FILE", None)
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "cli",
+                "--config",
+                str(config),
+                "--log-format",
+                "json",
+                "-v",
+                "serve",
+                "--tick",
+                "1",
+            ],
+            cwd=Path(__file__).resolve().parent.parent,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert in_flight.wait(timeout=60), "the service never reached the slow request"
+            process.send_signal(signal.SIGTERM)
+            out, err = process.communicate(timeout=60)
+        finally:
+            if process.poll() is None:
+                process.kill()
+        calls_after = fake_moodle.functions_called()
+    assert process.returncode == 0, err
+    # The request in flight was answered; no new one was sent after it.
+    assert calls_after[-1] == "mod_assign_get_submissions"
+    logs = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    assert any(entry.get("job") == "snapshot" and entry.get("outcome") == "interrupted" for entry in logs)
+    assert any(entry["message"] == "service stopped" for entry in logs)
+    assert fake_moodle.token not in err + out
+    with sqlite3.connect(store) as connection:
+        rows = connection.execute("SELECT job, outcome FROM job_runs ORDER BY id").fetchall()
+    assert ("snapshot", "interrupted") in rows
