@@ -409,8 +409,11 @@ class Context:
         return [u for u in team.member_ids if u in mentors]
 
     def team_grade(self, key: str, team: Team) -> _TeamGrade:
-        rows = [self.grades[(key, u)] for u in team.member_ids if (key, u) in self.grades]
-        return _TeamGrade(rows)
+        # A person in two teams carries the grade of whichever team was graded (applytoall writes every
+        # member's row): when the team has members of its own, only their rows speak for it.
+        own = [u for u in team.member_ids if len(self.teams_of_user.get((team.courseid, u), [])) == 1]
+        members = own or team.member_ids
+        return _TeamGrade([self.grades[(key, u)] for u in members if (key, u) in self.grades])
 
     def team_submission(self, key: str, team: Team) -> Submission | None:
         for s in self.subs_by_key.get(key, []):

@@ -451,3 +451,15 @@ def test_parse_amount(text: str, value: float | None) -> None:
 def test_plain_text_strips_html() -> None:
     assert plain_text("<p>Хорошо&nbsp;сделано</p>") == "Хорошо сделано"
     assert plain_text("<p><br></p>") == ""
+
+
+def test_a_member_of_two_teams_does_not_carry_a_grade_to_the_other_team() -> None:
+    snap = make_snapshot(teams=2)
+    group = {t.id: t for t in snap.teams}
+    group[101].member_ids.append(11)  # person 11 of team 0 is also in team 1's module-1 group
+    t = M1_START + DAY
+    snap.submissions = [team_submission("m1-concept", 100, t), team_submission("m1-concept", 101, t)]
+    snap.grades = team_grade(snap, "m1-concept", 100, 80, t + DAY, "ok")  # team 0 only (11 included)
+    report = compute(snap)
+    assert [e.label for e in report.result("projects_developed").evidence] == ["Команда 0"]
+    assert [p.team for p in pending_submissions(snap)] == ["Команда 1"]
