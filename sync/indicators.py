@@ -500,10 +500,7 @@ def _participants(ctx: Context, target: float | None) -> IndicatorResult:
         breakdown[f"Модуль {c.number}"] = len(students)
         for uid in students:
             people[uid].append(c.shortname)
-    if not ctx.period.is_whole:
-        notes.append(
-            "Записи на курс не имеют дат в ответах Moodle: показано число участников на дату снимка."
-        )
+    _undated_note(ctx, notes)
     evidence = [
         Evidence(label=ctx.name(uid), detail=", ".join(sorted(courses)), url=ctx.links.user(uid))
         for uid, courses in sorted(people.items(), key=lambda kv: ctx.name(kv[0]))
@@ -511,8 +508,17 @@ def _participants(ctx: Context, target: float | None) -> IndicatorResult:
     return _result(ctx, "participants", float(len(people)), target, evidence, notes, breakdown)
 
 
+def _undated_note(ctx: Context, notes: list[str]) -> None:
+    if not ctx.period.is_whole:
+        notes.append(
+            "Записи на курс и состав команд не имеют дат в ответах Moodle: показано на дату снимка, "
+            "без учёта периода."
+        )
+
+
 def _school_participants(ctx: Context, target: float | None) -> IndicatorResult:
     notes: list[str] = []
+    _undated_note(ctx, notes)
     cid = _course_missing_note(ctx, "m1", notes)
     if cid is None:
         return _result(ctx, "school_participants", None, target, [], notes)
@@ -535,6 +541,7 @@ def _school_participants(ctx: Context, target: float | None) -> IndicatorResult:
 
 def _initiative_groups(ctx: Context, target: float | None) -> IndicatorResult:
     notes: list[str] = []
+    _undated_note(ctx, notes)
     cid = _course_missing_note(ctx, "m1", notes)
     if cid is None:
         return _result(ctx, "initiative_groups", None, target, [], notes)

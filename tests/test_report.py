@@ -65,6 +65,8 @@ def test_show_for_a_period_counts_only_what_happened_in_it(
     assert values["webinars_held"] == 1
     assert values["funds_raised"] == 0
     assert values["projects_presented"] == 0
+    results = {r["key"]: r for r in json.loads(q4.output)["indicators"]["results"]}
+    assert any("без учёта периода" in n for n in results["participants"]["notes"])
     q1 = run_cli(
         "--config", str(EXAMPLE), "indicators", "show", "--from", "2022-01-01", "--to", "2022-03-31", "--json"
     )
