@@ -33,8 +33,8 @@ from sync.roster_journal import Journal
 from sync.roster_plan import OP_ORDER, Op, OpKind, Plan
 from sync.roster_read import RosterPerson, team_key
 
-#: After this many single items of one kind failed in a row with the same error and none succeeded, the rest
-#: are not sent (see Applier._isolate_batch).
+#: After this many single items of one kind failed in a row with the same errorcode and none succeeded, a
+#: failing batch of that kind is no longer split (see Applier._isolate_batch).
 GIVE_UP_AFTER = 8
 
 UNCERTAIN = (
@@ -187,14 +187,6 @@ class Applier:
     ) -> None:
         ops = [p[0] for p in pairs]
         kind = ops[0].kind
-        streak = self.single_failures.get(kind)
-        if streak is not None and streak[0] >= GIVE_UP_AFTER and kind not in self.succeeded:
-            # Every item so far failed the same way and none went through: a site-level cause (no manual
-            # enrolment instance, a missing capability), not bad items. Stop splitting: it would cost two
-            # requests per person and tell nothing new.
-            for op in ops:
-                self._fail(op, f"not sent: {GIVE_UP_AFTER} items in a row failed with {streak[1]}")
-            return
         try:
             answer = send([p[1] for p in pairs])
         except (InvalidToken, AccessDenied):
@@ -207,6 +199,21 @@ class Applier:
                     self._fail(op, UNCERTAIN)
             return
         except MoodleError as exc:
+            streak = self.single_failures.get(kind)
+            if len(pairs) > 1 and streak and streak[0] >= GIVE_UP_AFTER and kind not in self.succeeded:
+                # Every item tried alone failed the same way and none went through: perhaps a site-level cause
+                # (no manual enrolment instance, a missing capability) rather than bad items. One item of this
+                # batch is tried alone: if it fails too, the batch is not split further (that would cost two
+                # requests per person and tell nothing new); if it goes through, splitting goes on.
+                self._isolate_batch(pairs[-1:], send, handle, uncertain)
+                if kind not in self.succeeded:
+                    for op in ops[:-1]:
+                        self._fail(
+                            op, f"{_error_text(exc)} (not split: {streak[0] + 1} items alone failed alike)"
+                        )
+                    return
+                self._isolate_batch(pairs[:-1], send, handle, uncertain)
+                return
             if len(pairs) == 1:
                 # Compared by errorcode: messages name the user and course, so they differ for every item.
                 count, last = self.single_failures.get(kind, (0, ""))
