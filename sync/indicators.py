@@ -529,7 +529,7 @@ def _school_participants(ctx: Context, target: float | None) -> IndicatorResult:
     outside = ctx.active_students.get(cid, set()) - set(found)
     if outside:
         notes.append(
-            f"{len(outside)} активных участников модуля 1 не состоят ни в одной команде: "
+            f"Активные участники модуля 1 вне команд ({len(outside)}): "
             + ", ".join(sorted(ctx.name(u) for u in outside))
         )
     evidence = [
@@ -596,7 +596,7 @@ def _submitted_and_graded(ctx: Context, indicator: str, key: str, target: float 
             )
         )
     if waiting:
-        notes.append(f"Ещё {waiting} сданных работ ждут оценки.")
+        notes.append(f"Сданных работ, ждущих оценки: {waiting}.")
     return _result(ctx, indicator, float(len(evidence)), target, evidence, notes)
 
 
@@ -620,7 +620,7 @@ def _projects_presented(ctx: Context, target: float | None) -> IndicatorResult:
         )
     drafts = sum(1 for s in ctx.subs_by_key.get("m3-pitch", []) if s.status == "draft")
     if drafts:
-        notes.append(f"{drafts} презентаций в черновике (не отправлены): не учтены.")
+        notes.append(f"Презентаций в черновике (не отправлены, не учтены): {drafts}.")
     return _result(ctx, "projects_presented", float(len(evidence)), target, evidence, notes)
 
 
@@ -648,7 +648,7 @@ def _leader_projects(ctx: Context, target: float | None) -> IndicatorResult:
             f"все они показаны, выбор лидера требует решения экспертов."
         )
     if len(graded) < 3:
-        notes.append(f"Оценены презентации только {len(graded)} команд.")
+        notes.append(f"Оценённых презентаций меньше трёх: {len(graded)}.")
     evidence = [
         Evidence(
             label=team.name,
@@ -732,7 +732,7 @@ def _mentor_feedback(ctx: Context, target: float | None, reviews: list[_Review])
         label = ASSIGNMENT_TITLES.get(r.key, r.key)
         breakdown[label] = breakdown.get(label, 0.0) + 1
     if without:
-        notes.append(f"{without} оценок выставлено без комментария наставника: не учтены.")
+        notes.append(f"Оценок без комментария (не учтены): {without}.")
     breakdown["Всего оценено"] = float(len(reviews))
     med = _median([h for h in hours if h is not None])
     if med is not None:
@@ -742,8 +742,8 @@ def _mentor_feedback(ctx: Context, target: float | None, reviews: list[_Review])
     )
     if by_experts:
         notes.append(
-            f"Из них {by_experts} — комментарии экспертов к презентациям (m3-pitch); в разбивку по наставникам "
-            "они не входят."
+            f"Среди них комментарии экспертов к презентациям (m3-pitch): {by_experts}; в разбивку по "
+            "наставникам они не входят."
         )
     return _result(ctx, "mentor_feedback", float(len(evidence)), target, evidence, notes, breakdown)
 
@@ -795,9 +795,11 @@ def _events_held(ctx: Context, indicator: str, kind: str, target: float | None) 
             )
         )
     if future:
-        notes.append(f"Ещё {future} запланированных событий этого вида не прошли на дату снимка: не учтены.")
+        notes.append(
+            f"Запланированных событий этого вида, ещё не прошедших на дату снимка (не учтены): {future}."
+        )
     if by_title:
-        notes.append(f"{by_title} событий без метки accel распознаны по названию.")
+        notes.append(f"Событий без метки accel, распознанных по названию: {by_title}.")
     return _result(ctx, indicator, float(len(evidence)), target, evidence, notes, breakdown)
 
 
@@ -914,7 +916,7 @@ def _satisfaction(ctx: Context, target: float | None) -> IndicatorResult:
             )
         )
     if skipped:
-        notes.append(f"{skipped} анкет без оценки полезности: не учтены в среднем.")
+        notes.append(f"Анкет без оценки полезности (не учтены в среднем): {skipped}.")
     value = statistics.fmean(scores) if scores else None
     breakdown = {f"{k:g}": float(v) for k, v in sorted(Counter(scores).items())}
     return _result(ctx, "satisfaction", value, target, evidence, notes, breakdown)
@@ -941,7 +943,7 @@ def _ngo_intent(ctx: Context, target: float | None) -> IndicatorResult:
             )
     if counts.get("нет ответа"):
         notes.append(
-            f"{counts['нет ответа']} респондентов не ответили на вопрос о НКО (в знаменателе учтены)."
+            f"Респондентов без ответа на вопрос о НКО (учтены в знаменателе): {counts['нет ответа']}."
         )
     value = round(len(evidence) / len(rows), 4)
     breakdown = {k: float(v) for k, v in counts.most_common()}
