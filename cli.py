@@ -213,6 +213,11 @@ class AppContext:
                 self._client = self.client_factory()
             else:
                 url = os.environ.get("MOODLE_URL", "").strip()
+                if not url:
+                    raise UsageProblem(
+                        "MOODLE_URL is not set: give the site's address (e.g. https://moodle.example.org) and the "
+                        "token in MOODLE_TOKEN or MOODLE_TOKEN_FILE (see README, 'Connecting to Moodle')"
+                    )
                 token = read_token()
                 logging.getLogger().addFilter(_RedactingFilter(token))
                 for handler in logging.getLogger().handlers:

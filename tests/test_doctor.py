@@ -108,6 +108,7 @@ def test_doctor_maintenance_page_exits_3(run_cli: Callable[..., Result], fake_mo
 @pytest.mark.parametrize(
     ("env", "needle"),
     [
+        ({}, "MOODLE_URL is not set"),
         ({"MOODLE_URL": "https://moodle.example.org"}, "no Moodle token"),
         ({"MOODLE_TOKEN": SECRET}, "MOODLE_URL is not set"),
         ({"MOODLE_URL": "http://moodle.example.org", "MOODLE_TOKEN": SECRET}, "refusing plain http"),
