@@ -229,6 +229,9 @@ SHAPES = [
     ("mod_feedback_get_items", "ok_3", ("items", "*")),
     ("mod_feedback_get_responses_analysis", "ok_3", ("attempts", "*", "responses", "*")),
     ("mod_forum_get_forums_by_courses", "by_courses", ("*",)),
+    ("mod_feedback_get_analysis", "ok_3", ("itemsdata", "*", "item")),
+    ("core_grades_get_gradeitems", "ok", ("gradeItems", "*")),
+    ("mod_assign_list_participants", "all", ("*",)),
 ]
 
 
@@ -247,6 +250,7 @@ def test_fake_answers_use_the_recorded_shapes(
         "choiceid": cohort.vote,
         "databaseid": cohort.pledges,
         "feedbackid": cohort.surveys["m1-survey"],
+        "assignid": cohort.assign["m1-concept"],
     }
     recorded = recording(f"{wsfunction}__{case}")
     params = {k: ids[k] if k in ids else v for k, v in recorded["params"].items()}
@@ -290,3 +294,21 @@ def test_fake_save_grade_applies_to_the_whole_team(fake_moodle: Any) -> None:
     sharomy = {cohort.users[p] for p in ("kam21.p0", "kam21.p1", "kam21.p2", "kam21.p3")}
     assert {r[0] for r in rows} == sharomy
     assert {r[2] for r in rows} == {"Сильная защита"}
+
+
+def test_fake_survey_analysis_matches_the_recorded_counts(fake_moodle: Any) -> None:
+    from tests.conftest import make_client
+    from tests.test_gather import build_recorded_cohort
+
+    cohort = build_recorded_cohort(fake_moodle, load_config(EXAMPLE))
+    fake = make_client(fake_moodle).call(
+        "mod_feedback_get_analysis", {"feedbackid": cohort.surveys["m1-survey"]}
+    )
+    real = recording("mod_feedback_get_analysis__ok_3")["response"]
+    assert fake["completedcount"] == real["completedcount"] == 8
+    for fake_item, real_item in zip(fake["itemsdata"], real["itemsdata"], strict=True):
+        assert fake_item["item"]["label"] == real_item["item"]["label"]
+        if real_item["item"]["typ"] == "multichoice":
+            assert [json.loads(d) for d in fake_item["data"]] == [json.loads(d) for d in real_item["data"]]
+        else:
+            assert sorted(fake_item["data"]) == sorted(real_item["data"])
