@@ -305,6 +305,22 @@ def match_people(people: Iterable[RosterPerson], users: Iterable[MoodleUser]) ->
                 out[person.key] = Match(user.id, "email")
             continue
         out[person.key] = Match(None, "new")
+    # One account for two roster people (one by application number, one by the account's old email): the
+    # application number wins; the other person is a conflict, not a second owner of the same account.
+    by_id: dict[int, str] = {}
+    for key, m in sorted(out.items(), key=lambda kv: kv[1].how != "idnumber"):
+        if m.userid is None:
+            continue
+        if m.userid in by_id:
+            out[key] = Match(
+                None,
+                "conflict",
+                f"the Moodle account (id {m.userid}) found by this email already belongs to another roster "
+                f"person ({by_id[m.userid]})",
+                related=(m.userid,),
+            )
+        else:
+            by_id[m.userid] = key
     return out
 
 

@@ -557,3 +557,18 @@ def test_many_bad_items_first_do_not_stop_the_good_ones(
     for n in range(11, 16):
         assert user_by_email(fake_moodle, f"p{n}@example.org") is not None
     assert user_by_email(fake_moodle, "mentor@example.org") is not None
+
+
+def test_one_account_is_never_given_to_two_roster_people() -> None:
+    from integration.users import MoodleUser
+    from sync.roster_plan import match_people
+    from sync.roster_read import RosterPerson
+
+    account = MoodleUser(id=9, username="anna", email="old@example.org", idnumber="A-1")
+    anna = RosterPerson(
+        row=2, lastname="Иванова", firstname="Анна", application="A-1", email="new@example.org"
+    )
+    other = RosterPerson(row=3, lastname="Петров", firstname="Иван", email="old@example.org", role="mentor")
+    matches = match_people([other, anna], [account])
+    assert matches[anna.key].userid == 9 and matches[anna.key].how == "idnumber"
+    assert matches[other.key].how == "conflict" and matches[other.key].related == (9,)
