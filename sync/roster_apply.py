@@ -66,9 +66,21 @@ class ApplyResult:
         return out
 
 
-def _error_text(exc: Exception) -> str:
+#: Moodle's invalidparameter never says which field was wrong (field note 3); the likely causes per operation.
+LIKELY_CAUSES = {
+    "create_user": "often the email already belongs to another account (in any letter case) or the username is taken",
+    "add_member": "often the person is not enrolled in the course",
+    "create_group": "often a group with this name already exists in the course",
+    "create_grouping": "often a grouping with this name already exists in the course",
+}
+
+
+def _error_text(exc: Exception, kind: str = "") -> str:
     if isinstance(exc, MoodleError):
-        return f"{exc.errorcode}: {exc.message}"
+        text = f"{exc.errorcode}: {exc.message}"
+        if exc.errorcode == "invalidparameter" and kind in LIKELY_CAUSES:
+            text += f" ({LIKELY_CAUSES[kind]})"
+        return text
     return str(exc)
 
 
@@ -218,7 +230,7 @@ class Applier:
                 # Compared by errorcode: messages name the user and course, so they differ for every item.
                 count, last = self.single_failures.get(kind, (0, ""))
                 self.single_failures[kind] = (count + 1 if last == exc.errorcode else 1, exc.errorcode)
-                self._fail(ops[0], _error_text(exc))
+                self._fail(ops[0], _error_text(exc, kind))
                 return
             middle = len(pairs) // 2
             self._isolate_batch(pairs[:middle], send, handle, uncertain)

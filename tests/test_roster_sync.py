@@ -285,7 +285,7 @@ def test_failed_batch_is_isolated_and_reported_then_rerun_retries_only_that(
     rows = list(csv.reader(report.open(encoding="utf-8-sig"), delimiter=";"))
     failed = [r for r in rows[1:] if r[6] == "ошибка"]
     assert len(failed) == 1 and failed[0][0] == "8" and failed[0][2] == "p7@example.org"
-    assert "invalidparameter" in failed[0][7]
+    assert "invalidparameter" in failed[0][7] and "email already belongs" in failed[0][7]
     skipped = [r for r in rows[1:] if r[6] == "пропущено"]
     assert skipped and all(r[0] == "8" for r in skipped)  # p7's enrolments and memberships
 
