@@ -247,6 +247,7 @@ def gather(client: MoodleClient, config: AccelConfig, *, now: int | None = None)
                 a.name,
                 grademax=grademax_by_cmid.get(a.cmid, a.grade if a.grade != 0 else None),
                 teamsubmission=a.teamsubmission,
+                duedate=a.duedate,
             )
             if key:
                 assignment_keys[a.id] = key

@@ -189,6 +189,7 @@ class TeamRow(_Model):
     feedback_received: int = 0
     done: int = 0  # team assignments submitted (progress)
     total: int = 0  # team assignments present in the courses
+    overdue: list[str] = Field(default_factory=list)  # titles of assignments past due and not submitted
     url: str = ""
 
 
@@ -1001,6 +1002,9 @@ def _team_rows(ctx: Context, reviews: list[_Review]) -> list[TeamRow]:
                 status = f"оценено: {g.grade:g}"
                 if sub is not None and g.dategraded is not None and sub.timemodified > g.dategraded:
                     status += " (сдано повторно, ждёт проверки)"
+            elif (sub is None or sub.status != "submitted") and 0 < activity.duedate < ctx.snap.taken_at:
+                row.overdue.append(ASSIGNMENT_TITLES.get(key, key))
+                status += ", срок прошёл"
             row.status[key] = status
             row.grades[key] = g.grade
         row.feedback_received = sum(

@@ -29,6 +29,7 @@ CELL_COLORS = {
     "graded": ("#2e7d32", "оценено"),
     "submitted": ("#1565c0", "сдано, ждёт оценки"),
     "draft": ("#f9a825", "черновик / на доработке"),
+    "overdue": ("#c62828", "не сдано, срок прошёл"),
     "none": ("#cfd8dc", "не сдано"),
     "absent": ("#ffffff", "нет группы в курсе"),
 }
@@ -182,6 +183,8 @@ def _short(text: str, limit: int) -> str:
 def _cell_state(status: str) -> str:
     if status.startswith("оценено"):
         return "graded"
+    if status.endswith("срок прошёл"):
+        return "overdue"
     if status == "сдано":
         return "submitted"
     if status in ("черновик", "на доработке"):
@@ -290,7 +293,7 @@ def render_html(report: Report) -> str:
         _table(
             ["Команда", "Район", "Село", "Участников", "Наставники"]
             + [ASSIGNMENT_TITLES[k] for k in keys]
-            + ["Отзывов наставника"],
+            + ["Отзывов наставника", "Просрочено"],
             [
                 [
                     _link(t.url, t.name),
@@ -300,7 +303,7 @@ def render_html(report: Report) -> str:
                     _e(", ".join(t.mentors)),
                 ]
                 + [_e(t.status.get(k, "")) for k in keys]
-                + [str(t.feedback_received)]
+                + [str(t.feedback_received), _e(", ".join(t.overdue))]
                 for t in ind.teams
             ],
             raw=True,

@@ -104,14 +104,21 @@ def write_xlsx(report: Report, path: Path) -> None:
         ws,
         ["Команда", "Район", "Село", "Участников", "Наставники"]
         + [ASSIGNMENT_TITLES[k] for k in keys]
-        + ["Сдано работ", "Оценено", "Отзывов наставника", "Прогресс", "Ссылка"],
+        + ["Сдано работ", "Оценено", "Отзывов наставника", "Прогресс", "Просрочено", "Ссылка"],
         [
             [t.name, t.district, t.village, t.members, ", ".join(t.mentors)]
             + [t.status.get(k, "") for k in keys]
-            + [t.submissions, t.graded, t.feedback_received, f"{t.done} из {t.total}", t.url]
+            + [
+                t.submissions,
+                t.graded,
+                t.feedback_received,
+                f"{t.done} из {t.total}",
+                ", ".join(t.overdue),
+                t.url,
+            ]
             for t in ind.teams
         ],
-        [26, 20, 14, 11, 26] + [22] * len(keys) + [11, 10, 12, 10, 40],
+        [26, 20, 14, 11, 26] + [22] * len(keys) + [11, 10, 12, 10, 24, 40],
     )
 
     ws = wb.create_sheet("Наставники")

@@ -74,6 +74,7 @@ class Activity(_Model):
     name: str = ""
     grademax: float | None = None
     teamsubmission: bool = False
+    duedate: int = 0  # assignments: due date (0 = none); copies keep the template's dates (field note 15)
 
 
 class Submission(_Model):

@@ -463,3 +463,22 @@ def test_a_member_of_two_teams_does_not_carry_a_grade_to_the_other_team() -> Non
     report = compute(snap)
     assert [e.label for e in report.result("projects_developed").evidence] == ["Команда 0"]
     assert [p.team for p in pending_submissions(snap)] == ["Команда 1"]
+
+
+def test_teams_behind_their_due_dates() -> None:
+    snap = make_snapshot(teams=3, taken_at=M1_START + 20 * DAY)
+    snap.activities = [
+        a.model_copy(update={"duedate": M1_START + 10 * DAY}) if a.key == "m1-idea" else a
+        for a in snap.activities
+    ]
+    snap.submissions = [
+        team_submission("m1-idea", 100, M1_START + 9 * DAY),  # on time
+        team_submission("m1-idea", 101, M1_START + 9 * DAY, status="draft"),  # never sent
+    ]
+    snap.grades = team_grade(snap, "m1-idea", 102, 5, M1_START + 12 * DAY, "Оценено без работы")
+    rows = {t.name: t for t in compute(snap).teams}
+    assert rows["Команда 0"].overdue == []
+    assert rows["Команда 1"].overdue == ["Идея проекта"]
+    assert rows["Команда 1"].status["m1-idea"] == "черновик, срок прошёл"
+    assert rows["Команда 2"].overdue == []  # graded: the mentor dealt with it
+    assert rows["Команда 0"].status["m1-concept"] == "не сдано"  # no due date: never overdue
