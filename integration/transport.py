@@ -340,7 +340,9 @@ class MoodleClient:
 
     def _decode(self, wsfunction: str, response: requests.Response) -> Any:
         secret = self._token.reveal()
-        text = response.text
+        # Moodle always answers in UTF-8; a proxy that drops the charset would make requests guess
+        # ISO-8859-1 and garble every Russian name, so the body is decoded explicitly.
+        text = response.content.decode("utf-8", errors="replace")
         if response.status_code != 200:
             raise BadResponse(
                 f"{wsfunction}: unexpected answer from {self.url}",

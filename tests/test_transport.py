@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -347,3 +348,13 @@ def test_request_counts_per_function(fake_moodle: FakeMoodle) -> None:
     assert client.stats == {"core_webservice_get_site_info": 2, "local_nothing_here": 1}
     assert client.request_count == 3
     assert client.write_count == 0
+
+
+@responses.activate
+def test_answers_are_utf8_even_without_a_charset() -> None:
+    # A proxy that drops "; charset=utf-8" must not turn Russian names into mojibake.
+    body = json.dumps([{"id": 3, "fullname": "Анна Иванова"}], ensure_ascii=False).encode("utf-8")
+    responses.add(responses.POST, ENDPOINT, body=body, content_type="text/plain")
+    assert new_client().call("core_user_get_users_by_field", {"field": "id", "values": [3]})[0][
+        "fullname"
+    ] == ("Анна Иванова")
