@@ -15,13 +15,16 @@ import hashlib
 import html
 import logging
 import sqlite3
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from integration.messages import message, send_instant_messages
 from integration.users import get_users_by_field
 from sync.config import AccelConfig
 from sync.lock import exclusive
 from sync.service import Job, JobContext, JobResult
+
+if TYPE_CHECKING:
+    from sync.roster_read import Roster
 
 log = logging.getLogger("accel.service")
 
@@ -38,27 +41,41 @@ def default_jobs() -> list[Job]:
 # -- roster sync --------------------------------------------------------------------------------------------
 
 
-def _notify_coordinator(context: JobContext, subject: str, lines: list[str]) -> str:
-    """Send the coordinator a Moodle message; returns what happened, for the job's detail."""
-    username = context.config.service.coordinator
-    if not username:
-        log.warning("no [service] coordinator is set: nobody was told that %s", subject)
-        return "no coordinator set to tell"
+def _coordinator_ids(context: JobContext, roster: Roster | None) -> tuple[list[int], str]:
+    """Who to tell: ``[service] coordinator`` (a username or an email), else the roster's coordinators."""
     client = context.client()
-    found = get_users_by_field(client, "username", [username])
-    if not found:
-        log.warning("coordinator %r is not a user of the site; nobody was told that %s", username, subject)
-        return f"coordinator {username!r} not found on the site"
+    wanted = context.config.service.coordinator
+    if wanted:
+        field: Literal["username", "email"] = "email" if "@" in wanted else "username"
+        found = get_users_by_field(client, field, [wanted if field == "email" else wanted.lower()])
+        return [user.id for user in found], wanted
+    coordinators = [p for p in roster.people if p.role == "coordinator"] if roster else []
+    ids = {
+        u.id
+        for u in get_users_by_field(
+            client, "idnumber", [p.application for p in coordinators if p.application]
+        )
+    }
+    ids |= {u.id for u in get_users_by_field(client, "email", [p.email for p in coordinators if p.email])}
+    return sorted(ids), "the roster's coordinators"
+
+
+def _notify_coordinator(context: JobContext, roster: Roster | None, subject: str, lines: list[str]) -> str:
+    """Send the coordinator(s) a Moodle message; returns what happened, for the job's detail."""
+    ids, who = _coordinator_ids(context, roster)
+    if not ids:
+        log.warning("nobody to tell (%s: no Moodle account found) that %s", who, subject)
+        return f"nobody told: {who} not found on the site (set [service] coordinator)"
     body = (
         f"<p>{html.escape(subject)}</p><ul>"
         + "".join(f"<li>{html.escape(line)}</li>" for line in lines)
         + "</ul>"
     )
-    answers = send_instant_messages(client, [message(found[0].id, body)])
-    if answers and answers[0].ok:
-        return f"coordinator {username} told"
-    error = answers[0].errormessage if answers else "no answer"
-    return f"message to coordinator {username} refused: {error}"
+    answers = send_instant_messages(context.client(), [message(userid, body) for userid in ids])
+    refused = [a.errormessage or "refused" for a in answers if not a.ok]
+    if refused:
+        return f"message to {who} refused: {'; '.join(refused)}"
+    return f"{who} told"
 
 
 def roster_sync_job(context: JobContext) -> JobResult:
@@ -79,7 +96,7 @@ def roster_sync_job(context: JobContext) -> JobResult:
     if already_held and not context.forced:
         return JobResult("held", f"{path.name} is still held (unchanged since it was held)")
 
-    def hold(reasons: list[str]) -> JobResult:
+    def hold(reasons: list[str], roster: Roster | None = None) -> JobResult:
         context.set_state("roster_held_hash", digest)
         subject = f"Синхронизация списка участников ({path.name}) остановлена и ждёт решения координатора"
         told = (
@@ -87,6 +104,7 @@ def roster_sync_job(context: JobContext) -> JobResult:
             if already_held
             else _notify_coordinator(
                 context,
+                roster,
                 subject,
                 [
                     *reasons,
@@ -105,7 +123,7 @@ def roster_sync_job(context: JobContext) -> JobResult:
     except RosterFileError as exc:
         return hold([str(exc)])
     if roster.errors:
-        return hold([f"{len(roster.errors)} invalid rows, e.g. {roster.errors[0]}"])
+        return hold([f"{len(roster.errors)} invalid rows, e.g. {roster.errors[0]}"], roster)
     with exclusive(context.lock_path, "accel serve: roster sync"):
         try:
             outcome = sync_roster(
@@ -118,9 +136,9 @@ def roster_sync_job(context: JobContext) -> JobResult:
                 removal=service.roster_removal,
             )
         except RosterStop as exc:
-            return hold([str(exc)])
+            return hold([str(exc)], roster)
     if outcome.blocked:
-        return hold(list(outcome.blocked))
+        return hold(list(outcome.blocked), roster)
     if outcome.failed:
         # What could be applied was; the rest is retried (only what is still missing) after the back-off.
         raise RuntimeError(f"some roster changes failed; see the failure report {outcome.report}")
