@@ -22,30 +22,16 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from sync.config import INDICATORS
+
 BUNDLED_DIR = Path(__file__).resolve().parent
 MODULE_KEYS: tuple[str, ...] = ("m1", "m2", "m3")
 
 # Activity types the program uses (Moodle module names, as in core_course_get_contents "modname").
 ActivityType = Literal["page", "forum", "assign", "feedback", "choice", "data", "url", "resource", "label"]
 GROUPMODES: dict[str, int] = {"none": 0, "separate": 1, "visible": 2}
-# Indicators of program.md an activity can feed.
-KNOWN_INDICATORS: frozenset[str] = frozenset(
-    {
-        "participants",
-        "school_participants",
-        "initiative_groups",
-        "projects_developed",
-        "mentor_feedback",
-        "webinars_held",
-        "consultations_held",
-        "projects_presented",
-        "leader_projects",
-        "funds_raised",
-        "votes_cast",
-        "satisfaction",
-        "ngo_intent",
-    }
-)
+# Indicators of program.md an activity can feed (one list for the whole product: the config's targets).
+KNOWN_INDICATORS: frozenset[str] = frozenset(INDICATORS)
 PLACEHOLDERS: frozenset[str] = frozenset(
     {"cohort_code", "cohort_code_upper", "cohort_short", "cohort_name", "module_title", "module_number"}
 )

@@ -24,23 +24,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sync.config import INDICATORS
 from sync.snapshot import Activity, CalendarEvent, GradeRecord, Snapshot, Submission, Team
 
-INDICATOR_KEYS: tuple[str, ...] = (
-    "participants",
-    "school_participants",
-    "initiative_groups",
-    "projects_developed",
-    "mentor_feedback",
-    "webinars_held",
-    "consultations_held",
-    "projects_presented",
-    "leader_projects",
-    "funds_raised",
-    "votes_cast",
-    "satisfaction",
-    "ngo_intent",
-)
+INDICATOR_KEYS: tuple[str, ...] = INDICATORS  # program.md, in its order
 
 TITLES: dict[str, str] = {
     "participants": "Участники программы",

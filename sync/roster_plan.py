@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from integration.users import MoodleUser
 from sync.roster_names import slug
 from sync.roster_read import RosterPerson, team_key
 
+#: Listed in apply order (OP_ORDER below is this list).
 OpKind = Literal[
     "create_user",
     "update_user",
@@ -36,21 +37,7 @@ OpKind = Literal[
 #: Apply order: users before enrolments, enrolments before group membership (only enrolled users may join a
 #: group, field note 3), groups before groupings' assignments, removals last so that a guard stop leaves
 #: nothing half-suspended.
-OP_ORDER: tuple[OpKind, ...] = (
-    "create_user",
-    "update_user",
-    "enrol",
-    "add_role",
-    "reactivate",
-    "unassign_role",
-    "create_group",
-    "create_grouping",
-    "assign_grouping",
-    "remove_member",
-    "add_member",
-    "suspend",
-    "unenrol",
-)
+OP_ORDER: tuple[OpKind, ...] = get_args(OpKind)  # OpKind lists the kinds in this order
 
 Removal = Literal["suspend", "keep", "unenrol"]
 #: Standard Moodle role ids (field note 14), for people to read in the plan.
