@@ -267,22 +267,12 @@ class MoodleClient:
             if write:
                 self.write_stats[wsfunction] += 1
             started = time.monotonic()
-            retry_reason: str
             try:
                 response = self.session.post(self.endpoint, data=data, timeout=self.timeout)
-            except requests.exceptions.ConnectTimeout as exc:
-                # Nothing reached the server, so even a write may be sent again.
-                retry_reason = "connect timeout"
-                if attempt > self.max_retries:
-                    raise MoodleUnreachable(
-                        f"{wsfunction}: could not connect to {self.url} ({retry_reason})",
-                        wsfunction=wsfunction,
-                    ) from None
-                self._wait(wsfunction, attempt, retry_reason, exc)
-                continue
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
                 reason = type(exc).__name__
-                if write:
+                # A connect timeout means nothing reached the server, so even a write may be sent again.
+                if write and not isinstance(exc, requests.exceptions.ConnectTimeout):
                     raise UncertainWrite(
                         f"{wsfunction}: the connection failed during a write ({reason}); it may or may not "
                         "have been applied. Read the site again before retrying.",
@@ -293,7 +283,7 @@ class MoodleClient:
                         f"{wsfunction}: {self.url} did not answer after {attempt} attempts ({reason})",
                         wsfunction=wsfunction,
                     ) from None
-                self._wait(wsfunction, attempt, reason, exc)
+                self._wait(wsfunction, attempt, reason)
                 continue
             except requests.exceptions.RequestException as exc:
                 raise MoodleUnreachable(
@@ -316,7 +306,7 @@ class MoodleClient:
                         wsfunction=wsfunction,
                     )
                 if attempt <= self.max_retries:
-                    self._wait(wsfunction, attempt, f"HTTP {response.status_code}", None)
+                    self._wait(wsfunction, attempt, f"HTTP {response.status_code}")
                     continue
                 raise MoodleUnreachable(
                     f"{wsfunction}: {self.url} answered HTTP {response.status_code} "
@@ -325,7 +315,7 @@ class MoodleClient:
                 )
             return self._decode(wsfunction, response)
 
-    def _wait(self, wsfunction: str, attempt: int, reason: str, exc: Exception | None) -> None:
+    def _wait(self, wsfunction: str, attempt: int, reason: str) -> None:
         delay = min(self.backoff_cap, self.backoff * 2 ** (attempt - 1))
         delay = delay / 2 + random.uniform(0, delay / 2)  # jitter: many clients must not retry in step
         log.warning(
