@@ -10,6 +10,7 @@ and groups created during the apply are only known then.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
@@ -314,24 +315,51 @@ def match_people(people: Iterable[RosterPerson], users: Iterable[MoodleUser]) ->
 # --- the plan -------------------------------------------------------------------------------------------------
 
 
+#: Column sizes of Moodle's user table (lib/db/install.xml). Moodle does not shorten a longer value: PostgreSQL
+#: refuses the insert (``dmlwriteexception``), which fails the person's account creation and, until the batch is
+#: split, everyone created with them. Two phone numbers in one cell easily pass the 20 of ``phone1``.
+USER_FIELD_MAX = {
+    "firstname": 100,
+    "lastname": 100,
+    "middlename": 255,
+    "city": 120,
+    "phone1": 20,
+    "institution": 255,
+}
+
+
+def moodle_phone(phone: str) -> str:
+    """A phone that fits ``phone1`` (20 characters): as written if it fits, else its first number, else only
+    the digits (and a leading +) of that number, cut to 20."""
+    limit = USER_FIELD_MAX["phone1"]
+    if len(phone) <= limit:
+        return phone
+    first = re.split(r"[,;/]|\s+или\s+|\s+or\s+", phone)[0].strip()
+    if len(first) <= limit:
+        return first
+    compact = ("+" if first.startswith("+") else "") + re.sub(r"\D", "", first)
+    return compact[:limit]
+
+
 def _user_fields(person: RosterPerson) -> dict[str, str]:
-    """Moodle user fields the roster sets (empty roster cells leave Moodle's value alone)."""
+    """Moodle user fields the roster sets (empty roster cells leave Moodle's value alone), cut to the sizes
+    of Moodle's columns."""
     fields = {
         "firstname": person.firstname,
         "lastname": person.lastname,
         "email": person.email,
         "idnumber": person.application,
         "city": person.village,
-        "phone1": person.phone,
+        "phone1": moodle_phone(person.phone),
         "institution": person.organisation,
     }
-    return {k: v for k, v in fields.items() if v}
+    return {k: v[: USER_FIELD_MAX.get(k, len(v))].strip() for k, v in fields.items() if v}
 
 
 def new_user_fields(person: RosterPerson, username: str) -> dict[str, Any]:
     fields: dict[str, Any] = {"username": username, **_user_fields(person)}
     if person.middlename:
-        fields["middlename"] = person.middlename
+        fields["middlename"] = person.middlename[: USER_FIELD_MAX["middlename"]]
     # Moodle makes a password and emails it with the login details (field note 18).
     fields["createpassword"] = 1
     return fields

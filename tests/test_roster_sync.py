@@ -572,3 +572,31 @@ def test_one_account_is_never_given_to_two_roster_people() -> None:
     matches = match_people([other, anna], [account])
     assert matches[anna.key].userid == 9 and matches[anna.key].how == "idnumber"
     assert matches[other.key].how == "conflict" and matches[other.key].related == (9,)
+
+
+def test_long_phone_and_village_fit_moodle_columns_and_the_rerun_is_quiet(
+    fake_moodle: FakeMoodle, client: MoodleClient, tmp_path: Path
+) -> None:
+    """mdl_user.phone1 is 20 characters and city 120: PostgreSQL refuses longer values (the fake too), which
+    would fail the account creation; the sync sends what fits, and compares what it sends."""
+    cohort(fake_moodle)
+    config = load_config(CONFIG)
+    cohort_courses = [CohortCourse(c.number, c.shortname, c.idnumber) for c in config.module_courses()]
+    path = tmp_path / "roster.csv"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, delimiter=";")
+        writer.writerow([*HEADER, "Телефон"])
+        two_phones = "+7 (914) 123-45-67, +7 (914) 765-43-21"
+        writer.writerow([*participant(1, "Команда А", village="Село " + "о" * 130), two_phones])
+        writer.writerow([*participant(2, "Команда А"), "+7 (914) 123-45-67 доб. 1234"])
+        writer.writerow([*participant(3, "Команда А"), "+7 900 000-00-00"])
+    roster = read_roster(path)
+    outcome = plan_sync(client, roster, cohort_courses, roles=Roles())
+    done = apply_sync(client, outcome, store=None, report_path=None, removal="suspend")
+    assert not done.failed, done.result
+    p1, p2, p3 = (user_by_email(fake_moodle, f"p{n}@example.org") for n in (1, 2, 3))
+    assert p1 is not None and p2 is not None and p3 is not None
+    assert p1["phone1"] == "+7 (914) 123-45-67" and len(p1["city"]) == 120
+    assert p2["phone1"] == "+791412345671234"
+    assert p3["phone1"] == "+7 900 000-00-00"
+    assert plan_sync(client, roster, cohort_courses, roles=Roles()).plan.empty

@@ -65,6 +65,30 @@ EMAIL_RE = re.compile(
     r"(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$"
 )
 USERNAME_RE = re.compile(r"^[a-z0-9_.@-]+$")
+#: Column sizes of mdl_user (lib/db/install.xml); Moodle does not shorten values and PostgreSQL refuses longer ones.
+USER_FIELD_MAX = {
+    "username": 100,
+    "firstname": 100,
+    "lastname": 100,
+    "middlename": 255,
+    "email": 100,
+    "idnumber": 255,
+    "city": 120,
+    "phone1": 20,
+    "phone2": 20,
+    "institution": 255,
+    "department": 255,
+    "address": 255,
+}
+
+
+def _too_long(item: dict[str, Any]) -> bool:
+    return any(len(str(item.get(key, ""))) > size for key, size in USER_FIELD_MAX.items())
+
+
+def dml_write_error() -> Fault:
+    """What a value too long for its column gives on PostgreSQL: the insert or update fails."""
+    return Fault("dmlwriteexception", "Error writing to database", "dml_write_exception")
 
 
 # -- helpers for tests -------------------------------------------------------------------------------------
@@ -245,6 +269,8 @@ def _create_users(site: FakeMoodle, params: dict[str, Any]) -> list[dict[str, An
             raise invalid_parameter()
         if not item.get("password") and str(item.get("createpassword", "0")) != "1":
             raise invalid_parameter()
+        if _too_long(item):
+            raise dml_write_error()  # the transaction is rolled back: nobody is created
         usernames.add(username)
         emails.add(email.lower())
     created = []
@@ -285,6 +311,10 @@ def _update_users(site: FakeMoodle, params: dict[str, Any]) -> dict[str, Any]:
             if taken is not None and taken["id"] != userid:
                 warn("useremailduplicate", "Duplicate email address")
                 continue
+        if _too_long(item):
+            # update_users catches the exception per user and answers it as a warning.
+            warn("dmlwriteexception", "Error writing to database")
+            continue
         for key in USER_TEXT_FIELDS:
             if key in item:
                 user[key] = item[key]
