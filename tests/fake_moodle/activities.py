@@ -37,14 +37,16 @@ STUDENT = 5
 
 
 # -- helpers for tests ---------------------------------------------------------------------------------------
-def _new_module(site: FakeMoodle, courseid: int, modname: str, name: str, idnumber: str) -> tuple[int, int]:
-    """A course module with an instance id unique for its type (as Moodle's tables give)."""
+def _new_module(
+    site: FakeMoodle, courseid: int, modname: str, name: str, idnumber: str, section: int = 0
+) -> tuple[int, int]:
+    """A course module (in section number ``section``) with an instance id unique for its type."""
     cmid = site.next_id("module")
-    instance = site.next_id(f"instance-{modname}")
+    instance = site.next_instance(modname)
     site.modules[cmid] = {
         "id": cmid,
         "course": courseid,
-        "section": (site.sections.get(courseid) or [{"id": 0}])[0]["id"],
+        "section": (site.sections.get(courseid) or [{"id": 0}])[section]["id"],
         "modname": modname,
         "instance": instance,
         "name": name,
@@ -64,9 +66,12 @@ def add_assign(
     team: bool = True,
     grade: int = 100,
     duedate: int = 0,
+    section: int = 0,
 ) -> int:
     """An assignment (team submission by default); returns its instance (assignment) id."""
-    cmid, instance = _new_module(site, courseid, "assign", name, idnumber)
+    cmid, instance = _new_module(site, courseid, "assign", name, idnumber, section)
+    if duedate:
+        site.modules[cmid]["dates"] = [{"dataid": "duedate", "timestamp": duedate}]
     site.assignments[instance] = {
         "id": instance,
         "cmid": cmid,
@@ -108,8 +113,10 @@ def submit(
     return sid
 
 
-def add_choice(site: FakeMoodle, courseid: int, idnumber: str, name: str, options: list[str]) -> int:
-    cmid, instance = _new_module(site, courseid, "choice", name, idnumber)
+def add_choice(
+    site: FakeMoodle, courseid: int, idnumber: str, name: str, options: list[str], *, section: int = 0
+) -> int:
+    cmid, instance = _new_module(site, courseid, "choice", name, idnumber, section)
     site.choices[instance] = {
         "id": instance,
         "coursemodule": cmid,
@@ -142,8 +149,10 @@ def add_database(
     idnumber: str,
     name: str,
     fields: list[tuple[str, str, str, str]] | None = None,
+    *,
+    section: int = 0,
 ) -> int:
-    cmid, instance = _new_module(site, courseid, "data", name, idnumber)
+    cmid, instance = _new_module(site, courseid, "data", name, idnumber, section)
     site.databases[instance] = {"id": instance, "coursemodule": cmid, "course": courseid, "name": name}
     site.data_fields[instance] = [
         {
@@ -179,10 +188,16 @@ def add_entry(
 
 
 def add_feedback(
-    site: FakeMoodle, courseid: int, idnumber: str, name: str, items: list[tuple[str, str, str, str]]
+    site: FakeMoodle,
+    courseid: int,
+    idnumber: str,
+    name: str,
+    items: list[tuple[str, str, str, str]],
+    *,
+    section: int = 0,
 ) -> int:
     """A survey; items are (typ, label, name, presentation), e.g. ("numeric", "usefulness", "...", "1|10")."""
-    cmid, instance = _new_module(site, courseid, "feedback", name, idnumber)
+    cmid, instance = _new_module(site, courseid, "feedback", name, idnumber, section)
     site.feedbacks[instance] = {
         "id": instance,
         "coursemodule": cmid,
@@ -219,8 +234,8 @@ def answer_survey(
     )
 
 
-def add_forum(site: FakeMoodle, courseid: int, idnumber: str, name: str) -> int:
-    cmid, instance = _new_module(site, courseid, "forum", name, idnumber)
+def add_forum(site: FakeMoodle, courseid: int, idnumber: str, name: str, *, section: int = 0) -> int:
+    cmid, instance = _new_module(site, courseid, "forum", name, idnumber, section)
     site.forums[instance] = {"id": instance, "cmid": cmid, "course": courseid, "name": name}
     return instance
 
@@ -416,11 +431,11 @@ def _get_grades(site: FakeMoodle, params: dict[str, Any]) -> dict[str, Any]:
 def _save_grade(site: FakeMoodle, params: dict[str, Any]) -> None:
     aid = as_int(params.get("assignmentid"))
     userid = as_int(params.get("userid"))
-    grade = params.get("grade")
-    if grade is None or grade == "":
+    given = params.get("grade")
+    if given is None or given == "":
         raise invalid_parameter()
     try:
-        value = float(grade)
+        value = float(given)
     except ValueError:
         raise invalid_parameter() from None
     assignment = site.assignments.get(aid)
@@ -428,8 +443,28 @@ def _save_grade(site: FakeMoodle, params: dict[str, Any]) -> None:
         raise record_missing()
     if not site.is_enrolled(assignment["course"], userid):
         raise invalid_parameter()
-    applytoall = as_int(params.get("applytoall"), 0)
+    applytoall = bool(as_int(params.get("applytoall"), 0))
     feedback = ((params.get("plugindata") or {}).get("assignfeedbackcomments_editor") or {}).get("text", "")
+    grade(site, aid, userid, value, feedback=feedback, applytoall=applytoall)
+    return None
+
+
+def grade(
+    site: FakeMoodle,
+    assignmentid: int,
+    userid: int,
+    value: float,
+    *,
+    feedback: str = "",
+    when: int | None = None,
+    grader: int | None = None,
+    applytoall: bool = True,
+) -> list[int]:
+    """A grade with a feedback comment, as the grading page saves it; returns the users graded.
+
+    For a team assignment with ``applytoall`` every student of ``userid``'s team gets it (field note 11).
+    """
+    assignment = site.assignments[assignmentid]
     targets = [userid]
     if assignment.get("teamsubmission") and applytoall:
         gid = _team_of(site, assignment["course"], userid)
@@ -440,16 +475,16 @@ def _save_grade(site: FakeMoodle, params: dict[str, Any]) -> None:
     for uid in targets:
         site.grades.append(
             {
-                "assignment": aid,
+                "assignment": assignmentid,
                 "userid": uid,
                 "grade": value,
                 "feedback": feedback,
-                "timemodified": site.now,
-                "grader": site.token_userid,
+                "timemodified": site.now if when is None else when,
+                "grader": site.token_userid if grader is None else grader,
                 "attemptnumber": 0,
             }
         )
-    return None
+    return targets
 
 
 @handler("mod_assign_list_participants")

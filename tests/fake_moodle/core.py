@@ -220,6 +220,24 @@ class FakeMoodle:
             self._ids[kind] = itertools.count(start)
         return next(self._ids[kind])
 
+    def next_instance(self, modname: str) -> int:
+        """A fresh instance id for an activity of ``modname`` (a new row in that module's own table)."""
+        records = {
+            "assign": self.assignments,
+            "choice": self.choices,
+            "data": self.databases,
+            "feedback": self.feedbacks,
+            "forum": self.forums,
+        }.get(modname, {})
+        used = max(
+            [m["instance"] for m in self.modules.values() if m["modname"] == modname] + list(records),
+            default=0,
+        )
+        instance = self.next_id(f"instance-{modname}")
+        while instance <= used:
+            instance = self.next_id(f"instance-{modname}")
+        return instance
+
     # -- what a test asks -----------------------------------------------------------------------------
     @property
     def token_userid(self) -> int:

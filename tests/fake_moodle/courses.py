@@ -3,7 +3,9 @@
 Shapes follow tests/fixtures/recordings (core_course_*, core_courseformat_update_course,
 core_update_inplace_editable, core_calendar_*). Behaviour that matters for provisioning:
 - core_course_duplicate_course copies sections and modules (keeping ID numbers and dates, field note 15),
-  no users, no course ID number; a taken short name fails with ``shortnametaken``;
+  each module with a new course module id and a new instance id (its settings record copied: assignment,
+  choice options, database fields, survey items, forum), no users and no user data, no course ID number;
+  a taken short name fails with ``shortnametaken``;
 - core_course_update_courses reports per-course failures only as warnings (field note 8);
 - core_calendar_get_calendar_events returns course events (groupid 0) of the courses asked and group events
   only of the groups asked;
@@ -124,7 +126,7 @@ def add_module(
 ) -> int:
     sec = site.sections[courseid][section]
     cmid = site.next_id("module")
-    instance = 1 + sum(1 for m in site.modules.values() if m["modname"] == modname)
+    instance = site.next_instance(modname)
     site.modules[cmid] = {
         "id": cmid,
         "course": courseid,
@@ -304,14 +306,53 @@ def _duplicate_course(site: FakeMoodle, params: dict[str, Any]) -> dict[str, Any
         site.sections[new_id].append(new_sec)
     for cm in [m for m in site.modules.values() if m["course"] == source_id]:
         cmid = site.next_id("module")
+        # Restored as a new activity: a new course module AND a new row in the module's table (a new
+        # instance id) with the template's settings, and no user data.
+        instance = site.next_instance(cm["modname"])
         site.modules[cmid] = {
             **cm,
             "id": cmid,
             "course": new_id,
             "section": section_map[cm["section"]],
+            "instance": instance,
             "dates": [dict(d) for d in cm.get("dates", [])],
         }
+        _copy_activity_settings(site, cm["modname"], cm["instance"], instance, cmid, new_id)
     return {"id": new_id, "shortname": shortname}
+
+
+def _copy_activity_settings(
+    site: FakeMoodle, modname: str, old: int, new: int, cmid: int, courseid: int
+) -> None:
+    """Copy an activity's own settings record (and its options, fields or items) under a new instance id.
+
+    Submissions, grades, votes, entries and survey answers are user data and are not copied.
+    """
+    if modname == "assign" and old in site.assignments:
+        site.assignments[new] = {**site.assignments[old], "id": new, "cmid": cmid, "course": courseid}
+    elif modname == "forum" and old in site.forums:
+        site.forums[new] = {**site.forums[old], "id": new, "cmid": cmid, "course": courseid}
+    elif modname == "choice" and old in site.choices:
+        site.choices[new] = {
+            **site.choices[old],
+            "id": new,
+            "coursemodule": cmid,
+            "course": courseid,
+            "options": [
+                {**o, "id": site.next_id("choice-option")} for o in site.choices[old].get("options", [])
+            ],
+        }
+    elif modname == "data" and old in site.databases:
+        site.databases[new] = {**site.databases[old], "id": new, "coursemodule": cmid, "course": courseid}
+        site.data_fields[new] = [
+            {**f, "id": site.next_id("data-field"), "dataid": new} for f in site.data_fields.get(old, [])
+        ]
+    elif modname == "feedback" and old in site.feedbacks:
+        site.feedbacks[new] = {**site.feedbacks[old], "id": new, "coursemodule": cmid, "course": courseid}
+        site.feedback_items[new] = [
+            {**i, "id": site.next_id("feedback-item"), "feedback": new}
+            for i in site.feedback_items.get(old, [])
+        ]
 
 
 UPDATABLE = {
