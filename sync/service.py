@@ -82,11 +82,25 @@ class JobContext:
     lock_path: Path
     forced: bool = False
     _client: MoodleClient | None = None
+    #: the client's counts when this job got it: one client may serve every job of a process
+    _requests_before: int = 0
+    _writes_before: int = 0
 
     def client(self) -> MoodleClient:
         if self._client is None:
             self._client = self.client_factory()
+            self._requests_before = self._client.request_count
+            self._writes_before = self._client.write_count
         return self._client
+
+    def requests_made(self) -> tuple[int, int]:
+        """Requests and writes this job made (not those of earlier jobs on the same client)."""
+        if self._client is None:
+            return 0, 0
+        return (
+            self._client.request_count - self._requests_before,
+            self._client.write_count - self._writes_before,
+        )
 
     def get_state(self, key: str) -> str | None:
         return get_state(self.store, key)
@@ -289,7 +303,7 @@ class ServiceRunner:
             outcome, detail = "failed", f"{type(exc).__name__}: {exc}; retry at {_iso(retry_at)}"
             log.error("%s failed", job.name, exc_info=True, extra={"job": job.name, "outcome": "failed"})
         duration = time.monotonic() - started_wall
-        client = context._client
+        requests, writes = context.requests_made()
         record = RunRecord(
             job=job.name,
             slot=_iso(slot),
@@ -298,8 +312,8 @@ class ServiceRunner:
             duration=round(duration, 3),
             outcome=outcome,
             detail=detail,
-            requests=client.request_count if client else 0,
-            writes=client.write_count if client else 0,
+            requests=requests,
+            writes=writes,
         )
         with self.store:
             self.store.execute(
