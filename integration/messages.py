@@ -10,6 +10,14 @@ from pydantic import BaseModel, ConfigDict
 from integration.transport import MoodleClient
 
 FORMAT_HTML = 1
+#: core_message\api::MESSAGE_MAX_LENGTH, compared with PHP's strlen: UTF-8 *bytes* (a Cyrillic letter is two).
+#: A longer text is refused (``msgid`` -1, "errormessagetoolong"); the others of the call still go.
+MESSAGE_MAX_BYTES = 4096
+
+
+def fits(text: str) -> bool:
+    """Whether Moodle accepts ``text`` as one message."""
+    return len(text.encode("utf-8")) <= MESSAGE_MAX_BYTES
 
 
 class Message(TypedDict, total=False):

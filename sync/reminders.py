@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from integration.messages import fits
 from sync.indicators import PendingItem
 from sync.pending import waited_text
 
@@ -83,6 +84,21 @@ def plan_reminders(
         Reminder(mentor, tuple(sorted(items, key=lambda i: (i.submitted_at, i.team))))
         for mentor, items in sorted(by_mentor.items())
     ]
+
+
+def split_to_fit(reminder: Reminder, mentor_name: str) -> list[Reminder]:
+    """The reminder as one or more reminders whose messages Moodle accepts (4096 bytes each, see
+    ``integration.messages.MESSAGE_MAX_BYTES``): a mentor of many teams gets the list in several messages."""
+    parts: list[Reminder] = []
+    current: list[PendingItem] = []
+    for item in reminder.items:
+        if current and not fits(Reminder(reminder.mentor, (*current, item)).text(mentor_name)):
+            parts.append(Reminder(reminder.mentor, tuple(current)))
+            current = []
+        current.append(item)
+    if current:
+        parts.append(Reminder(reminder.mentor, tuple(current)))
+    return parts
 
 
 def record_sent(store: sqlite3.Connection, reminder: Reminder, day: str, now: dt.datetime) -> None:

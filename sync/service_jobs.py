@@ -17,7 +17,7 @@ import logging
 import sqlite3
 from typing import TYPE_CHECKING, Any, Literal
 
-from integration.messages import message, send_instant_messages
+from integration.messages import fits, message, send_instant_messages
 from integration.users import get_users_by_field
 from sync.config import AccelConfig
 from sync.lock import exclusive
@@ -60,17 +60,27 @@ def _coordinator_ids(context: JobContext, roster: Roster | None) -> tuple[list[i
     return sorted(ids), "the roster's coordinators"
 
 
+def _notice_body(subject: str, lines: list[str]) -> str:
+    """The notice as HTML that Moodle accepts: over 4096 bytes a message is refused, so lines before the last
+    (the instruction) are left out and counted; all of them are in the service's log."""
+    head = [f"<li>{html.escape(line)}</li>" for line in lines[:-1]]
+    tail = [f"<li>{html.escape(line)}</li>" for line in lines[-1:]]
+    dropped: list[str] = []
+    while True:
+        more = [f"<li>… и ещё {len(dropped)} (полностью — в журнале службы)</li>"] if dropped else []
+        body = f"<p>{html.escape(subject)}</p><ul>" + "".join(head + more + tail) + "</ul>"
+        if fits(body) or not head:
+            return body
+        dropped.append(head.pop())
+
+
 def _notify_coordinator(context: JobContext, roster: Roster | None, subject: str, lines: list[str]) -> str:
     """Send the coordinator(s) a Moodle message; returns what happened, for the job's detail."""
     ids, who = _coordinator_ids(context, roster)
     if not ids:
         log.warning("nobody to tell (%s: no Moodle account found) that %s", who, subject)
         return f"nobody told: {who} not found on the site (set [service] coordinator)"
-    body = (
-        f"<p>{html.escape(subject)}</p><ul>"
-        + "".join(f"<li>{html.escape(line)}</li>" for line in lines)
-        + "</ul>"
-    )
+    body = _notice_body(subject, lines)
     answers = send_instant_messages(context.client(), [message(userid, body) for userid in ids])
     refused = [a.errormessage or "refused" for a in answers if not a.ok]
     if refused:
@@ -165,7 +175,14 @@ def snapshot_job(context: JobContext) -> JobResult:
 def reminders_job(context: JobContext) -> JobResult:
     from sync.gather import gather
     from sync.pending import pending_submissions
-    from sync.reminders import day_of, forget_sent, plan_reminders, record_sent, sent_today
+    from sync.reminders import (
+        day_of,
+        forget_sent,
+        plan_reminders,
+        record_sent,
+        sent_today,
+        split_to_fit,
+    )
 
     client = context.client()
     snapshot = gather(client, context.config, now=int(context.now.timestamp()))
@@ -180,6 +197,8 @@ def reminders_job(context: JobContext) -> JobResult:
             "nothing", "no work waits longer than the reminder threshold for a mentor not yet told today"
         )
     names = {person.id: person.fullname for person in snapshot.people}
+    # Moodle refuses a message over 4096 bytes: a long list goes in several messages.
+    reminders = [part for r in reminders for part in split_to_fit(r, names.get(r.mentor, "наставник"))]
     # Recorded before sending: if the answer is lost, a mentor misses one reminder rather than gets two.
     for reminder in reminders:
         record_sent(context.store, reminder, day, context.now)
@@ -191,14 +210,17 @@ def reminders_job(context: JobContext) -> JobResult:
         ],
     )
     refused = []
+    reminded: set[int] = set()
     for reminder, answer in zip(reminders, answers, strict=False):
         if not answer.ok:
             forget_sent(context.store, reminder, day)
             refused.append(
                 f"{names.get(reminder.mentor, reminder.mentor)}: {answer.errormessage or 'refused'}"
             )
+        else:
+            reminded.add(reminder.mentor)
     items = sum(len(r.items) for r in reminders)
-    detail = f"{len(reminders) - len(refused)} mentors reminded of {items} submissions"
+    detail = f"{len(reminded)} mentors reminded of {items} submissions"
     if refused:
         raise RuntimeError(detail + "; refused: " + "; ".join(refused))
     return JobResult("ok", detail)

@@ -737,12 +737,18 @@ def _send_instant_messages(site: FakeMoodle, params: dict[str, Any]) -> list[dic
         touserid = as_int(item.get("touserid"))
         text = item.get("text", "")
         clientmsgid = item.get("clientmsgid", "")
+        if not re.fullmatch(r"[A-Za-z0-9_-]*", clientmsgid):
+            raise invalid_parameter()  # PARAM_ALPHANUMEXT would change it: the whole call fails
         user = site.users.get(touserid)
         if user is None or user.get("deleted") or not text:
             # Moodle answers per message: msgid -1 and the reason, the others still go.
             out.append(
                 {"msgid": -1, "clientmsgid": clientmsgid, "errormessage": "Invalid user or empty text"}
             )
+            continue
+        if len(text.encode("utf-8")) > 4096:
+            # core_message\api::MESSAGE_MAX_LENGTH, compared with strlen (bytes).
+            out.append({"msgid": -1, "clientmsgid": clientmsgid, "errormessage": "The message is too long"})
             continue
         msgid = len(site.messages) + 1
         html = text if text.lstrip().startswith("<") else f"<p>{text}</p>"
