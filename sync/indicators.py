@@ -1031,7 +1031,9 @@ def _mentor_rows(ctx: Context, reviews: list[_Review], pending: list[PendingItem
     for uid, row in mentors.items():
         row.median_hours = _median(hours.get(uid, []))
         row.teams.sort()
-    return sorted(mentors.values(), key=lambda m: m.name)
+    # Experts hold the same Moodle role as mentors (non-editing teacher) but are members of no team: they
+    # answer for no team's work, so they are not rows of the mentor tables.
+    return sorted((row for row in mentors.values() if row.teams), key=lambda m: m.name)
 
 
 def _place_rows(

@@ -382,6 +382,8 @@ def test_the_whole_pipeline_on_one_site(fake_moodle: FakeMoodle, run_cli: Run, c
     assert sorted(e["label"] for e in results["leader_projects"]["evidence"]) == sorted([T5, T1, T2])
     assert results["consultations_held"]["breakdown"] == {"группа": 2, "весь курс": 4}
     mentors = {m["name"]: m for m in shown["mentors"]}
+    # The experts hold the mentors' Moodle role (4) but are in no team: not in the mentor tables.
+    assert sorted(mentors) == ["Наталья Наставникова", "Олег Консультантов"]
     # Наставникова: idea and concept of T1..T4 (24, 48, 12, 72 h each), p001's fundraising plan (24 h),
     # final projects of T1..T3 (24, 72, 48 h; T3 without a comment) -> 12 reviews, 11 with a comment,
     # median of 12,12,24,24,24,24,48,48,48,72,72,72 = 36 h; T4's final project waits.
