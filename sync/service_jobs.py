@@ -43,11 +43,18 @@ def default_jobs() -> list[Job]:
 
 def _coordinator_ids(context: JobContext, roster: Roster | None) -> tuple[list[int], str]:
     """Who to tell: ``[service] coordinator`` (a username or an email), else the roster's coordinators."""
+    from sync.roster_names import is_valid_username
+    from sync.roster_read import is_valid_email
+
     client = context.client()
-    wanted = context.config.service.coordinator
+    wanted = (context.config.service.coordinator or "").strip()
     if wanted:
         field: Literal["username", "email"] = "email" if "@" in wanted else "username"
-        found = get_users_by_field(client, field, [wanted if field == "email" else wanted.lower()])
+        value = wanted if field == "email" else wanted.lower()
+        # A value that PARAM_EMAIL / PARAM_USERNAME would change fails the whole look-up (invalidparameter).
+        if not (is_valid_email(value) if field == "email" else is_valid_username(value)):
+            return [], f"{wanted} (not a Moodle username or email)"
+        found = get_users_by_field(client, field, [value])
         return [user.id for user in found], wanted
     coordinators = [p for p in roster.people if p.role == "coordinator"] if roster else []
     ids = {

@@ -239,6 +239,9 @@ def _get_users_by_field(site: FakeMoodle, params: dict[str, Any]) -> list[dict[s
     if field == "email" and any(not _valid_email(v) for v in values):
         # clean_param(PARAM_EMAIL) would change the value: the whole call fails.
         raise invalid_parameter()
+    if field == "username" and any(not USERNAME_RE.match(v) for v in values):
+        # PARAM_USERNAME lowercases and drops anything but [a-z0-9_.@-]: a changed value fails the call too.
+        raise invalid_parameter()
     wanted = set(values)
     found = []
     for uid in sorted(site.users):
