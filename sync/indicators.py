@@ -282,11 +282,13 @@ def _parse_score(text: str) -> float | None:
 
 
 _VILLAGE_RE = re.compile(r"\bс\.\s*([А-ЯЁA-Z][^,;.()]*)")
-_QUOTED_RE = re.compile(r"«([^»]+)»")
+# "Команда «Шаромы»": a team named after its village (an NGO's «name», "АНО «Эвенское наследие»", is not one).
+_QUOTED_RE = re.compile(r"^\s*команда\s+«([^»]+)»", re.IGNORECASE)
 
 
 def team_village(team: Team, cities: Iterable[str]) -> str:
-    """A team's village: 'с. Эссо' in the group description, else the «name», else its members' usual city."""
+    """A team's village: 'с. Эссо' in the group description, else "Команда «name»", else its members' usual
+    city."""
     m = _VILLAGE_RE.search(team.description or "")
     if m:
         return m.group(1).strip()
@@ -955,7 +957,12 @@ def _team_rows(ctx: Context, reviews: list[_Review]) -> list[TeamRow]:
     rows: list[TeamRow] = []
     for name in sorted(by_name):
         teams = by_name[name]
-        home = next((t for t in teams if t.courseid == m1), teams[0])
+        # The team's home group: module 1's, unless the team has no participants there (a young NGO joins in
+        # module 2) and has them in another module.
+        home = next(
+            (t for t in sorted(teams, key=lambda t: t.courseid != m1) if ctx.students_of(t)),
+            next((t for t in teams if t.courseid == m1), teams[0]),
+        )
         students = ctx.students_of(home)
         cities = [ctx.people[u].city for u in home.member_ids if u in ctx.people]
         district = next((t.district for t in teams if t.district), "")
@@ -966,16 +973,18 @@ def _team_rows(ctx: Context, reviews: list[_Review]) -> list[TeamRow]:
             members=len(students),
             member_names=sorted(ctx.name(u) for u in students),
             mentors=sorted({ctx.name(u) for t in teams for u in ctx.mentors_of(t)}),
-            total=len(present),
+            total=0,
             url=ctx.links.group(home.courseid, home.id),
         )
         for key in present:
             activity = ctx.activities[key]
             team = next((t for t in teams if t.courseid == activity.courseid), None)
-            if team is None:
-                row.status[key] = "нет группы в курсе"
+            if team is None or not ctx.students_of(team):
+                # Not the team's module: nothing is due from it there, and it is not counted in its progress.
+                row.status[key] = "нет группы в курсе" if team is None else "нет участников в курсе"
                 row.grades[key] = None
                 continue
+            row.total += 1
             sub = ctx.team_submission(key, team)
             g = ctx.team_grade(key, team)
             status = {"submitted": "сдано", "draft": "черновик", "reopened": "на доработке"}.get(
@@ -1055,7 +1064,11 @@ def _place_rows(
     m1 = ctx.course_id("m1")
     everyone: set[int] = set().union(*ctx.active_students.values()) if ctx.active_students else set()
     for uid in everyone:
+        # Placed by their module-1 team, else by their team in another module (a young NGO's group).
         teams_of = ctx.teams_of_user.get((m1, uid), []) if m1 is not None else []
+        teams_of = teams_of or [
+            t for cid in sorted(ctx.course_by_id) for t in ctx.teams_of_user.get((cid, uid), [])
+        ]
         if teams_of:
             district, village = team_place.get(_team_key(teams_of[0]), ("без района", "не указано"))
         else:

@@ -31,7 +31,7 @@ CELL_COLORS = {
     "draft": ("#f9a825", "черновик / на доработке"),
     "overdue": ("#c62828", "не сдано, срок прошёл"),
     "none": ("#cfd8dc", "не сдано"),
-    "absent": ("#ffffff", "нет группы в курсе"),
+    "absent": ("#ffffff", "команда не участвует в этом модуле"),
 }
 
 CSS = """
@@ -189,7 +189,7 @@ def _cell_state(status: str) -> str:
         return "submitted"
     if status in ("черновик", "на доработке"):
         return "draft"
-    if status == "нет группы в курсе":
+    if status in ("нет группы в курсе", "нет участников в курсе"):
         return "absent"
     return "none"
 

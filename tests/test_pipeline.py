@@ -394,6 +394,26 @@ def test_the_whole_pipeline_on_one_site(fake_moodle: FakeMoodle, run_cli: Run, c
         for m in (mentors["Наталья Наставникова"], mentors["Олег Консультантов"])
     ] == [(12, 11, 36.0, 1), (4, 3, 24.0, 2)]
 
+    # The young NGOs join in module 2: their row shows their own members, village and district; module 1's
+    # assignments are not theirs (not overdue, not in their progress). Their people are placed by that team.
+    teams = {t["name"]: t for t in shown["teams"]}
+    evens = teams[N1]
+    assert (evens["members"], evens["village"], evens["district"]) == (2, "Эссо", "Быстринский МР")
+    assert evens["status"]["m1-concept"] == "нет участников в курсе" and evens["overdue"] == ["Презентация"]
+    assert (evens["done"], evens["total"]) == (2, 3)  # the log and the final project of 3 module 2-3 tasks
+    assert (teams[T1]["village"], teams[T1]["done"], teams[T1]["total"]) == ("Шаромы", 5, 5)
+    places = {(p["district"], p["village"]): (p["participants"], p["teams"]) for p in shown["villages"]}
+    assert places == {
+        ("Быстринский МР", "Эссо"): (4 + 4 + 2, 3),
+        ("Мильковский МР", "Мильково"): (4 + 2, 2),
+        ("Мильковский МР", "Шаромы"): (4, 1),
+        ("Мильковский МР", "Долиновка"): (4, 1),
+        ("Мильковский МР", "Атласово"): (4, 1),
+        ("Мильковский МР", "Лазо"): (4, 1),
+    }
+    districts = {p["district"]: (p["participants"], p["teams"]) for p in shown["districts"]}
+    assert districts == {"Быстринский МР": (10, 3), "Мильковский МР": (22, 6)}
+
     pending = json.loads(accel("indicators", "pending", "--json").output)["pending"]
     assert [(p["team"], p["activity_key"], p["mentors"]) for p in pending] == [
         (T6, "m1-concept", ["Олег Консультантов"]),
