@@ -137,6 +137,10 @@ def get_course_by_field(client: MoodleClient, field: str, value: str) -> Course 
     return courses[0] if courses else None
 
 
+#: Seconds to wait for core_course_duplicate_course's answer.
+DUPLICATE_READ_TIMEOUT = 900.0
+
+
 def duplicate_course(
     client: MoodleClient, *, template_id: int, fullname: str, shortname: str, categoryid: int, visible: bool
 ) -> int:
@@ -156,6 +160,9 @@ def duplicate_course(
             "options": [{"name": k, "value": v} for k, v in DUPLICATE_OPTIONS.items()],
         },
         write=True,
+        # The copy is a backup and a restore done while the request waits (field note 15): minutes for a
+        # course with files. Giving up early would leave an uncertain write for the next run to reconcile.
+        read_timeout=DUPLICATE_READ_TIMEOUT,
     )
     if not isinstance(answer, dict) or "id" not in answer:
         raise BadResponse("unexpected answer to a course copy", status=200, excerpt=str(answer)[:200])

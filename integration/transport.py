@@ -173,11 +173,19 @@ class MoodleClient:
         return sum(self.write_stats.values())
 
     # -- calls --------------------------------------------------------------------------------------
-    def call(self, wsfunction: str, params: Mapping[str, Any] | None = None, *, write: bool = False) -> Any:
+    def call(
+        self,
+        wsfunction: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        write: bool = False,
+        read_timeout: float | None = None,
+    ) -> Any:
         """Call one web-service function and return its decoded JSON answer.
 
         ``write=True`` marks a call that changes the site: it is never resent after a failure whose
         outcome is unknown (:class:`UncertainWrite`); the caller re-reads and reconciles.
+        ``read_timeout`` overrides the client's for a call known to take long (a course copy).
         """
         pairs = flatten(params)
         if len(pairs) + FIXED_VARS > self.max_input_vars:
@@ -185,7 +193,10 @@ class MoodleClient:
                 f"{wsfunction}: {len(pairs) + FIXED_VARS} form variables exceed the site's max_input_vars "
                 f"({self.max_input_vars}); PHP would silently drop the rest"
             )
-        return self._post(wsfunction, pairs, write=write)
+        timeout = (
+            self.timeout if read_timeout is None else (self.timeout[0], max(self.timeout[1], read_timeout))
+        )
+        return self._post(wsfunction, pairs, write=write, timeout=timeout)
 
     def call_batched(
         self,
@@ -251,7 +262,9 @@ class MoodleClient:
         return int(self.site_info()["userid"])
 
     # -- HTTP ---------------------------------------------------------------------------------------
-    def _post(self, wsfunction: str, pairs: list[tuple[str, str]], *, write: bool) -> Any:
+    def _post(
+        self, wsfunction: str, pairs: list[tuple[str, str]], *, write: bool, timeout: tuple[float, float]
+    ) -> Any:
         data = [
             ("wstoken", self._token.reveal()),
             ("wsfunction", wsfunction),
@@ -268,7 +281,7 @@ class MoodleClient:
                 self.write_stats[wsfunction] += 1
             started = time.monotonic()
             try:
-                response = self.session.post(self.endpoint, data=data, timeout=self.timeout)
+                response = self.session.post(self.endpoint, data=data, timeout=timeout)
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
                 reason = type(exc).__name__
                 # A connect timeout means nothing reached the server, so even a write may be sent again.

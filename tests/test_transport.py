@@ -333,8 +333,12 @@ def test_timeouts_are_configurable_and_tls_verification_stays_on() -> None:
 @responses.activate
 def test_timeouts_reach_requests() -> None:
     responses.add(responses.POST, ENDPOINT, json={"sitename": "x", "userid": 2, "username": "admin"})
-    new_client(timeout=(3.0, 45.0)).call("core_webservice_get_site_info")
+    responses.add(responses.POST, ENDPOINT, json={"id": 5, "shortname": "KAM21-M1"})
+    client = new_client(timeout=(3.0, 45.0))
+    client.call("core_webservice_get_site_info")
+    client.call("core_course_duplicate_course", {"courseid": 2}, write=True, read_timeout=900)
     assert responses.calls[0].request.req_kwargs["timeout"] == (3.0, 45.0)
+    assert responses.calls[1].request.req_kwargs["timeout"] == (3.0, 900)
     # requests passes a CA bundle path (REQUESTS_CA_BUNDLE) or True: either way, verification is on.
     assert responses.calls[0].request.req_kwargs["verify"] not in (False, None)
 
