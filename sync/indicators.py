@@ -853,7 +853,10 @@ def _votes_cast(ctx: Context, target: float | None) -> IndicatorResult:
         notes.append("В голосовании пока нет ответов.")
     evidence = [
         Evidence(
-            label=o.text, detail=f"{o.count} голосов", url=ctx.links.choice(result.cmid), value=float(o.count)
+            label=o.text,
+            detail=f"голосов: {o.count}",
+            url=ctx.links.choice(result.cmid),
+            value=float(o.count),
         )
         for o in result.options
     ]

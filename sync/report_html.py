@@ -354,7 +354,7 @@ def render_html(report: Report) -> str:
             for e in r.evidence
         ]
         out.append(
-            f"<details><summary>{_e(r.title)}: {len(r.evidence)} записей</summary>"
+            f"<details><summary>{_e(r.title)} — записей: {len(r.evidence)}</summary>"
             + (
                 _table(["Что учтено", "Подробности", "Дата"], items, raw=True)
                 if items

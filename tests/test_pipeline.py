@@ -429,6 +429,8 @@ def test_the_whole_pipeline_on_one_site(fake_moodle: FakeMoodle, run_cli: Run, c
     assert {r["key"]: r["value"] for r in data["indicators"]["results"]} == EXPECTED
     page = (tmp / "otchet.html").read_text(encoding="utf-8")
     assert all(name in page for name in (T1, T6, N1, "Наталья Наставникова"))
+    # Counts after a colon (no broken Russian plurals such as "4 голосов", "1 записей").
+    assert "голосов: 4" in page and "записей: 3" in page and not re.search(r"\d (голосов|записей)", page)
     external = re.findall(r'(?:src|href)="(https?://[^"]*)"', page)
     assert external and all(url.startswith(site.url) for url in external)  # only links into Moodle
     book = load_workbook(tmp / "otchet.xlsx")
