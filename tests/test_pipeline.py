@@ -414,6 +414,20 @@ def test_the_whole_pipeline_on_one_site(fake_moodle: FakeMoodle, run_cli: Run, c
     districts = {p["district"]: (p["participants"], p["teams"]) for p in shown["districts"]}
     assert districts == {"Быстринский МР": (10, 3), "Мильковский МР": (22, 6)}
 
+    # The fourth quarter of 2021 only (grading, event end, pledge and survey dates in the period).
+    quarter = json.loads(
+        accel("indicators", "show", "--from", "2021-10-01", "--to", "2021-12-31", "--json").output
+    )
+    assert {r["key"]: r["value"] for r in quarter["indicators"]["results"]} == {
+        **EXPECTED,
+        "mentor_feedback": 6 + 5 + 1,  # idea, concept and the fundraising plan were graded in October
+        "webinars_held": 3,  # 04.11, 25.11, 16.12
+        "consultations_held": 4,  # 05.11, 11.11, 18.11, 09.12
+        "projects_presented": 0,
+        "leader_projects": 0,
+        "funds_raised": 0,
+    }
+
     pending = json.loads(accel("indicators", "pending", "--json").output)["pending"]
     assert [(p["team"], p["activity_key"], p["mentors"]) for p in pending] == [
         (T6, "m1-concept", ["Олег Консультантов"]),
