@@ -304,6 +304,10 @@ class ServiceRunner:
             log.error("%s failed", job.name, exc_info=True, extra={"job": job.name, "outcome": "failed"})
         duration = time.monotonic() - started_wall
         requests, writes = context.requests_made()
+        if context._client is not None:
+            # Each warning was logged when it came and the job has read its own; a service that runs for
+            # months on one client must not keep them all.
+            context._client.warnings.clear()
         record = RunRecord(
             job=job.name,
             slot=_iso(slot),

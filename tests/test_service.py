@@ -229,3 +229,26 @@ def test_timetable_from_the_example_config() -> None:
     config = load_config(EXAMPLE)
     timetable = Timetable.from_config(config)
     assert set(timetable.schedules) == {"roster_sync", "snapshot", "reminders", "report"}
+
+
+def test_a_long_running_service_does_not_keep_every_warning(tmp_path: Path, fake_moodle: Any) -> None:
+    from integration.transport import MoodleWarning
+    from tests.conftest import make_client
+
+    client = make_client(fake_moodle)
+
+    def warns(context: JobContext) -> JobResult:
+        context.client().warnings.append(MoodleWarning("mod_assign_get_grades", "No grades found"))
+        return JobResult("ok")
+
+    config = config_with_service(tmp_path, snapshot_at=["02:00"])
+    runner = ServiceRunner(
+        config,
+        open_store(tmp_path / "store.sqlite3"),
+        lambda: client,
+        [Job("snapshot", warns)],
+        lock_path=tmp_path / "lock",
+    )
+    for day in (3, 4, 5):
+        runner.tick(at(day, 2))
+    assert client.warnings == []
