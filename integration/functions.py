@@ -39,6 +39,7 @@ FUNCTIONS_BY_FEATURE: dict[str, tuple[str, ...]] = {
         "core_group_get_course_groupings",
         "core_group_create_groupings",
         "core_group_assign_grouping",
+        "core_group_unassign_grouping",
         "core_group_get_group_members",
         "core_group_add_group_members",
         "core_group_delete_group_members",

@@ -2,7 +2,7 @@
 
 A duplicate group name and adding a user who is not enrolled both answer the generic ``invalidparameter``
 (field note 3); the writes that answer ``null`` on success are add/delete members and assign grouping
-(field note 7).
+(field note 7), and unassign grouping (its definition in group/externallib.php returns null).
 """
 
 from __future__ import annotations
@@ -118,6 +118,16 @@ def assign_grouping(client: MoodleClient, assignments: Sequence[GroupingAssignme
     """Put groups into groupings. Calls: core_group_assign_grouping."""
     if assignments:
         client.call_batched("core_group_assign_grouping", "assignments", list(assignments), write=True)
+
+
+def unassign_grouping(client: MoodleClient, unassignments: Sequence[GroupingAssignment]) -> None:
+    """Take groups out of groupings. An unknown grouping or group fails the whole call
+    (``invalidrecordunknown``: one transaction); a group that is not in the grouping is passed over silently.
+
+    Calls: core_group_unassign_grouping.
+    """
+    if unassignments:
+        client.call_batched("core_group_unassign_grouping", "unassignments", list(unassignments), write=True)
 
 
 def add_group_members(client: MoodleClient, members: Sequence[Member]) -> None:

@@ -14,7 +14,7 @@ from integration.enrol import (
     unassign_roles,
     unenrol_users,
 )
-from integration.errors import CannotAssignRole, InvalidParameter
+from integration.errors import CannotAssignRole, InvalidParameter, RecordNotFound
 from integration.groups import (
     Group,
     Grouping,
@@ -28,6 +28,7 @@ from integration.groups import (
     get_course_user_groups,
     get_group_members,
     get_groupings,
+    unassign_grouping,
 )
 from integration.messages import message, send_instant_messages
 from integration.transport import MoodleClient
@@ -169,6 +170,50 @@ def test_groups_groupings_members(fake_moodle: FakeMoodle, client: MoodleClient)
     delete_group_members(client, [{"groupid": g.id, "userid": a.id}])
     assert get_group_members(client, [g.id])[0].userids == []
     assert [x.name for x in get_course_groups(client, course)] == ["Команда «Шаромы»"]
+
+
+def test_unassign_grouping_is_batched_all_or_nothing_and_quiet_about_groups_not_in_the_grouping(
+    fake_moodle: FakeMoodle,
+) -> None:
+    course = add_course(fake_moodle, shortname="KAM21-M1", fullname="Модуль 1")
+    client = make_client(fake_moodle, max_input_vars=3 + 2 * 2)  # two unassignments per request
+    groups = create_groups(
+        client,
+        [{"courseid": course, "name": f"Команда {n}", "description": "", "idnumber": ""} for n in range(5)],
+    )
+    [old, new] = create_groupings(
+        client,
+        [
+            {"courseid": course, "name": name, "description": "", "idnumber": ""}
+            for name in ("Мильковский МР", "Быстринский МР")
+        ],
+    )
+    assign_grouping(client, [{"groupingid": old.id, "groupid": g.id} for g in groups])
+    assign_grouping(client, [{"groupingid": new.id, "groupid": groups[0].id}])
+
+    def contents(grouping: int) -> list[int]:
+        return [x.id for x in get_groupings(client, [grouping])[0].groups]
+
+    # An unknown group fails the whole call: nothing is taken out (one transaction on the server).
+    with pytest.raises(RecordNotFound):
+        unassign_grouping(
+            client, [{"groupingid": old.id, "groupid": groups[0].id}, {"groupingid": old.id, "groupid": 999}]
+        )
+    with pytest.raises(RecordNotFound):
+        unassign_grouping(client, [{"groupingid": 999, "groupid": groups[0].id}])
+    assert contents(old.id) == [g.id for g in groups]
+
+    before = fake_moodle.count("core_group_unassign_grouping")
+    # groups[0] is taken out of both; a group that is not in the new grouping is passed over silently.
+    unassign_grouping(
+        client,
+        [{"groupingid": old.id, "groupid": g.id} for g in groups[:4]]
+        + [{"groupingid": new.id, "groupid": groups[0].id}, {"groupingid": new.id, "groupid": groups[4].id}],
+    )
+    assert fake_moodle.count("core_group_unassign_grouping") - before == 3
+    assert contents(old.id) == [groups[4].id] and contents(new.id) == []
+    unassign_grouping(client, [])
+    assert fake_moodle.count("core_group_unassign_grouping") - before == 3
 
 
 def test_messages(fake_moodle: FakeMoodle, client: MoodleClient) -> None:

@@ -12,7 +12,9 @@ core_message_send_instant_messages). Behaviour that matters for roster sync, ind
 - enrol_manual_enrol_users on an existing enrolment updates it: ``suspend`` suspends/reactivates, a different
   role is ADDED (field note 22); an unknown role answers ``wsusercannotassign``;
 - core_group_create_groups / core_group_create_groupings refuse a name already used in the course, and
-  core_group_add_group_members a user who is not enrolled in the group's course (``invalidparameter``).
+  core_group_add_group_members a user who is not enrolled in the group's course (``invalidparameter``);
+- core_group_unassign_grouping fails the whole call on an unknown grouping or group (``invalidrecordunknown``)
+  and passes over a group that is not in the grouping.
 """
 
 from __future__ import annotations
@@ -658,6 +660,23 @@ def _assign_grouping(site: FakeMoodle, params: dict[str, Any]) -> None:
         checked.append((grouping["id"], group["id"]))
     for groupingid, groupid in checked:
         site.grouping_groups.setdefault(groupingid, set()).add(groupid)
+    return None
+
+
+@handler("core_group_unassign_grouping")
+def _unassign_grouping(site: FakeMoodle, params: dict[str, Any]) -> None:
+    """group/externallib.php: both records must exist (``MUST_EXIST``: the whole call fails, one transaction);
+    a group that is not in the grouping is passed over silently; no check that both are in one course."""
+    checked = []
+    for item in as_list(params.get("unassignments")):
+        _check_keys(item, {"groupingid", "groupid"})
+        grouping = site.groupings.get(as_int(item.get("groupingid")))
+        group = site.groups.get(as_int(item.get("groupid")))
+        if grouping is None or group is None:
+            raise record_missing()
+        checked.append((grouping["id"], group["id"]))
+    for groupingid, groupid in checked:
+        site.grouping_groups.get(groupingid, set()).discard(groupid)
     return None
 
 
