@@ -26,6 +26,7 @@ from integration.groups import (
     create_groupings,
     create_groups,
     delete_group_members,
+    unassign_grouping,
 )
 from integration.transport import MoodleClient
 from integration.users import create_users, get_users_by_field, update_users
@@ -105,6 +106,8 @@ class Applier:
         self.failed_enrolments: set[tuple[str, int]] = set()
         self.failed_groups: set[tuple[int, str]] = set()
         self.failed_groupings: set[tuple[int, str]] = set()
+        #: (module, team) whose assignment to its district's grouping failed or was skipped
+        self.failed_assignments: set[tuple[int, str]] = set()
         #: per kind of operation: how many single items failed in a row with the same error, and that error
         self.single_failures: dict[str, tuple[int, str]] = {}
         self.succeeded: set[str] = set()
@@ -128,6 +131,8 @@ class Applier:
             self.failed_groups.add((op.module, team_key(op.team)))
         if op.kind == "create_grouping" and op.module is not None:
             self.failed_groupings.add((op.module, team_key(op.district)))
+        if op.kind == "assign_grouping" and op.module is not None:
+            self.failed_assignments.add((op.module, team_key(op.team)))
         if self.journal is not None:
             self.journal.record(op, status, error)
         self.progress(1)
@@ -150,6 +155,12 @@ class Applier:
         if op.kind == "assign_grouping" and op.module is not None:
             if (op.module, team_key(op.district)) in self.failed_groupings:
                 return f"skipped: grouping «{op.district}» could not be created"
+        if op.kind == "unassign_grouping" and op.module is not None:
+            if (op.module, team_key(op.team)) in self.failed_assignments:
+                return (
+                    f"skipped: group «{op.team}» could not be put into its new district's grouping "
+                    f"«{op.data.get('to', '')}», so it stays in this one"
+                )
         return None
 
     # -- batches with isolation -----------------------------------------------------------------------------
@@ -394,6 +405,14 @@ class Applier:
             return {"groupingid": groupingid, "groupid": groupid}
 
         self._run(ops, item, lambda items: assign_grouping(self.client, items))
+
+    def _apply_unassign_grouping(self, ops: list[Op]) -> None:
+        def item(op: Op) -> dict[str, Any] | None:
+            if op.groupid is None or op.groupingid is None:
+                return None
+            return {"groupingid": op.groupingid, "groupid": op.groupid}
+
+        self._run(ops, item, lambda items: unassign_grouping(self.client, items))
 
     def _member_item(self, op: Op) -> dict[str, Any] | None:
         userid = self._userid(op)

@@ -44,6 +44,7 @@ KIND_TITLES = {
     "create_group": "groups (teams) to create",
     "create_grouping": "groupings (districts) to create",
     "assign_grouping": "groups to put into groupings",
+    "unassign_grouping": "groups to take out of groupings (teams moved to another district)",
     "remove_member": "group members to remove",
     "add_member": "group members to add",
     "suspend": "enrolments to suspend",

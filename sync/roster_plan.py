@@ -30,13 +30,15 @@ OpKind = Literal[
     "create_group",
     "create_grouping",
     "assign_grouping",
+    "unassign_grouping",
     "remove_member",
     "add_member",
     "suspend",
     "unenrol",
 ]
 #: Apply order: users before enrolments, enrolments before group membership (only enrolled users may join a
-#: group, field note 3), groups before groupings' assignments, removals last so that a guard stop leaves
+#: group, field note 3), groups before groupings' assignments, a team's new district before it leaves the old
+#: one (a failed move leaves it in the old district, not in none), removals last so that a guard stop leaves
 #: nothing half-suspended.
 OP_ORDER: tuple[OpKind, ...] = get_args(OpKind)  # OpKind lists the kinds in this order
 
@@ -177,6 +179,9 @@ class Op:
                 return f"create grouping «{self.district}»{where}"
             case "assign_grouping":
                 return f"put group «{self.team}» into grouping «{self.district}»{where}"
+            case "unassign_grouping":
+                moved = f" (the team's district is now «{self.data['to']}»)" if self.data.get("to") else ""
+                return f"take group «{self.team}» out of grouping «{self.district}»{where}{moved}"
             case "remove_member":
                 return f"remove {who} from group «{self.team}»{where}"
             case "add_member":
@@ -541,6 +546,36 @@ def build_plan(
                     **common,
                 )
             )
+        # A team moved to another district leaves the old district's grouping. Only district groupings are
+        # looked at: those the sync made (ID number prefix) and those named after a district of the roster;
+        # a grouping that stands for the team's own district (by name or ID number) is never left.
+        district_groupings = [
+            g
+            for g in course.groupings
+            if g.idnumber.startswith(course.idnumber_prefix + "-") or team_key(g.name) in districts
+        ]
+        for team, district in teams.items():
+            group = group_by_team.get(team_key(team))
+            if not district or group is None:
+                continue
+            own = grouping_by_district.get(team_key(district))
+            own_idnumber = f"{course.idnumber_prefix}-{slug(district)}"
+            for grouping in district_groupings:
+                if group.id not in grouping.groups or grouping is own:
+                    continue
+                if team_key(grouping.name) == team_key(district) or grouping.idnumber == own_idnumber:
+                    continue
+                plan.ops.append(
+                    Op(
+                        "unassign_grouping",
+                        team=team,
+                        district=grouping.name,
+                        groupid=group.id,
+                        groupingid=grouping.id,
+                        data={"to": district},
+                        **common,
+                    )
+                )
 
         # Enrolments and membership of the people who take part in this module.
         wanted_here: set[int] = set()

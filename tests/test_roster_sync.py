@@ -20,7 +20,15 @@ from sync.store import open_store
 from tests.conftest import make_client
 from tests.fake_moodle import ADMIN_ID, FakeMoodle
 from tests.fake_moodle.courses import add_course
-from tests.fake_moodle.people import add_group, add_user, enrol, group_of, user_by_email
+from tests.fake_moodle.people import (
+    add_group,
+    add_grouping,
+    add_user,
+    enrol,
+    group_of,
+    grouping_of,
+    user_by_email,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "examples" / "kamchatka-2021.toml"
@@ -600,3 +608,123 @@ def test_long_phone_and_village_fit_moodle_columns_and_the_rerun_is_quiet(
     assert p2["phone1"] == "+791412345671234"
     assert p3["phone1"] == "+7 900 000-00-00"
     assert plan_sync(client, roster, cohort_courses, roles=Roles()).plan.empty
+
+
+def district_of(site: FakeMoodle, courseid: int, team: str) -> set[str]:
+    """Names of the groupings that hold the team's group in the course."""
+    gid = group_of(site, courseid, team)
+    return {
+        site.groupings[gg]["name"]
+        for gg, groups in site.grouping_groups.items()
+        if gid in groups and site.groupings[gg]["courseid"] == courseid
+    }
+
+
+def moved_rows() -> list[list[str]]:
+    """Team В leaves Быстринский МР (which then has no team) for Мильковский МР; team Б moves to a new
+    district, Усть-Камчатский МР."""
+    rows = standard_rows()
+    for row in rows:
+        if row[5] == "Команда В":
+            row[4] = "Мильковский МР"
+        elif row[5] == "Команда Б":
+            row[4] = "Усть-Камчатский МР"
+    return rows
+
+
+def test_a_team_moved_to_another_district_leaves_the_old_grouping_in_every_course(
+    fake_moodle: FakeMoodle, run_cli: Run, tmp_path: Path
+) -> None:
+    courses = cohort(fake_moodle)
+    path = write_roster(tmp_path / "roster.csv", standard_rows())
+    assert run_cli("roster", "sync", str(path), "--apply", config=CONFIG).exit_code == 0
+    for cid in courses.values():
+        assert district_of(fake_moodle, cid, "Команда В") == {"Быстринский МР"}
+    # A course designer's own grouping holds team В in module 1: not a district grouping, never touched.
+    own = add_grouping(
+        fake_moodle,
+        courses[1],
+        "Проектные команды",
+        groups=(group_of(fake_moodle, courses[1], "Команда В") or 0,),
+    )
+
+    path = write_roster(tmp_path / "roster.csv", moved_rows())
+    planned = run_cli("roster", "sync", str(path), "--json", config=CONFIG)
+    assert planned.exit_code == 0, planned.output
+    payload = json.loads(planned.stdout)
+    assert payload["counts"] == {"create_grouping": 3, "assign_grouping": 6, "unassign_grouping": 6}
+    ops = payload["operations"]
+    leaving = [op for op in ops if op["kind"] == "unassign_grouping"]
+    assert {(op["team"], op["district"], op["data"]["to"]) for op in leaving} == {
+        ("Команда В", "Быстринский МР", "Мильковский МР"),
+        ("Команда Б", "Мильковский МР", "Усть-Камчатский МР"),
+    }
+    assert {op["module"] for op in leaving} == {1, 2, 3}
+    kinds = [op["kind"] for op in ops]
+    assert max(i for i, k in enumerate(kinds) if k == "assign_grouping") < kinds.index("unassign_grouping")
+    text = run_cli("roster", "sync", str(path), config=CONFIG)
+    assert "groups to take out of groupings (teams moved to another district): 6" in text.output
+    assert "take group «Команда В» out of grouping «Быстринский МР» in KAM21-M2" in text.output
+
+    before = len(fake_moodle.calls)
+    applied = run_cli("roster", "sync", str(path), "--apply", config=CONFIG)
+    assert applied.exit_code == 0, applied.output
+    done = writes(fake_moodle, before)
+    assert done.index("core_group_assign_grouping") < done.index("core_group_unassign_grouping")
+    for cid in courses.values():
+        assert district_of(fake_moodle, cid, "Команда А") == {"Мильковский МР"}
+        assert district_of(fake_moodle, cid, "Команда В") - {"Проектные команды"} == {"Мильковский МР"}
+        assert district_of(fake_moodle, cid, "Команда Б") == {"Усть-Камчатский МР"}
+        assert grouping_of(fake_moodle, cid, "Быстринский МР") is not None  # emptied, not deleted
+    assert fake_moodle.grouping_groups[own] == {group_of(fake_moodle, courses[1], "Команда В")}
+
+    history = run_cli("roster", "history", "--run", "2", config=CONFIG)
+    assert history.output.count("take group «Команда Б» out of grouping «Мильковский МР»") == 3
+
+    before = len(fake_moodle.calls)
+    again = run_cli("roster", "sync", str(path), "--apply", "--json", config=CONFIG)
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.stdout)["operations"] == []
+    assert writes(fake_moodle, before) == []
+
+
+def test_a_failed_district_move_keeps_the_team_in_its_old_district_and_fails_alone(
+    fake_moodle: FakeMoodle, client: MoodleClient, tmp_path: Path
+) -> None:
+    courses = cohort(fake_moodle)
+    config = load_config(CONFIG)
+    cohort_courses = [CohortCourse(c.number, c.shortname, c.idnumber) for c in config.module_courses()]
+    first = read_roster(write_roster(tmp_path / "roster.csv", standard_rows()))
+    apply_sync(
+        client,
+        plan_sync(client, first, cohort_courses, roles=Roles()),
+        store=None,
+        report_path=None,
+        removal="suspend",
+    )
+    rows = standard_rows()
+    for row in rows:
+        if row[5] == "Команда В":
+            row[4] = "Мильковский МР"
+    moved = read_roster(write_roster(tmp_path / "roster.csv", rows))
+    outcome = plan_sync(client, moved, cohort_courses, roles=Roles())
+    assert outcome.plan.counts() == {"assign_grouping": 3, "unassign_grouping": 3}
+    # Between plan and apply someone deletes module 2's old grouping and module 3's new one.
+    old_m2 = grouping_of(fake_moodle, courses[2], "Быстринский МР")
+    new_m3 = grouping_of(fake_moodle, courses[3], "Мильковский МР")
+    assert old_m2 is not None and new_m3 is not None
+    del fake_moodle.groupings[old_m2], fake_moodle.groupings[new_m3]
+    store = open_store(tmp_path / "s.sqlite3")
+    outcome = apply_sync(client, outcome, store=store, report_path=tmp_path / "r.csv", removal="suspend")
+    assert outcome.result is not None
+    failures = {(f.op.kind, f.op.module): f for f in outcome.result.failures}
+    assert set(failures) == {("assign_grouping", 3), ("unassign_grouping", 2), ("unassign_grouping", 3)}
+    assert "invalidrecordunknown" in failures[("unassign_grouping", 2)].error
+    assert failures[("unassign_grouping", 3)].status == "skipped"
+    assert "stays in this one" in failures[("unassign_grouping", 3)].error
+    # Module 1 moved; module 3 keeps the team in its old district rather than in none.
+    assert district_of(fake_moodle, courses[1], "Команда В") == {"Мильковский МР"}
+    assert district_of(fake_moodle, courses[3], "Команда В") == {"Быстринский МР"}
+    journal = entries(store, runs(store)[0].id)
+    assert [e["status"] for e in journal if e["action"] == "unassign_grouping"].count("ok") == 1
+    assert "Быстринский МР" in (tmp_path / "r.csv").read_text(encoding="utf-8-sig")

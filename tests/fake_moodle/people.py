@@ -131,6 +131,29 @@ def add_group(
     return groupid
 
 
+def add_grouping(
+    site: FakeMoodle, courseid: int, name: str, idnumber: str = "", groups: tuple[int, ...] = ()
+) -> int:
+    """Put a grouping on the site directly (as a course designer would have made it)."""
+    groupingid = site.next_id("grouping")
+    site.groupings[groupingid] = {
+        "id": groupingid,
+        "courseid": courseid,
+        "name": name,
+        "description": "",
+        "idnumber": idnumber,
+    }
+    site.grouping_groups[groupingid] = set(groups)
+    return groupingid
+
+
+def grouping_of(site: FakeMoodle, courseid: int, name: str) -> int | None:
+    for grouping in site.groupings.values():
+        if grouping["courseid"] == courseid and grouping["name"] == name:
+            return int(grouping["id"])
+    return None
+
+
 def group_of(site: FakeMoodle, courseid: int, name: str) -> int | None:
     for group in site.groups.values():
         if group["courseid"] == courseid and group["name"] == name:
