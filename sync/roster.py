@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -109,7 +109,7 @@ def read_course_state(client: MoodleClient, course: SiteCourse) -> None:
     core_group_get_course_groups, core_group_get_course_groupings.
     """
     everyone = get_enrolled_users(
-        client, course.id, userfields=("id", "username", "fullname", "idnumber", "roles", "groups")
+        client, course.id, userfields=("id", "username", "fullname", "idnumber", "email", "roles", "groups")
     )
     # A course nobody is enrolled in has nothing suspended: the second read is not needed.
     active = (
@@ -125,6 +125,7 @@ def read_course_state(client: MoodleClient, course: SiteCourse) -> None:
             groups=frozenset(u.groupids),
             fullname=u.fullname,
             username=u.username,
+            email=u.email,
         )
         for u in everyone
     }
@@ -142,12 +143,21 @@ def read_grouping_contents(client: MoodleClient, courses: Sequence[SiteCourse]) 
             by_id[grouping.id].groups = {g.id for g in grouping.groups}
 
 
-def lookup_accounts(client: MoodleClient, people: Sequence[RosterPerson]) -> dict[int, MoodleUser]:
+def lookup_accounts(
+    client: MoodleClient, people: Sequence[RosterPerson], known_emails: Iterable[str] = ()
+) -> dict[int, MoodleUser]:
     """Site accounts of the roster people: by ID number (application number), then by email for the rest.
 
-    Moodle compares emails exactly (the database's comparison), so each email is asked as written and in
-    lower case. Calls: core_user_get_users_by_field.
+    Moodle compares emails exactly (the database's comparison: case-sensitive on PostgreSQL), so each email
+    is asked as written, in lower case and as spelled by any ``known_emails`` (the accounts enrolled in the
+    cohort's courses) that differs only by case: a person whose email was retyped in another case is still
+    found, not created again (refused, or a duplicate account where the site allows shared emails) while the
+    old account is suspended. Calls: core_user_get_users_by_field.
     """
+    site_spelling: dict[str, set[str]] = {}
+    for email in known_emails:
+        if email:
+            site_spelling.setdefault(email.lower(), set()).add(email)
     users: dict[int, MoodleUser] = {}
     applications = [p.application for p in people if p.application]
     for user in get_users_by_field(client, "idnumber", applications):
@@ -157,9 +167,10 @@ def lookup_accounts(client: MoodleClient, people: Sequence[RosterPerson]) -> dic
     for p in people:
         if p.application in found_ids or not p.email:
             continue
-        emails.extend([p.email, p.email.lower()])
+        emails.extend([p.email, p.email.lower(), *sorted(site_spelling.get(p.email.lower(), ()))])
     # An address PARAM_EMAIL would change fails the whole lookup, so only valid ones are asked.
-    for user in get_users_by_field(client, "email", [e for e in emails if is_valid_email(e)]):
+    asked = [e for e in dict.fromkeys(emails) if is_valid_email(e)]
+    for user in get_users_by_field(client, "email", asked):
         users[user.id] = user
     return users
 
@@ -218,11 +229,12 @@ def read_site(
     client: MoodleClient, courses: Sequence[CohortCourse], people: Sequence[RosterPerson]
 ) -> tuple[SiteState, dict[str, Match]]:
     site_courses = find_courses(client, courses)
-    users = lookup_accounts(client, people)
-    matches = match_people(people, users.values())
     for course in site_courses.values():
         read_course_state(client, course)
     read_grouping_contents(client, list(site_courses.values()))
+    enrolled_emails = {m.email for c in site_courses.values() for m in c.members.values()}
+    users = lookup_accounts(client, people, enrolled_emails)
+    matches = match_people(people, users.values())
     return SiteState(courses=site_courses, users=users), matches
 
 

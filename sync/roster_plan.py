@@ -84,6 +84,7 @@ class CourseMember:
     groups: frozenset[int]
     fullname: str = ""
     username: str = ""
+    email: str = ""
 
 
 @dataclass

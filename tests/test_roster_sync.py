@@ -728,3 +728,32 @@ def test_a_failed_district_move_keeps_the_team_in_its_old_district_and_fails_alo
     journal = entries(store, runs(store)[0].id)
     assert [e["status"] for e in journal if e["action"] == "unassign_grouping"].count("ok") == 1
     assert "Быстринский МР" in (tmp_path / "r.csv").read_text(encoding="utf-8-sig")
+
+
+def test_an_email_retyped_in_another_case_finds_the_same_account(
+    fake_moodle: FakeMoodle, run_cli: Run, tmp_path: Path
+) -> None:
+    """Moodle looks emails up exactly (PostgreSQL) but refuses a new account whose email another account has
+    in any case. A mentor (no application number) whose email the coordinator retypes in lower case keeps her
+    account: no refused (or, where the site allows shared emails, duplicate) new one, no suspended old one."""
+    courses = cohort(fake_moodle)
+    rows = standard_rows()
+    rows[15][2] = "Mentor@Example.org"
+    path = write_roster(tmp_path / "roster.csv", rows)
+    assert run_cli("roster", "sync", str(path), "--apply", config=CONFIG).exit_code == 0
+    mentor = user_by_email(fake_moodle, "mentor@example.org")
+    assert mentor is not None and mentor["email"] == "Mentor@Example.org"
+
+    rows[15][2] = "mentor@example.org"
+    path = write_roster(tmp_path / "roster.csv", rows)
+    before = len(fake_moodle.calls)
+    again = run_cli("roster", "sync", str(path), "--apply", "--json", config=CONFIG)
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.stdout)["counts"] == {}
+    assert writes(fake_moodle, before) == []
+    assert [u["id"] for u in fake_moodle.users.values() if u["email"].lower() == "mentor@example.org"] == [
+        mentor["id"]
+    ]
+    for cid in courses.values():
+        assert not fake_moodle.enrolments[(cid, mentor["id"])]["suspended"]
+    assert mentor["id"] in fake_moodle.group_members[group_of(fake_moodle, courses[1], "Команда А") or 0]
