@@ -369,18 +369,12 @@ class AccelConfig(BaseModel):
     def templates_dir(self) -> Path | None:
         if self.templates is None or self.templates.dir is None:
             return None
-        p = Path(self.templates.dir).expanduser()
-        if not p.is_absolute() and self.source:
-            p = Path(self.source).parent / p
-        return p
+        return self.relative_path(self.templates.dir)
 
     def store_path(self) -> Path | None:
         if self.store is None or self.store.path is None:
             return None
-        p = Path(self.store.path).expanduser()
-        if not p.is_absolute() and self.source:
-            p = Path(self.source).parent / p
-        return p
+        return self.relative_path(self.store.path)
 
     def relative_path(self, value: str) -> Path:
         """A path from the file, relative to the file's own folder."""
