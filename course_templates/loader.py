@@ -22,10 +22,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from sync.config import INDICATORS
+from sync.config import INDICATORS, MODULE_KEYS, key_path
 
 BUNDLED_DIR = Path(__file__).resolve().parent
-MODULE_KEYS: tuple[str, ...] = ("m1", "m2", "m3")
 
 # Activity types the program uses (Moodle module names, as in core_course_get_contents "modname").
 ActivityType = Literal["page", "forum", "assign", "feedback", "choice", "data", "url", "resource", "label"]
@@ -222,13 +221,6 @@ def _to_data(
     return _CONSTRUCTOR.construct_object(node, deep=True)
 
 
-def _path_str(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(top level)"
-
-
 _EXPECTED = {
     "string_type": "expected text",
     "int_type": "expected a whole number",
@@ -272,7 +264,7 @@ def parse_template(text: str, file: str) -> ModuleTemplate:
             got = "" if err["type"] in ("missing", "extra_forbidden") else f" (got {err.get('input')!r})"
             if isinstance(err.get("input"), dict | list):
                 got = ""
-            problems.append(f"{file}:{marks.line_for(loc)}: {_path_str(loc)}: {what}{got}")
+            problems.append(f"{file}:{marks.line_for(loc)}: {key_path(loc)}: {what}{got}")
         raise TemplateError(problems) from None
 
 

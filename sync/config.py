@@ -453,7 +453,8 @@ class AccelConfig(BaseModel):
         return t
 
 
-def _loc(loc: tuple[int | str, ...]) -> str:
+def key_path(loc: tuple[int | str, ...]) -> str:
+    """An error location as people read it: ``modules.m1.start``, ``schedule.webinars[0].title``."""
     out = ""
     for part in loc:
         if isinstance(part, int):
@@ -467,7 +468,7 @@ def _format_errors(exc: ValidationError) -> str:
     lines = []
     for err in exc.errors():
         loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p and p.endswith("]")))
-        key = _loc(loc)
+        key = key_path(loc)
         if err["type"] == "extra_forbidden":
             lines.append(f"{key}: unknown key")
         elif err["type"] == "missing":
