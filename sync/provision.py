@@ -51,6 +51,7 @@ from integration.groups import Group, get_course_groups
 from integration.transport import MoodleClient
 from sync.config import AccelConfig, ModuleCourse, ScheduledEvent, event_description, event_kind
 from sync.provision_templates import TemplateCheck, check_template
+from sync.roster_read import team_key
 
 Action = Literal[
     "create_category",
@@ -496,13 +497,6 @@ def _plan_dates(client: MoodleClient, config: AccelConfig, state: CourseState, p
                 )
 
 
-def _team_key(name: str) -> str:
-    """Team (group) names compare as the roster compares them: without case, quotes, ё/е or extra spaces."""
-    text = name.casefold().replace("ё", "е")
-    text = re.sub(r"[«»\"“”„']", "", text)
-    return re.sub(r"\s+", " ", text).strip()
-
-
 def _text(description: str | None) -> str:
     """Description as plain text, for comparing what we sent with what Moodle returns after format_text."""
     text = re.sub(r"<[^>]+>", " ", description or "")
@@ -528,7 +522,7 @@ def _plan_events(config: AccelConfig, plan: Plan) -> None:
             )
         groupid = 0
         if ev.team:
-            group = next((g for g in state.groups if _team_key(g.name) == _team_key(ev.team)), None)
+            group = next((g for g in state.groups if team_key(g.name) == team_key(ev.team)), None)
             if group is None:
                 where = state.desired.shortname
                 plan.notes.append(
