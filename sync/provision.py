@@ -29,6 +29,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from course_templates.loader import ModuleTemplate
 from integration.calendar import CalendarEvent, create_events, delete_events, get_events
@@ -118,6 +119,11 @@ class Problem:
         return {"module": self.module, "blocking": self.blocking, "message": self.message}
 
 
+def _local_time(timestamp: int, tz: str) -> str:
+    """A Unix time as people in the cohort read it (dd.mm.yyyy hh:mm in the cohort's time zone)."""
+    return dt.datetime.fromtimestamp(timestamp, ZoneInfo(tz)).strftime("%d.%m.%Y %H:%M")
+
+
 @dataclass
 class DateWarning:
     """An activity date copied from the template that lies outside the course's dates (field note 15)."""
@@ -132,18 +138,14 @@ class DateWarning:
     course_end: int
     tz: str
 
-    def _fmt(self, ts: int) -> str:
-        from zoneinfo import ZoneInfo
-
-        return dt.datetime.fromtimestamp(ts, ZoneInfo(self.tz)).strftime("%d.%m.%Y %H:%M")
-
     @property
     def message(self) -> str:
         who = f"{self.key} «{self.activity}»" if self.key else f"«{self.activity}»"
         side = "before the course starts" if self.timestamp < self.course_start else "after the course ends"
+        start, end = _local_time(self.course_start, self.tz), _local_time(self.course_end, self.tz)
         return (
-            f"{self.course}: {who}: {self.what or 'date'} {self._fmt(self.timestamp)} is {side} "
-            f"({self._fmt(self.course_start)} – {self._fmt(self.course_end)}). The copy keeps the template's "
+            f"{self.course}: {who}: {self.what or 'date'} {_local_time(self.timestamp, self.tz)} is {side} "
+            f"({start} – {end}). The copy keeps the template's "
             "dates and the web services cannot shift them: open the activity's settings in the course and set "
             "the date within the course, or fix it in the template course before the next cohort."
         )
@@ -259,12 +261,8 @@ def _describe(name: str, old: Any, new: Any, tz: str) -> str:
     if name == "categoryid" and new is None:
         return f"categoryid {old!r} → the new cohort category"
     if name in ("startdate", "enddate"):
-        from zoneinfo import ZoneInfo
-
-        def fmt(v: Any) -> str:
-            return dt.datetime.fromtimestamp(int(v), ZoneInfo(tz)).strftime("%d.%m.%Y %H:%M") if v else "none"
-
-        return f"{name} {fmt(old)} → {fmt(new)}"
+        old_text, new_text = (_local_time(int(v), tz) if v else "none" for v in (old, new))
+        return f"{name} {old_text} → {new_text}"
     return f"{name} {old!r} → {new!r}"
 
 
