@@ -508,7 +508,8 @@ def _event_signature(
 
 
 def _plan_events(config: AccelConfig, plan: Plan) -> None:
-    wanted: dict[tuple[Any, ...], tuple[ScheduledEvent, int | None]] = {}
+    #: signature -> the scheduled event and the event to create when the calendar lacks it
+    wanted: dict[tuple[Any, ...], tuple[ScheduledEvent, dict[str, Any]]] = {}
     for ev in config.scheduled_events():
         state = plan.courses[ev.module]
         mc = state.desired
@@ -534,7 +535,19 @@ def _plan_events(config: AccelConfig, plan: Plan) -> None:
         sig = _event_signature(
             ev.module, groupid, ev.kind, ev.title, ev.timestart, ev.timeduration, _text(desc)
         )
-        wanted[sig] = (ev, groupid or None)
+        wanted[sig] = (
+            ev,
+            {
+                "name": ev.title,
+                "groupid": groupid or None,
+                "eventtype": "group" if groupid else "course",
+                "timestart": ev.timestart,
+                "timeduration": ev.timeduration,
+                "description": desc,
+                "format": 1,
+                "visible": 1,
+            },
+        )
 
     existing: dict[tuple[Any, ...], list[CalendarEvent]] = {}
     key_by_courseid = {st.course.id: key for key, st in plan.courses.items() if st.course is not None}
@@ -558,33 +571,20 @@ def _plan_events(config: AccelConfig, plan: Plan) -> None:
         )
         existing.setdefault(sig, []).append(event)
 
-    for sig, (ev, want_group) in wanted.items():
+    for sig, (ev, event_fields) in wanted.items():
         found = existing.get(sig)
         if found:
             found.pop(0)  # matched; any further copies are duplicates and are deleted below
             continue
         state = plan.courses[ev.module]
-        label = "webinar" if ev.kind == "webinar" else "consultation"
         scope = f"team «{ev.team}»" if ev.team else "whole course"
         plan.changes.append(
             Change(
                 "create_event",
-                f"{label} «{ev.title}» {ev.start:%d.%m.%Y %H:%M}, {ev.duration_minutes} min",
+                f"{ev.kind} «{ev.title}» {ev.start:%d.%m.%Y %H:%M}, {ev.duration_minutes} min",
                 f"in the schedule, not in the calendar of {state.desired.shortname} ({scope})",
                 ev.module,
-                {
-                    "courseid": state.course.id if state.course else None,
-                    "event": {
-                        "name": ev.title,
-                        "groupid": want_group,
-                        "eventtype": "group" if want_group else "course",
-                        "timestart": ev.timestart,
-                        "timeduration": ev.timeduration,
-                        "description": event_description(ev.kind, ev.description),
-                        "format": 1,
-                        "visible": 1,
-                    },
-                },
+                {"courseid": state.course.id if state.course else None, "event": event_fields},
             )
         )
     for events in existing.values():
