@@ -149,6 +149,11 @@ class Applier:
         if op.kind in ("add_member", "remove_member") and op.person and op.module is not None:
             if (op.person, op.module) in self.failed_enrolments:
                 return "skipped: the enrolment in this course failed"
+        # A role change gives the new role before it takes the old one (field note 22): when giving it failed,
+        # the old role stays, or the person would be left enrolled with no role at all.
+        if op.kind == "unassign_role" and op.person and op.module is not None:
+            if (op.person, op.module) in self.failed_enrolments:
+                return "skipped: the enrolment in this course could not be updated, so the old role stays"
         if op.kind in ("add_member", "assign_grouping") and op.module is not None:
             if (op.module, team_key(op.team)) in self.failed_groups:
                 return f"skipped: group «{op.team}» could not be created"

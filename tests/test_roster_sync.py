@@ -368,6 +368,39 @@ def test_team_change_and_role_change(fake_moodle: FakeMoodle, client: MoodleClie
     assert plan_sync(client, roster, cohort_courses, roles=Roles()).plan.empty
 
 
+def test_a_role_change_that_fails_keeps_the_old_role(
+    fake_moodle: FakeMoodle, client: MoodleClient, tmp_path: Path
+) -> None:
+    """The new role is given before the old one is taken (field note 22). When Moodle refuses the new one
+    (wsusercannotassign), the old role stays: the person is not left enrolled with no role at all."""
+    courses = cohort(fake_moodle)
+    config = load_config(CONFIG)
+    cohort_courses = [CohortCourse(c.number, c.shortname, c.idnumber) for c in config.module_courses()]
+    roster = read_roster(write_roster(tmp_path / "roster.csv", standard_rows()))
+    apply_sync(
+        client,
+        plan_sync(client, roster, cohort_courses, roles=Roles()),
+        store=None,
+        report_path=None,
+        removal="suspend",
+    )
+    rows = standard_rows()
+    rows[1] = participant(2, "", role="наставник", teams="Команда Б")  # p2 becomes a mentor of Б
+    roster = read_roster(write_roster(tmp_path / "roster.csv", rows))
+    refused = Roles(mentor=999)  # a role the token may not assign
+    outcome = plan_sync(client, roster, cohort_courses, roles=refused)
+    assert len([op for op in outcome.plan.of("unassign_role") if op.row == 3]) == 3
+    outcome = apply_sync(client, outcome, store=None, report_path=None, removal="suspend")
+    assert outcome.result is not None
+    failures = [f for f in outcome.result.failures if f.op.row == 3]
+    assert {(f.op.kind, f.status) for f in failures} >= {("add_role", "failed"), ("unassign_role", "skipped")}
+    assert all("old role stays" in f.error for f in failures if f.op.kind == "unassign_role")
+    p2 = user_by_email(fake_moodle, "p2@example.org")
+    assert p2 is not None
+    for cid in courses.values():
+        assert fake_moodle.enrolments[(cid, p2["id"])]["roles"] == {5}
+
+
 def test_existing_groups_are_matched_by_name_and_suspended_people_reactivated(
     fake_moodle: FakeMoodle, client: MoodleClient, tmp_path: Path
 ) -> None:
