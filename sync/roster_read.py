@@ -349,7 +349,8 @@ def parse_role(value: str) -> Role | None:
     return _ROLE_WORDS.get(key)
 
 
-_ALL_WORDS = {"все", "всe", "all", "все модули", "1 3", "1-3"}
+#: Words for every module; a range ``1-3`` counts too, but ``1 3`` is a list (modules 1 and 3, as ``м1 м3``).
+_ALL_WORDS = {"все", "всe", "all", "все модули"}
 _YES = {"да", "+", "x", "х", "v", "1", "yes", "y", "true", "✓", "✔", "участвует"}
 _NO = {"нет", "-", "0", "no", "n", "false", ""}
 

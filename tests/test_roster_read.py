@@ -313,6 +313,8 @@ def test_cell_parsers() -> None:
     assert parse_modules("м1 м2") == frozenset({1, 2})
     assert parse_modules("Модули 2 и 3") == frozenset({2, 3})
     assert parse_modules("все") == frozenset({1, 2, 3})
+    assert parse_modules("1 3") == frozenset({1, 3})  # a list, like "м1 м3"; not the range "1-3"
+    assert parse_modules("1-3") == parse_modules("1 – 3") == frozenset({1, 2, 3})
     assert parse_modules("4") is None and parse_modules("кое-какие") is None
     assert parse_role("") == "participant" and parse_role("Эксперт") == "expert" and parse_role("x") is None
     assert split_fullname("Иванова Анна Сергеевна") == ("Иванова", "Анна", "Сергеевна")
