@@ -495,11 +495,16 @@ def load_table(path: Path) -> Table:
 _BULK_COURSE_RE = re.compile(r"^(course|role|group|type|enrolperiod|enroltimestart|enrolstatus)(\d+)$")
 
 
+def _is_moodle_upload(header: Sequence[str]) -> bool:
+    """A Moodle upload-users header: ``username`` and enrolment columns (``course1``, ``role1``...)."""
+    lowered = [c.strip().lower() for c in header]
+    return "username" in lowered and any(_BULK_COURSE_RE.match(c) for c in lowered)
+
+
 def _find_header(rows: Sequence[tuple[int, list[str]]]) -> int | None:
     """Index of the header row among the first ten: the first with two or more known column names."""
     for index, (_, cells) in enumerate(rows[:10]):
-        lowered = [c.strip().lower() for c in cells]
-        if "username" in lowered and any(_BULK_COURSE_RE.match(c) for c in lowered):
+        if _is_moodle_upload(cells):
             return index
         fields = {header_field(c) for c in cells if c}
         fields.discard(None)
@@ -525,6 +530,12 @@ class _Collector:
     def warning(self, row: int | None, column: str | None, message: str) -> None:
         self.problems.append(Problem(self.file, row, column, message, "warning"))
 
+    def check_email(self, row: int, column: str, email: str) -> None:
+        if not email:
+            self.error(row, column, "the email is missing (Moodle needs one for every account)")
+        elif not is_valid_email(email):
+            self.error(row, column, f"«{email}» is not a valid email address")
+
 
 def read_roster(path: str | Path, *, course_modules: Mapping[str, int] | None = None) -> Roster:
     """Read and validate a roster file.
@@ -545,8 +556,7 @@ def read_roster(path: str | Path, *, course_modules: Mapping[str, int] | None = 
         )
     header_number, header = table.rows[header_index]
     body = [(n, cells) for n, cells in table.rows[header_index + 1 :] if any(cells)]
-    lowered = [c.strip().lower() for c in header]
-    if "username" in lowered and any(_BULK_COURSE_RE.match(c) for c in lowered):
+    if _is_moodle_upload(header):
         roster = _parse_bulk(name, header, body, course_modules)
     else:
         roster = _parse_table(name, header_number, header, body)
@@ -638,10 +648,7 @@ def _person_from_values(
             out.error(row, t("firstname"), "the first name is missing")
 
     email = values.get("email", "")
-    if not email:
-        out.error(row, t("email"), "the email is missing (Moodle needs one for every account)")
-    elif not is_valid_email(email):
-        out.error(row, t("email"), f"«{email}» is not a valid email address")
+    out.check_email(row, t("email"), email)
 
     role_text = values.get("role", "")
     role = parse_role(role_text)
@@ -829,9 +836,8 @@ def _parse_bulk(
     for number, cells in body:
         values: dict[str, str] = {}
         for column, fld in _BULK_FIELDS.items():
-            if column in index and fld not in values:
-                values[fld] = _cell(cells, index[column])
-            elif column in index and not values[fld]:
+            # Several columns may give one field (department, profile_field_district): the first filled wins.
+            if column in index and not values.get(fld):
                 values[fld] = _cell(cells, index[column])
         enrolments: list[tuple[int, str, str, str]] = []  # (module, role, group, column title)
         for slot in slots:
@@ -907,10 +913,7 @@ def _parse_bulk(
             out.error(number, "lastname", "the surname is missing")
         if not values.get("firstname"):
             out.error(number, "firstname", "the first name is missing")
-        if not email:
-            out.error(number, "email", "the email is missing (Moodle needs one for every account)")
-        elif not is_valid_email(email):
-            out.error(number, "email", f"«{email}» is not a valid email address")
+        out.check_email(number, "email", email)
         username = values.get("username", "")
         if username and username != username.lower():
             out.warning(
