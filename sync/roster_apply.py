@@ -348,49 +348,50 @@ class Applier:
 
         self._run(ops, item, lambda items: unassign_roles(self.client, items))
 
-    def _apply_create_group(self, ops: list[Op]) -> None:
+    def _create_named(
+        self,
+        ops: list[Op],
+        what: str,
+        name: Callable[[Op], str],
+        send: Callable[[list[Any]], Any],
+        ids: dict[tuple[int, str], int],
+    ) -> None:
+        """Create groups or groupings; each new id, found in Moodle's answer by (course, name), goes in ``ids``."""
+
         def item(op: Op) -> dict[str, Any]:
             return {
                 "courseid": op.courseid,
-                "name": op.team,
+                "name": name(op),
                 "description": op.data.get("description", ""),
                 "idnumber": op.data.get("idnumber", ""),
             }
 
-        def handle(chunk: list[Op], groups: Any) -> list[tuple[Op, str]]:
-            made = {(g.courseid, g.name): g.id for g in groups}
+        def handle(chunk: list[Op], answer: Any) -> list[tuple[Op, str]]:
+            made = {(g.courseid, g.name): g.id for g in answer}
             refused = []
             for op in chunk:
-                gid = made.get((op.courseid or 0, op.team))
-                if gid is None or op.module is None:
-                    refused.append((op, "Moodle did not return the new group"))
+                newid = made.get((op.courseid or 0, name(op)))
+                if newid is None or op.module is None:
+                    refused.append((op, f"Moodle did not return the new {what}"))
                 else:
-                    self.group_ids[(op.module, team_key(op.team))] = gid
+                    ids[(op.module, team_key(name(op)))] = newid
             return refused
 
-        self._run(ops, item, lambda items: create_groups(self.client, items), handle)
+        self._run(ops, item, send, handle)
+
+    def _apply_create_group(self, ops: list[Op]) -> None:
+        self._create_named(
+            ops, "group", lambda op: op.team, lambda items: create_groups(self.client, items), self.group_ids
+        )
 
     def _apply_create_grouping(self, ops: list[Op]) -> None:
-        def item(op: Op) -> dict[str, Any]:
-            return {
-                "courseid": op.courseid,
-                "name": op.district,
-                "description": "",
-                "idnumber": op.data.get("idnumber", ""),
-            }
-
-        def handle(chunk: list[Op], groupings: Any) -> list[tuple[Op, str]]:
-            made = {(g.courseid, g.name): g.id for g in groupings}
-            refused = []
-            for op in chunk:
-                gid = made.get((op.courseid or 0, op.district))
-                if gid is None or op.module is None:
-                    refused.append((op, "Moodle did not return the new grouping"))
-                else:
-                    self.grouping_ids[(op.module, team_key(op.district))] = gid
-            return refused
-
-        self._run(ops, item, lambda items: create_groupings(self.client, items), handle)
+        self._create_named(
+            ops,
+            "grouping",
+            lambda op: op.district,
+            lambda items: create_groupings(self.client, items),
+            self.grouping_ids,
+        )
 
     def _groupid(self, op: Op) -> int | None:
         if op.groupid is not None:
