@@ -93,14 +93,9 @@ def get_groupings(
 ) -> list[Grouping]:
     """Groupings by id, with their groups. Calls: core_group_get_groupings."""
     ids = list(dict.fromkeys(groupingids))
-    out: list[Grouping] = []
-    if not ids:
-        return out
     extra = {"returngroups": 1 if with_groups else 0}
-    for chunk in client.chunks(ids, extra=extra):
-        answer = client.call("core_group_get_groupings", {"groupingids": chunk, **extra})
-        out.extend(Grouping.model_validate(entry) for entry in answer or [])
-    return out
+    answers = client.call_batched("core_group_get_groupings", "groupingids", ids, extra=extra)
+    return [Grouping.model_validate(entry) for answer in answers for entry in answer or []]
 
 
 def create_groupings(client: MoodleClient, groupings: Sequence[NewGrouping]) -> list[Grouping]:
@@ -148,11 +143,8 @@ def delete_group_members(client: MoodleClient, members: Sequence[Member]) -> Non
 def get_group_members(client: MoodleClient, groupids: Iterable[int]) -> list[GroupMembers]:
     """Member ids of each group. Calls: core_group_get_group_members."""
     ids = list(dict.fromkeys(groupids))
-    out: list[GroupMembers] = []
-    for chunk in client.chunks(ids) if ids else []:
-        answer = client.call("core_group_get_group_members", {"groupids": chunk})
-        out.extend(GroupMembers.model_validate(entry) for entry in answer or [])
-    return out
+    answers = client.call_batched("core_group_get_group_members", "groupids", ids)
+    return [GroupMembers.model_validate(entry) for answer in answers for entry in answer or []]
 
 
 def get_course_user_groups(client: MoodleClient, courseid: int, userid: int) -> list[Group]:

@@ -66,12 +66,10 @@ def get_users_by_field(
     Calls: core_user_get_users_by_field.
     """
     unique = list(dict.fromkeys(str(v) for v in values if str(v) != ""))
-    if not unique:
-        return []
     found: dict[int, MoodleUser] = {}
-    extra = {"field": field}
-    for chunk in client.chunks(unique, extra=extra):
-        answer = client.call("core_user_get_users_by_field", {"field": field, "values": chunk})
+    for answer in client.call_batched(
+        "core_user_get_users_by_field", "values", unique, extra={"field": field}
+    ):
         for entry in answer or []:
             user = MoodleUser.model_validate(entry)
             found[user.id] = user
