@@ -1,0 +1,181 @@
+"""`accel indicators gather | show | pending` and `accel report`: the grant indicators and their reports.
+
+Kept beside the indicator modules so that cli.py only registers the commands; the logic is in
+sync/gather.py, sync/indicators.py, sync/pending.py and sync/report*.py.
+cli.py imports this module to register the commands, so the commands import cli's error classes when
+they run (a module-level import would be circular).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from cli import AppContext
+
+
+def _period_option(app: AppContext, date_from: str | None, date_to: str | None) -> Any:
+    from cli import UsageProblem
+    from sync.report import parse_period
+
+    try:
+        return parse_period(date_from, date_to, app.config().tz)
+    except ValueError as exc:
+        raise UsageProblem(str(exc)) from None
+
+
+def _stored_snapshot(app: AppContext, snapshot_id: int | None) -> Any:
+    from cli import UsageProblem
+    from sync.snapshot import SnapshotNotFound, find_snapshot
+
+    cohort = None if snapshot_id is not None else app.config().cohort.code
+    try:
+        return find_snapshot(app.store(), snapshot_id, cohort)
+    except SnapshotNotFound as exc:
+        raise UsageProblem(str(exc)) from None
+
+
+def _report_for(app: AppContext, snapshot_id: int | None, date_from: str | None, date_to: str | None) -> Any:
+    import time as _time
+
+    from sync.report import build_report
+    from sync.snapshot import load_all_snapshots
+
+    config = app.config()
+    period = _period_option(app, date_from, date_to)
+    sid, snapshot = _stored_snapshot(app, snapshot_id)
+    return build_report(
+        snapshot,
+        targets=config.targets_for(),
+        period=period,
+        cohort_name=config.cohort.name,
+        timezone=config.cohort.timezone,
+        snapshot_id=sid,
+        history=load_all_snapshots(app.store(), snapshot.cohort),
+        now=int(_time.time()),
+    )
+
+
+_FROM = click.option(
+    "--from", "date_from", metavar="DATE", help="Start of the period (YYYY-MM-DD, inclusive)."
+)
+_TO = click.option("--to", "date_to", metavar="DATE", help="End of the period (YYYY-MM-DD, inclusive).")
+_SNAPSHOT = click.option(
+    "--snapshot", "snapshot_id", type=int, metavar="ID", help="A stored snapshot (default: the newest)."
+)
+
+
+@click.group()
+def indicators() -> None:
+    """Grant indicators: gather a snapshot from Moodle, show the indicators, list work waiting for a grade."""
+
+
+@indicators.command("gather")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def indicators_gather(app: AppContext, as_json: bool) -> None:
+    """Read the cohort's courses from Moodle and store a dated snapshot in the local store.
+
+    Reads enrolments, teams, assignments, submissions, gradebook grades and feedback, events, votes,
+    pledges and survey answers with batch reads only (the request count does not grow with people).
+    Nothing is written to the site. Exit 0 when stored (notes and Moodle warnings are printed).
+    """
+    from sync.gather import gather
+    from sync.snapshot import save_snapshot
+
+    config = app.config()
+    snapshot = gather(app.client(), config)
+    sid = save_snapshot(app.store(), snapshot)
+    warnings = [n.text for n in snapshot.notes if n.kind == "moodle_warning"]
+    notes = [n.text for n in snapshot.notes if n.kind != "moodle_warning"]
+    if as_json:
+        payload = {
+            "snapshot_id": sid,
+            "cohort": snapshot.cohort,
+            "taken_at": snapshot.taken_at,
+            "requests": snapshot.request_count,
+            "courses": [c.model_dump() for c in snapshot.courses],
+            "activities": sorted(a.key for a in snapshot.activities),
+            "notes": notes,
+            "warnings": warnings,
+        }
+        click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+        return
+    found = sum(1 for c in snapshot.courses if c.id is not None)
+    click.echo(
+        f"Snapshot {sid} stored: cohort {snapshot.cohort}, {found} of {len(snapshot.courses)} courses, "
+        f"{len(snapshot.activities)} activities, {len(snapshot.people)} people, {snapshot.request_count} requests."
+    )
+    for text in notes:
+        click.echo(f"  note: {text}")
+    for text in warnings:
+        click.echo(f"  Moodle warning: {text}")
+
+
+@indicators.command("show")
+@_FROM
+@_TO
+@_SNAPSHOT
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (the JSON report).")
+@click.pass_obj
+def indicators_show(
+    app: AppContext, date_from: str | None, date_to: str | None, snapshot_id: int | None, as_json: bool
+) -> None:
+    """Show every grant indicator against its target, from a stored snapshot (no site needed).
+
+    --from/--to limit the counts to what happened in the period (for a quarterly report); without them the
+    whole grant period is counted.
+    """
+    from sync.report import render_indicators_text, report_json
+
+    report = _report_for(app, snapshot_id, date_from, date_to)
+    if as_json:
+        click.echo(json.dumps(report_json(report), ensure_ascii=False, indent=2))
+    else:
+        click.echo(render_indicators_text(report))
+
+
+@indicators.command("pending")
+@_SNAPSHOT
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def indicators_pending(app: AppContext, snapshot_id: int | None, as_json: bool) -> None:
+    """List team submissions waiting for a mentor's grade, oldest first, with how long each has waited."""
+    from sync.pending import pending_submissions, render_pending
+
+    _sid, snapshot = _stored_snapshot(app, snapshot_id)
+    items = pending_submissions(snapshot)
+    if as_json:
+        payload = {"taken_at": snapshot.taken_at, "pending": [i.model_dump() for i in items]}
+        click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+    else:
+        click.echo(render_pending(items, app.config().tz))
+
+
+@click.command("report")
+@click.option(
+    "--format", "fmt", type=click.Choice(["xlsx", "html", "json"]), required=True, help="Report format."
+)
+@click.option("--out", "out", type=click.Path(dir_okay=False), required=True, help="File to write.")
+@_FROM
+@_TO
+@_SNAPSHOT
+@click.pass_obj
+def report_command(
+    app: AppContext, fmt: str, out: str, date_from: str | None, date_to: str | None, snapshot_id: int | None
+) -> None:
+    """Write the indicators report (Russian) from a stored snapshot: XLSX workbook, HTML page with charts,
+    or JSON. The file is written whole or not at all."""
+    from cli import UsageProblem
+    from sync.report import write_report
+
+    report = _report_for(app, snapshot_id, date_from, date_to)
+    try:
+        write_report(report, fmt, Path(out))
+    except OSError as exc:
+        raise UsageProblem(f"{out}: cannot write the report ({exc.strerror or exc})") from None
+    click.echo(f"Report written: {out}")

@@ -1,0 +1,169 @@
+"""`accel serve` and `accel status`: run the [service] timetable's jobs, and show how they went.
+
+Kept beside the service modules so that cli.py only registers the commands; the logic is in
+sync/service.py and sync/service_jobs.py.
+cli.py imports this module to register the commands, so the commands import cli's error classes when
+they run (a module-level import would be circular).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from cli import AppContext
+    from integration.transport import MoodleClient
+
+
+def _parse_now(value: str | None, tz: Any) -> Any:
+    import datetime as dt
+
+    from cli import UsageProblem
+
+    if value is None:
+        return dt.datetime.now(tz)
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise UsageProblem(f"--now {value!r} is not an ISO date-time such as 2021-11-03T09:00") from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=tz)
+
+
+def _build_runner(app: AppContext, stop_requested: Callable[[], bool]) -> Any:
+    from sync.lock import lock_path_for
+    from sync.service import ServiceRunner
+    from sync.service_jobs import default_jobs
+
+    config = app.config()
+
+    def client_factory() -> MoodleClient:
+        client = app.client()
+        client.cancel_check = stop_requested
+        return client
+
+    return ServiceRunner(
+        config,
+        app.store(),
+        client_factory,
+        default_jobs(),
+        lock_path=lock_path_for(app.store_path()),
+        stop_requested=stop_requested,
+    )
+
+
+@click.command()
+@click.option(
+    "--once", is_flag=True, help="Run whatever is due now, then exit (for cron or a systemd timer)."
+)
+@click.option(
+    "--now",
+    "now_text",
+    metavar="DATETIME",
+    help="Pretend it is this time (ISO, cohort time zone unless an offset is given): rehearse a timetable.",
+)
+@click.option(
+    "--job",
+    "only_job",
+    type=click.Choice(["roster_sync", "snapshot", "reminders", "report"]),
+    help="With --once: run this job now, whatever the timetable says.",
+)
+@click.option(
+    "--tick", default=60, show_default=True, type=click.IntRange(min=1), help="Seconds between rounds."
+)
+@click.pass_obj
+def serve(app: AppContext, once: bool, now_text: str | None, only_job: str | None, tick: int) -> None:
+    """Run the jobs of the [service] timetable: roster sync, snapshots, mentor reminders, reports.
+
+    Without --once it runs until stopped; SIGTERM (or Ctrl-C) lets the request in flight finish and exits
+    cleanly. What ran, and how, is kept in the store: see `accel status`.
+    """
+    import signal
+    import threading
+
+    from cli import EXIT_PROBLEMS, UsageProblem
+    from sync.service import serve_forever
+
+    config = app.config()
+    if (now_text or only_job) and not once:
+        raise UsageProblem("--now and --job go with --once")
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: Any) -> None:
+        logging.getLogger("accel.service").info(
+            "signal %d: finishing the request in flight, then stopping", signum
+        )
+        stop.set()
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        runner = _build_runner(app, stop.is_set)
+        if once:
+            now = _parse_now(now_text, config.tz)
+            records = [runner.run_now(only_job, now)] if only_job else runner.tick(now)
+            if not records:
+                click.echo(f"Nothing is due at {now.isoformat(timespec='minutes')}.")
+            for record in records:
+                detail = f": {record.detail}" if record.detail else ""
+                click.echo(
+                    f"{record.job}: {record.outcome} ({record.duration:.1f}s, {record.requests} requests){detail}"
+                )
+            if any(record.outcome in ("failed", "site-down", "busy") for record in records):
+                sys.exit(EXIT_PROBLEMS)
+            return
+        import datetime as dt
+
+        logging.getLogger("accel.service").info("service started (a round every %ds)", tick)
+        serve_forever(runner, stop=stop, clock=lambda: dt.datetime.now(config.tz), tick_seconds=tick)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--now", "now_text", metavar="DATETIME", help="Compute next runs as if it were this time.")
+@click.pass_obj
+def status(app: AppContext, as_json: bool, now_text: str | None) -> None:
+    """Show each job's last run, outcome, duration and next run, and the last indicator values.
+
+    Read from the store only: it needs no site.
+    """
+    from sync.service_jobs import latest_indicators
+
+    config = app.config()
+    now = _parse_now(now_text, config.tz)
+    runner = _build_runner(app, lambda: False)
+    jobs = runner.status(now)
+    indicators = latest_indicators(app.store(), config)
+    if as_json:
+        payload = {
+            "now": now.isoformat(timespec="seconds"),
+            "jobs": [job.__dict__ for job in jobs],
+            "indicators": indicators,
+        }
+        click.echo(json.dumps(payload, ensure_ascii=False, indent=2, default=str))
+        return
+    click.echo(f"{'job':<12} {'last run':<26} {'outcome':<12} {'took':>7}  next run")
+    for job in jobs:
+        took = f"{job.last_duration:.1f}s" if job.last_duration is not None else "—"
+        click.echo(
+            f"{job.job:<12} {job.last_run or 'never':<26} {job.last_outcome or '—':<12} {took:>7}  {job.next_run or '—'}"
+        )
+        if job.last_detail and job.last_outcome not in ("ok",):
+            click.echo(f"{'':<12} {job.last_detail}")
+    if indicators is None:
+        click.echo(
+            "\nNo indicator snapshot yet (run `accel indicators gather` or wait for the nightly snapshot)."
+        )
+    else:
+        click.echo(f"\nIndicators (snapshot of {indicators['taken_at']}):")
+        for row in indicators["values"]:
+            target = f" / {row['target']:g}" if row["target"] is not None else ""
+            value = f"{row['value']:g}" if row["value"] is not None else "—"
+            click.echo(f"  {row['title']:<52} {value}{target}  {row['status'] or ''}")
