@@ -1,6 +1,8 @@
 """`accel roster ...`: check a roster file, plan and apply a sync, show the journal.
 
 Kept beside the roster modules so that cli.py only registers the group; the logic is in sync/roster*.py.
+cli.py imports this module to register the commands, so the commands import cli's error classes when
+they run (a module-level import would be circular).
 """
 
 from __future__ import annotations
@@ -52,12 +54,6 @@ KIND_TITLES = {
 }
 
 
-def _errors() -> tuple[type[click.ClickException], type[click.ClickException]]:
-    from cli import Problems, UsageProblem
-
-    return Problems, UsageProblem
-
-
 def _course_modules(app: AppContext) -> dict[str, int] | None:
     """Course short name -> module number from the configuration, when there is one (for Moodle upload files)."""
     if not app.resolved_config_path().exists():
@@ -66,11 +62,12 @@ def _course_modules(app: AppContext) -> dict[str, int] | None:
 
 
 def _read(path: str, course_modules: dict[str, int] | None) -> Roster:
-    _, usage = _errors()
+    from cli import UsageProblem
+
     try:
         return read_roster(path, course_modules=course_modules)
     except RosterFileError as exc:
-        raise usage(str(exc)) from None
+        raise UsageProblem(str(exc)) from None
 
 
 def _problems_text(roster: Roster) -> list[str]:
@@ -118,7 +115,8 @@ def roster_check(app: AppContext, file: str, as_json: bool) -> None:
     Every problem names the file, the row and the column. Exit 0 when the file is valid, 1 when it has
     errors (warnings alone do not fail).
     """
-    problems, _ = _errors()
+    from cli import Problems
+
     data = _read(file, _course_modules(app))
     summary = _roster_summary(data)
     if as_json:
@@ -133,7 +131,7 @@ def roster_check(app: AppContext, file: str, as_json: bool) -> None:
         if not data.errors:
             click.echo("The roster is valid.")
     if data.errors:
-        raise problems(f"{len(data.errors)} error(s) in {file}")
+        raise Problems(f"{len(data.errors)} error(s) in {file}")
 
 
 def _outcome_json(outcome: SyncOutcome, applied: bool) -> dict[str, Any]:
@@ -242,7 +240,8 @@ def roster_sync(
     unless --removal says otherwise. Exit 0 when all went well, 1 when the file has errors, a guard
     stopped the apply or some items failed (see the failure report), 2 on a usage error.
     """
-    problems, usage = _errors()
+    from cli import Problems, UsageProblem
+
     config = app.config()
     data = _read(file, {c.shortname: c.number for c in config.module_courses()})
     courses = cohort_courses(config)
@@ -275,7 +274,7 @@ def roster_sync(
                 click.echo(line)
             if report:
                 click.echo(f"Failure report: {report}")
-        raise problems(
+        raise Problems(
             f"{file}: {len(data.errors)} error(s); nothing was written. Fix them, or give --skip-invalid "
             "to sync the valid rows only"
         )
@@ -287,7 +286,7 @@ def roster_sync(
                 client, data, courses, roles=roles, removal=removal, skip_invalid=skip_invalid
             )
         except RosterStop as exc:
-            raise usage(str(exc)) from None
+            raise UsageProblem(str(exc)) from None
         outcome.blocked = check_guards(
             outcome.plan, outcome.people, max_share=max_suspend_share, removal=removal
         )
@@ -345,9 +344,9 @@ def roster_sync(
         if outcome.report:
             click.echo(f"Failure report: {outcome.report}")
     if do_apply and outcome.blocked and not force:
-        raise problems("the apply was stopped by a safety guard; nothing was written")
+        raise Problems("the apply was stopped by a safety guard; nothing was written")
     if outcome.failed:
-        raise problems(f"{len(outcome.result.failures) if outcome.result else 0} operation(s) failed")
+        raise Problems(f"{len(outcome.result.failures) if outcome.result else 0} operation(s) failed")
 
 
 @roster.command("history")
