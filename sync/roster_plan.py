@@ -195,17 +195,20 @@ class Op:
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind, "description": self.describe()}
-        for key in ("person", "row", "name", "userid", "module", "courseid", "course", "roleid"):
-            value = getattr(self, key)
-            if value not in (None, ""):
-                out[key] = value
-        for key in ("team", "district", "groupid", "groupingid"):
+        for key in OP_FIELDS:
             value = getattr(self, key)
             if value not in (None, ""):
                 out[key] = value
         if self.data:
             out["data"] = self.data
         return out
+
+
+#: The fields of an Op shown in its JSON form (when set), in this order.
+OP_FIELDS: tuple[str, ...] = (
+    "person", "row", "name", "userid", "module", "courseid", "course", "roleid", "team", "district", "groupid",
+    "groupingid",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -387,10 +390,6 @@ def user_changes(person: RosterPerson, user: MoodleUser, *, email_elsewhere: boo
     return changes
 
 
-def _group_idnumbers(course: SiteCourse) -> set[str]:
-    return {g.idnumber for g in course.groups if g.idnumber}
-
-
 def _unique_idnumber(base: str, used: set[str]) -> str:
     candidate, number = base, 2
     while candidate in used:
@@ -477,7 +476,7 @@ def build_plan(
         group_by_team: dict[str, SiteGroup] = {}
         by_name = {team_key(g.name): g for g in course.groups}
         by_idnumber = {g.idnumber: g for g in course.groups if g.idnumber}
-        used_idnumbers = _group_idnumbers(course)
+        used_idnumbers = set(by_idnumber)
         for team in teams:
             k = team_key(team)
             base = f"{course.idnumber_prefix}-{slug(team)}"
@@ -515,7 +514,7 @@ def build_plan(
         grouping_by_district: dict[str, SiteGrouping] = {}
         grouping_name = {team_key(g.name): g for g in course.groupings}
         grouping_idnumber = {g.idnumber: g for g in course.groupings if g.idnumber}
-        used_grouping_idnumbers = {g.idnumber for g in course.groupings if g.idnumber}
+        used_grouping_idnumbers = set(grouping_idnumber)
         for k, district in districts.items():
             base = f"{course.idnumber_prefix}-{slug(district)}"
             grouping = grouping_name.get(k) or grouping_idnumber.get(base)
