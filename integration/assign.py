@@ -58,14 +58,6 @@ class AssignmentSubmissions(_Model):
     submissions: list[AssignmentSubmission] = Field(default_factory=list)
 
 
-class Participant(_Model):
-    id: int
-    fullname: str = ""
-    groupid: int | None = None
-    submitted: bool = False
-    requiregrading: bool = False
-
-
 def get_assignments(client: MoodleClient, courseids: Sequence[int]) -> list[AssignmentCourse]:
     """The assignments of `courseids` (courses the token's user is not enrolled in are left out, with a
     warning collected by the client).
@@ -89,18 +81,6 @@ def get_submissions(client: MoodleClient, assignmentids: Sequence[int]) -> list[
     for answer in client.call_batched("mod_assign_get_submissions", "assignmentids", list(assignmentids)):
         out.extend(AssignmentSubmissions.model_validate(a) for a in (answer or {}).get("assignments", []))
     return out
-
-
-def list_participants(client: MoodleClient, assignmentid: int, groupid: int = 0) -> list[Participant]:
-    """Everyone who can submit to one assignment.
-
-    Calls: mod_assign_list_participants.
-    """
-    answer = client.call(
-        "mod_assign_list_participants",
-        {"assignid": assignmentid, "groupid": groupid, "filter": "", "includeenrolments": 0},
-    )
-    return [Participant.model_validate(p) for p in (answer or [])]
 
 
 def save_team_grade(

@@ -144,12 +144,6 @@ def unenrol_users(client: MoodleClient, unenrolments: Sequence[Unenrolment]) -> 
         client.call_batched("enrol_manual_unenrol_users", "enrolments", list(unenrolments), write=True)
 
 
-def assign_roles(client: MoodleClient, assignments: Sequence[RoleAssignment]) -> None:
-    """Calls: core_role_assign_roles."""
-    if assignments:
-        client.call_batched("core_role_assign_roles", "assignments", list(assignments), write=True)
-
-
 def unassign_roles(client: MoodleClient, unassignments: Sequence[RoleAssignment]) -> None:
     """Take course roles away (the enrolment stays). Calls: core_role_unassign_roles."""
     if unassignments:

@@ -39,12 +39,6 @@ class UserGrades(_Model):
     gradeitems: list[GradeItem] = Field(default_factory=list)
 
 
-class CourseGradeItem(_Model):
-    id: int
-    itemname: str | None = None
-    category: str | None = None
-
-
 def get_course_grades(client: MoodleClient, courseid: int) -> list[UserGrades]:
     """Every user's grade items in one course (one request, whatever the number of people).
 
@@ -52,12 +46,3 @@ def get_course_grades(client: MoodleClient, courseid: int) -> list[UserGrades]:
     """
     answer = client.call("gradereport_user_get_grade_items", {"courseid": courseid})
     return [UserGrades.model_validate(u) for u in (answer or {}).get("usergrades", [])]
-
-
-def get_grade_items(client: MoodleClient, courseid: int) -> list[CourseGradeItem]:
-    """The course's grade items (names only; no ID numbers).
-
-    Calls: core_grades_get_gradeitems.
-    """
-    answer = client.call("core_grades_get_gradeitems", {"courseid": courseid})
-    return [CourseGradeItem.model_validate(i) for i in (answer or {}).get("gradeItems", [])]
