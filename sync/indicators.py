@@ -701,7 +701,7 @@ def _mentor_feedback(ctx: Context, target: float | None, reviews: list[_Review])
         return _result(ctx, "mentor_feedback", None, target, [], notes)
     evidence: list[Evidence] = []
     without = 0
-    hours = [r.hours for r in reviews if r.hours is not None]
+    by_experts = 0
     breakdown: dict[str, float] = {}
     for r in sorted(reviews, key=lambda r: (r.key, r.team.name if r.team else "", r.userid or 0)):
         if not r.grade.feedback:
@@ -710,26 +710,24 @@ def _mentor_feedback(ctx: Context, target: float | None, reviews: list[_Review])
         activity = ctx.activities[r.key]
         who = r.team.name if r.userid is None and r.team else ctx.name(r.userid or 0)
         member = r.userid or (r.team.member_ids[0] if r.team and r.team.member_ids else None)
+        title = ASSIGNMENT_TITLES.get(r.key, r.key)
         evidence.append(
             Evidence(
-                label=f"{who}: {ASSIGNMENT_TITLES.get(r.key, r.key)}",
+                label=f"{who}: {title}",
                 detail=r.grade.feedback[:200],
                 url=ctx.links.grading(activity.cmid, member),
                 when=r.grade.dategraded,
                 value=r.hours,
             )
         )
-        label = ASSIGNMENT_TITLES.get(r.key, r.key)
-        breakdown[label] = breakdown.get(label, 0.0) + 1
+        breakdown[title] = breakdown.get(title, 0.0) + 1
+        by_experts += r.key in EXPERT_REVIEWED
     if without:
         notes.append(f"Оценок без комментария (не учтены): {without}.")
     breakdown["Всего оценено"] = float(len(reviews))
-    med = _median([h for h in hours if h is not None])
+    med = _median([r.hours for r in reviews if r.hours is not None])
     if med is not None:
         breakdown["Медиана часов от сдачи до оценки"] = med
-    by_experts = sum(
-        1 for e in evidence if any(e.label.endswith(ASSIGNMENT_TITLES[k]) for k in EXPERT_REVIEWED)
-    )
     if by_experts:
         notes.append(
             f"Среди них комментарии экспертов к презентациям (m3-pitch): {by_experts}; в разбивку по "
