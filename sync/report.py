@@ -18,7 +18,16 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sync.indicators import INDICATOR_KEYS, TITLES, IndicatorReport, Period, compute, fmt_date
+from sync.indicators import (
+    INDICATOR_KEYS,
+    TEAM_ASSIGNMENTS,
+    TITLES,
+    IndicatorReport,
+    Period,
+    TeamRow,
+    compute,
+    fmt_date,
+)
 from sync.snapshot import Snapshot
 
 if TYPE_CHECKING:
@@ -108,6 +117,11 @@ def format_value(key: str, value: float | None) -> str:
     if key == "funds_raised":
         return f"{value:,.0f}".replace(",", "\u00a0") + " руб."
     return f"{value:g}"
+
+
+def team_assignment_keys(teams: Sequence[TeamRow]) -> list[str]:
+    """The team assignments the team tables show: those found in the courses, in program order."""
+    return [k for k in TEAM_ASSIGNMENTS if any(k in t.status for t in teams)]
 
 
 def format_target(key: str, target: float | None) -> str:

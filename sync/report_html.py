@@ -10,8 +10,8 @@ from __future__ import annotations
 import html
 from collections.abc import Callable, Sequence
 
-from sync.indicators import ASSIGNMENT_TITLES, TEAM_ASSIGNMENTS, TITLES, IndicatorResult, TeamRow
-from sync.report import HistoryPoint, Report, format_target, format_value
+from sync.indicators import ASSIGNMENT_TITLES, TITLES, IndicatorResult, TeamRow
+from sync.report import HistoryPoint, Report, format_target, format_value, team_assignment_keys
 
 STATUS_COLOR = {"met": "#2e7d32", "on_track": "#f9a825", "behind": "#c62828", "no_target": "#607d8b"}
 LINE_COLORS = [
@@ -196,7 +196,7 @@ def _cell_state(status: str) -> str:
 
 def team_progress_chart(teams: Sequence[TeamRow]) -> str:
     """One row per team, one cell per team assignment, coloured by how far the team got."""
-    keys = [k for k in TEAM_ASSIGNMENTS if any(k in t.status for t in teams)]
+    keys = team_assignment_keys(teams)
     if not teams or not keys:
         return "<p>Нет команд или командных заданий.</p>"
     label_w, cell_w, row_h, top = 220, 150, 26, 34
@@ -288,7 +288,7 @@ def render_html(report: Report) -> str:
     out.append(team_progress_chart(ind.teams))
 
     out.append("<h2>Команды</h2>")
-    keys = [k for k in TEAM_ASSIGNMENTS if any(k in t.status for t in ind.teams)]
+    keys = team_assignment_keys(ind.teams)
     out.append(
         _table(
             ["Команда", "Район", "Село", "Участников", "Наставники"]

@@ -12,8 +12,8 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from sync.indicators import ASSIGNMENT_TITLES, TEAM_ASSIGNMENTS, TITLES
-from sync.report import Report, format_target, format_value
+from sync.indicators import ASSIGNMENT_TITLES, TITLES
+from sync.report import Report, format_target, format_value, team_assignment_keys
 
 HEADER_FONT = Font(bold=True)
 HEADER_FILL = PatternFill("solid", fgColor="DDE6F0")
@@ -99,7 +99,7 @@ def write_xlsx(report: Report, path: Path) -> None:
             ws.cell(row, 7).fill = STATUS_FILL[r.status]
 
     ws = wb.create_sheet("Команды")
-    keys = [k for k in TEAM_ASSIGNMENTS if any(k in t.status for t in ind.teams)]
+    keys = team_assignment_keys(ind.teams)
     _table(
         ws,
         ["Команда", "Район", "Село", "Участников", "Наставники"]
