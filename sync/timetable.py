@@ -19,9 +19,9 @@ from sync.config import WEEKDAYS, AccelConfig
 JOB_NAMES: tuple[str, ...] = ("roster_sync", "snapshot", "reminders", "report")
 
 
-def _clock(value: str) -> dt.time:
-    hours, minutes = value.split(":")
-    return dt.time(int(hours), int(minutes))
+def _clocks(values: list[str]) -> tuple[dt.time, ...]:
+    """``HH:MM`` strings (validated by the config) as times of day."""
+    return tuple(dt.time(int(value[:2]), int(value[3:])) for value in values)
 
 
 @dataclass(frozen=True)
@@ -34,39 +34,33 @@ class Schedule:
 
     def latest(self, now: dt.datetime) -> dt.datetime | None:
         """The most recent slot at or before ``now`` (within 8 days), or None."""
-        candidates: list[dt.datetime] = []
+        candidates = [slot for slot in self._daily_slots(now, range(-7, 1)) if slot <= now]
         if self.every_minutes:
-            midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-            minutes = int((now - midnight).total_seconds() // 60)
-            candidates.append(midnight + dt.timedelta(minutes=minutes - minutes % self.every_minutes))
-        for back in range(8):
-            day = (now - dt.timedelta(days=back)).date()
-            if self.weekday is not None and day.weekday() != self.weekday:
-                continue
-            for at in self.times:
-                slot = dt.datetime.combine(day, at, tzinfo=now.tzinfo)
-                if slot <= now:
-                    candidates.append(slot)
+            candidates.append(self._interval_start(now))
         return max(candidates, default=None)
 
     def next(self, now: dt.datetime) -> dt.datetime | None:
         """The first slot strictly after ``now``, or None when the schedule is empty."""
-        candidates: list[dt.datetime] = []
+        candidates = [slot for slot in self._daily_slots(now, range(8)) if slot > now]
         if self.every_minutes:
-            midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-            minutes = int((now - midnight).total_seconds() // 60)
-            candidates.append(
-                midnight + dt.timedelta(minutes=minutes - minutes % self.every_minutes + self.every_minutes)
-            )
-        for ahead in range(8):
-            day = (now + dt.timedelta(days=ahead)).date()
-            if self.weekday is not None and day.weekday() != self.weekday:
-                continue
-            for at in self.times:
-                slot = dt.datetime.combine(day, at, tzinfo=now.tzinfo)
-                if slot > now:
-                    candidates.append(slot)
+            candidates.append(self._interval_start(now) + dt.timedelta(minutes=self.every_minutes))
         return min(candidates, default=None)
+
+    def _daily_slots(self, now: dt.datetime, days: range) -> list[dt.datetime]:
+        """The times of day on the days ``days`` away from ``now``'s date (only the weekday, if one is set)."""
+        slots: list[dt.datetime] = []
+        for offset in days:
+            day = (now + dt.timedelta(days=offset)).date()
+            if self.weekday is None or day.weekday() == self.weekday:
+                slots.extend(dt.datetime.combine(day, at, tzinfo=now.tzinfo) for at in self.times)
+        return slots
+
+    def _interval_start(self, now: dt.datetime) -> dt.datetime:
+        """The start of the ``every_minutes`` interval holding ``now`` (intervals count from midnight)."""
+        assert self.every_minutes
+        midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        minutes = int((now - midnight).total_seconds() // 60)
+        return midnight + dt.timedelta(minutes=minutes - minutes % self.every_minutes)
 
 
 @dataclass(frozen=True)
@@ -79,20 +73,19 @@ class Timetable:
     @classmethod
     def from_config(cls, config: AccelConfig) -> Timetable:
         service = config.service
-        roster_times = tuple(_clock(t) for t in service.roster_sync_at)
+        roster = (
+            Schedule(times=_clocks(service.roster_sync_at), every_minutes=service.roster_check_minutes)
+            if service.roster_file
+            else Schedule()  # no roster file: nothing to keep in step
+        )
         schedules = {
-            "roster_sync": Schedule(
-                times=roster_times,
-                every_minutes=service.roster_check_minutes if service.roster_file else None,
-            ),
-            "snapshot": Schedule(times=tuple(_clock(t) for t in service.snapshot_at)),
-            "reminders": Schedule(times=tuple(_clock(t) for t in service.reminders_at)),
+            "roster_sync": roster,
+            "snapshot": Schedule(times=_clocks(service.snapshot_at)),
+            "reminders": Schedule(times=_clocks(service.reminders_at)),
             "report": Schedule(
-                times=(_clock(service.report_at),), weekday=WEEKDAYS.index(service.report_weekday)
+                times=_clocks([service.report_at]), weekday=WEEKDAYS.index(service.report_weekday)
             ),
         }
-        if not service.roster_file:
-            schedules["roster_sync"] = Schedule()  # nothing to keep in step
         return cls(schedules=schedules, tz=config.tz)
 
     def local(self, moment: dt.datetime) -> dt.datetime:
