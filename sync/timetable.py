@@ -43,7 +43,10 @@ class Schedule:
         """The first slot strictly after ``now``, or None when the schedule is empty."""
         candidates = [slot for slot in self._daily_slots(now, range(8)) if slot > now]
         if self.every_minutes:
-            candidates.append(self._interval_start(now) + dt.timedelta(minutes=self.every_minutes))
+            following = self._interval_start(now) + dt.timedelta(minutes=self.every_minutes)
+            # Intervals count from midnight: one that does not divide the day is cut short there.
+            midnight = dt.datetime.combine(now.date() + dt.timedelta(days=1), dt.time(), tzinfo=now.tzinfo)
+            candidates.append(min(following, midnight))
         return min(candidates, default=None)
 
     def _daily_slots(self, now: dt.datetime, days: range) -> list[dt.datetime]:

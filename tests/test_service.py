@@ -84,6 +84,14 @@ def test_schedule_slots() -> None:
     assert Schedule().latest(at(3, 10)) is None and Schedule().next(at(3, 10)) is None
 
 
+def test_interval_that_does_not_divide_the_day_restarts_at_midnight() -> None:
+    """Intervals count from midnight, so the next slot after 23:45 is 00:00 (what latest() then gives), not 00:10."""
+    every = Schedule(every_minutes=25)
+    assert every.latest(at(3, 23, 50)) == at(3, 23, 45)
+    assert every.next(at(3, 23, 50)) == at(4, 0, 0)
+    assert every.latest(at(4, 0, 0)) == at(4, 0, 0)
+
+
 def test_timetable_runs_each_slot_once_and_catches_up_once(tmp_path: Path) -> None:
     snapshot = Recorder()
     runner = runner_for(tmp_path, {"snapshot": snapshot}, snapshot_at=["02:00"])
