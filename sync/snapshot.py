@@ -12,7 +12,7 @@ import json
 import sqlite3
 import time
 import zlib
-from collections.abc import Iterable
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -254,6 +254,14 @@ def _decode(row_id: int, body: bytes) -> Snapshot:
     return Snapshot.model_validate(data)
 
 
+def _select(conn: sqlite3.Connection, columns: str, cohort: str | None, *, newest: bool = False) -> list[Any]:
+    """Rows of the stored snapshots (of ``cohort`` when given), oldest first; only the newest with ``newest``."""
+    ensure_schema(conn)
+    where, args = (" WHERE cohort = ?", (cohort,)) if cohort is not None else ("", ())
+    order = "taken_at DESC, id DESC LIMIT 1" if newest else "taken_at, id"
+    return conn.execute(f"SELECT {columns} FROM indicator_snapshots{where} ORDER BY {order}", args).fetchall()
+
+
 def find_snapshot(
     conn: sqlite3.Connection, snapshot_id: int | None = None, cohort: str | None = None
 ) -> tuple[int, Snapshot]:
@@ -264,18 +272,11 @@ def find_snapshot(
         if row is None:
             raise SnapshotNotFound(f"no stored snapshot with id {snapshot_id}")
     else:
-        if cohort is None:
-            row = conn.execute(
-                "SELECT id, body FROM indicator_snapshots ORDER BY taken_at DESC, id DESC LIMIT 1"
-            ).fetchone()
-        else:
-            row = conn.execute(
-                "SELECT id, body FROM indicator_snapshots WHERE cohort = ? ORDER BY taken_at DESC, id DESC LIMIT 1",
-                (cohort,),
-            ).fetchone()
-        if row is None:
+        rows = _select(conn, "id, body", cohort, newest=True)
+        if not rows:
             where = f" for cohort {cohort}" if cohort else ""
             raise SnapshotNotFound(f"no stored snapshot{where}: run `accel indicators gather` first")
+        row = rows[0]
     return int(row[0]), _decode(int(row[0]), bytes(row[1]))
 
 
@@ -287,26 +288,10 @@ def load_snapshot(
 
 
 def list_snapshots(conn: sqlite3.Connection, cohort: str | None = None) -> list[SnapshotInfo]:
-    ensure_schema(conn)
-    if cohort is None:
-        rows: Iterable[tuple[int, str, int]] = conn.execute(
-            "SELECT id, cohort, taken_at FROM indicator_snapshots ORDER BY taken_at, id"
-        )
-    else:
-        rows = conn.execute(
-            "SELECT id, cohort, taken_at FROM indicator_snapshots WHERE cohort = ? ORDER BY taken_at, id",
-            (cohort,),
-        )
+    rows = _select(conn, "id, cohort, taken_at", cohort)
     return [SnapshotInfo(id=r[0], cohort=r[1], taken_at=r[2]) for r in rows]
 
 
 def load_all_snapshots(conn: sqlite3.Connection, cohort: str | None = None) -> list[tuple[int, Snapshot]]:
     """Every stored snapshot (oldest first): for the indicators-over-time chart."""
-    ensure_schema(conn)
-    if cohort is None:
-        rows = conn.execute("SELECT id, body FROM indicator_snapshots ORDER BY taken_at, id").fetchall()
-    else:
-        rows = conn.execute(
-            "SELECT id, body FROM indicator_snapshots WHERE cohort = ? ORDER BY taken_at, id", (cohort,)
-        ).fetchall()
-    return [(int(r[0]), _decode(int(r[0]), bytes(r[1]))) for r in rows]
+    return [(int(r[0]), _decode(int(r[0]), bytes(r[1]))) for r in _select(conn, "id, body", cohort)]
