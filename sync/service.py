@@ -214,29 +214,33 @@ class ServiceRunner:
         """Jobs whose latest slot is not done yet and whose retry delay (if any) has passed."""
         due: list[tuple[str, dt.datetime]] = []
         for name in JOB_NAMES:
-            if name not in self.jobs:
-                continue
-            slot = self.timetable.latest(name, now)
-            if slot is None:
-                continue
-            state = self._state(name)
-            done = _parse(state["done_slot"]) if state else None
-            retry_at = _parse(state["retry_at"]) if state else None
-            if done is not None and done >= slot:
-                continue
-            if retry_at is not None and retry_at > now:
-                continue
-            due.append((name, slot))
+            slot = self._due_slot(name, now) if name in self.jobs else None
+            if slot is not None:
+                due.append((name, slot))
         return due
 
+    def _due_slot(self, name: str, now: dt.datetime) -> dt.datetime | None:
+        """The slot ``name`` is due for at ``now``, or None when it is not due."""
+        slot = self.timetable.latest(name, now)
+        if slot is None:
+            return None
+        state = self._state(name)
+        done = _parse(state["done_slot"]) if state else None
+        retry_at = _parse(state["retry_at"]) if state else None
+        if done is not None and done >= slot:
+            return None
+        if retry_at is not None and retry_at > now:
+            return None
+        return slot
+
     def next_run(self, name: str, now: dt.datetime) -> dt.datetime | None:
+        if self._due_slot(name, now) is not None:
+            return now
         state = self._state(name)
         retry_at = _parse(state["retry_at"]) if state else None
-        if any(job == name for job, _ in self.due(now)):
-            return now
-        candidates = [t for t in (retry_at, self.timetable.next(name, now)) if t is not None]
         if retry_at is not None and retry_at > now:
             return retry_at
+        candidates = [t for t in (retry_at, self.timetable.next(name, now)) if t is not None]
         return min(candidates, default=None)
 
     # -- running ----------------------------------------------------------------------------------------
