@@ -234,14 +234,21 @@ class ServiceRunner:
         return slot
 
     def next_run(self, name: str, now: dt.datetime) -> dt.datetime | None:
-        if self._due_slot(name, now) is not None:
-            return now
+        """When :meth:`tick` will run the job: now if due, else after its retry delay, else its next slot;
+        a job that needs the site also waits for the site's retry time."""
         state = self._state(name)
         retry_at = _parse(state["retry_at"]) if state else None
-        if retry_at is not None and retry_at > now:
-            return retry_at
-        candidates = [t for t in (retry_at, self.timetable.next(name, now)) if t is not None]
-        return min(candidates, default=None)
+        if self._due_slot(name, now) is not None:
+            when: dt.datetime | None = now
+        elif retry_at is not None and retry_at > now:
+            when = retry_at
+        else:
+            # A past retry time is not a run: a failed `--job` run on a done slot waits for the next slot.
+            when = self.timetable.next(name, now)
+        site_retry = self.site_retry_at()
+        if when is not None and self.jobs[name].needs_site and site_retry is not None and site_retry > when:
+            return site_retry
+        return when
 
     # -- running ----------------------------------------------------------------------------------------
     def tick(self, now: dt.datetime) -> list[RunRecord]:

@@ -108,6 +108,29 @@ def test_timetable_runs_each_slot_once_and_catches_up_once(tmp_path: Path) -> No
     assert status["snapshot"].next_run == at(8, 2).isoformat()
 
 
+def test_next_run_is_never_in_the_past_and_waits_for_the_site(tmp_path: Path) -> None:
+    snapshot = Recorder(None, RuntimeError("boom"))
+    runner = runner_for(tmp_path, {"snapshot": snapshot}, snapshot_at=["02:00"], retry_minutes=5)
+    runner.tick(at(3, 2))
+    # `serve --job snapshot` fails after the slot was done: nothing retries it, the next slot is tomorrow's.
+    assert runner.run_now("snapshot", at(3, 12)).outcome == "failed"
+    assert runner.status(at(3, 13))[0].next_run == at(4, 2).isoformat()
+
+    down = MoodleUnreachable("core_webservice_get_site_info: did not answer")
+    runner = runner_for(
+        tmp_path / "down",
+        {"snapshot": Recorder(down), "reminders": Recorder()},
+        snapshot_at=["02:00"],
+        reminders_at=["02:00"],
+        retry_minutes=5,
+    )
+    assert [r.outcome for r in runner.tick(at(3, 2))] == ["site-down"]
+    # The reminders are due but wait for the site with every other site job.
+    assert runner.tick(at(3, 2, 1)) == []
+    status = {s.job: s.next_run for s in runner.status(at(3, 2, 1))}
+    assert status == {"snapshot": at(3, 2, 5).isoformat(), "reminders": at(3, 2, 5).isoformat()}
+
+
 def test_a_failing_job_is_retried_with_backoff_and_never_stops_the_others(tmp_path: Path) -> None:
     failing = Recorder(RuntimeError("boom"), RuntimeError("boom again"), None)
     other = Recorder()
