@@ -8,6 +8,7 @@ read once with core_course_get_course_module (a handful per course: the count do
 
 from __future__ import annotations
 
+import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -220,13 +221,15 @@ def compare_template(
                 "`accel provision` adds the missing ones to each cohort course",
             )
         )
-    for i, spec in enumerate(template.sections):
-        if i < len(sections) and sections[i].name != spec.title:
+    for i, (spec, section) in enumerate(zip(template.sections, sections, strict=False)):
+        # Section names come back through format_string, which escapes "&" as an HTML entity.
+        title = html.unescape(section.name)
+        if title != spec.title:
             add(
                 Finding(
                     "info",
                     "section_title",
-                    f"section {i} is «{sections[i].name}», the template says «{spec.title}» "
+                    f"section {i} is «{title}», the template says «{spec.title}» "
                     "(`accel provision` sets it in each cohort course)",
                 )
             )

@@ -12,6 +12,7 @@ from integration.errors import UncertainWrite
 from integration.transport import MoodleClient
 from sync.config import AccelConfig, event_kind, load_config
 from sync.provision import ApplyResult, Change, Plan, ProvisionBlocked, apply_plan, compute_plan
+from sync.provision_templates import check_template
 from tests.conftest import make_client
 from tests.fake_moodle import FakeMoodle
 from tests.fake_moodle.courses import add_category, add_course, find_course
@@ -465,6 +466,21 @@ def test_names_with_ampersands_are_stable(site: FakeMoodle, client: MoodleClient
     course = find_course(site, "idnumber", "kam21-m1")
     assert course is not None and course["fullname"].endswith("Камчатка 2021 & партнёры")
     assert plan_for(client, config).empty
+
+
+def test_template_section_title_with_an_ampersand_is_not_a_difference(
+    fake_moodle: FakeMoodle, client: MoodleClient
+) -> None:
+    # Section names come back through format_string too ("&" -> "&amp;"), as provisioning already knows.
+    base = TEMPLATES["m1"]
+    renamed = base.sections[1].model_copy(update={"title": "Идея & команда"})
+    template = base.model_copy(update={"sections": [base.sections[0], renamed, *base.sections[2:]]})
+    seed_template(fake_moodle, template, categoryid=add_category(fake_moodle, "Шаблоны", "accel-templates"))
+    check = check_template(client, template, template.template_shortname)
+    assert check.ok
+    titles = [f.message for f in check.findings if f.code == "section_title"]
+    assert [t for t in titles if t.startswith("section 1 ")] == []
+    assert len(titles) == 1 and titles[0].startswith("section 0 is «General»")  # seeded as Moodle names it
 
 
 @pytest.mark.parametrize(
