@@ -28,7 +28,7 @@ import html
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo
 
 from course_templates.loader import ModuleTemplate
@@ -54,6 +54,7 @@ from sync.config import AccelConfig, ModuleCourse, ScheduledEvent, event_descrip
 from sync.provision_templates import TemplateCheck, check_template
 from sync.roster_read import team_key
 
+#: The kinds of change, in the order apply carries them out.
 Action = Literal[
     "create_category",
     "create_course",
@@ -61,19 +62,10 @@ Action = Literal[
     "add_sections",
     "rename_section",
     "enrol_service",
-    "create_event",
     "delete_event",
+    "create_event",
 ]
-ACTION_ORDER: tuple[Action, ...] = (
-    "create_category",
-    "create_course",
-    "update_course",
-    "add_sections",
-    "rename_section",
-    "enrol_service",
-    "delete_event",
-    "create_event",
-)
+ACTION_ORDER: tuple[Action, ...] = get_args(Action)
 # Course fields provisioning owns (core_course_update_courses names).
 COURSE_FIELDS = (
     "idnumber",

@@ -7,16 +7,10 @@ from collections.abc import Sequence
 from sync.provision import Change, Plan
 from sync.provision_templates import CANNOT_CREATE_ACTIVITIES, TemplateCheck
 
-ACTION_LABELS: dict[str, str] = {
-    "create_category": "create category",
-    "create_course": "create course",
-    "update_course": "update course",
-    "add_sections": "add sections",
-    "rename_section": "rename section",
-    "enrol_service": "enrol service",
-    "create_event": "create event",
-    "delete_event": "delete event",
-}
+
+def _label(change: Change) -> str:
+    """The change's kind for people: ``create_course`` -> ``create course``."""
+    return change.action.replace("_", " ")
 
 
 def _clip(text: str, width: int) -> str:
@@ -35,7 +29,7 @@ def render_plan(plan: Plan, *, apply_hint: bool = True) -> str:
         lines.append(f"  {'#':>3}  {'ACTION':<15}  {'MODULE':<6}  {'WHAT':<{what_width}}  WHY")
         for number, change in enumerate(changes, start=1):
             lines.append(
-                f"  {number:>3}  {ACTION_LABELS[change.action]:<15}  {change.module or '-':<6}  "
+                f"  {number:>3}  {_label(change):<15}  {change.module or '-':<6}  "
                 f"{_clip(change.target, what_width):<{what_width}}  {change.reason}"
             )
     if plan.problems:
@@ -63,7 +57,7 @@ def render_plan(plan: Plan, *, apply_hint: bool = True) -> str:
 
 
 def render_progress(done: int, total: int, change: Change) -> str:
-    return f"[{done}/{total}] {ACTION_LABELS[change.action]}: {change.target}"
+    return f"[{done}/{total}] {_label(change)}: {change.target}"
 
 
 def render_template_checks(checks: Sequence[TemplateCheck]) -> str:
