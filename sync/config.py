@@ -414,12 +414,6 @@ class AccelConfig(BaseModel):
             )
         return out
 
-    def module_course(self, key: str, templates: Mapping[str, ModuleTemplate] | None = None) -> ModuleCourse:
-        for c in self.module_courses(templates):
-            if c.key == key:
-                return c
-        raise KeyError(key)
-
     def scheduled_events(self) -> list[ScheduledEvent]:
         """Webinars then consultations, in file order, with times in the cohort time zone."""
         events: list[ScheduledEvent] = []
