@@ -593,6 +593,10 @@ def _create_groups(site: FakeMoodle, params: dict[str, Any]) -> list[dict[str, A
     return out
 
 
+def _by_name(record: dict[str, Any]) -> tuple[str, int]:
+    return (record["name"], record["id"])
+
+
 def _grouping_answer(grouping: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": grouping["id"],
@@ -607,7 +611,9 @@ def _grouping_answer(grouping: dict[str, Any]) -> dict[str, Any]:
 @handler("core_group_get_course_groupings")
 def _get_course_groupings(site: FakeMoodle, params: dict[str, Any]) -> list[dict[str, Any]]:
     course = _course(site, params.get("courseid"))
-    return [_grouping_answer(g) for _, g in sorted(site.groupings.items()) if g["courseid"] == course["id"]]
+    # Ordered by name, as the real server answers (groups_get_all_groupings; the recording lists id 2 first).
+    groupings = sorted((g for g in site.groupings.values() if g["courseid"] == course["id"]), key=_by_name)
+    return [_grouping_answer(g) for g in groupings]
 
 
 @handler("core_group_get_groupings")
