@@ -34,6 +34,7 @@ from integration.errors import BadResponse, InvalidToken, MoodleError, RecordNot
 from integration.groups import get_course_groupings, get_course_groups, get_group_members, get_groupings
 from integration.transport import MoodleClient
 from sync.config import AccelConfig, event_kind
+from sync.roster_names import idnumber_prefix
 from sync.snapshot import (
     Activity,
     CalendarEvent,
@@ -104,14 +105,27 @@ def _enrolled_users(client: MoodleClient, courseid: int, *, only_active: bool) -
     return [_EnrolledUser.model_validate(u) for u in answer]
 
 
-def _districts(client: MoodleClient, courseids: Sequence[int]) -> dict[int, str]:
-    """Group id -> name of its grouping (the roster makes one grouping per municipal district).
+def _districts(client: MoodleClient, courses: Sequence[CourseSnap]) -> dict[int, str]:
+    """Group id -> name of its grouping: the roster sync makes one grouping per municipal district.
+
+    A group may also be in a course designer's own grouping (every team, for an activity); the grouping the
+    sync made (ID number ``{course ID number}-{district slug}``) is its district, else its first grouping.
 
     Calls: core_group_get_course_groupings, core_group_get_groupings.
     """
-    groupingids = [g.id for cid in courseids for g in get_course_groupings(client, cid)]
+    groupingids: list[int] = []
+    by_sync: set[int] = set()
+    for c in courses:
+        if c.id is None:
+            continue
+        prefix = idnumber_prefix(c.idnumber, c.shortname) + "-"
+        for g in get_course_groupings(client, c.id):
+            groupingids.append(g.id)
+            if g.idnumber.startswith(prefix):
+                by_sync.add(g.id)
     out: dict[int, str] = {}
-    for grouping in get_groupings(client, groupingids):
+    # The sync's groupings first (a stable sort keeps Moodle's order, by name, within each kind).
+    for grouping in sorted(get_groupings(client, groupingids), key=lambda g: g.id not in by_sync):
         for group in grouping.groups:
             out.setdefault(group.id, grouping.name)
     return out
@@ -176,7 +190,7 @@ def gather(client: MoodleClient, config: AccelConfig, *, now: int | None = None)
         for g in get_course_groups(client, cid)
     ]
     members = {m.groupid: m.userids for m in get_group_members(client, [t.id for t in teams])}
-    districts = _districts(client, course_ids)
+    districts = _districts(client, courses)
     for t in teams:
         t.member_ids = members.get(t.id, [])
         t.district = districts.get(t.id, "")

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
 from integration.users import MoodleUser
-from sync.roster_names import slug
+from sync.roster_names import idnumber_prefix, slug
 from sync.roster_read import RosterPerson, team_key
 
 #: Listed in apply order (OP_ORDER below is this list).
@@ -114,7 +114,7 @@ class SiteCourse:
 
     @property
     def idnumber_prefix(self) -> str:
-        return (self.idnumber or self.shortname).lower()
+        return idnumber_prefix(self.idnumber, self.shortname)
 
 
 @dataclass

@@ -19,6 +19,7 @@ from sync.config import AccelConfig, event_description, load_config
 from sync.gather import gather
 from sync.indicators import compute
 from sync.pending import pending_submissions
+from sync.roster_names import slug
 from sync.snapshot import list_snapshots, load_snapshot, save_snapshot
 from sync.store import open_store
 from tests.conftest import make_client
@@ -35,7 +36,7 @@ from tests.fake_moodle.activities import (
     vote,
 )
 from tests.fake_moodle.courses import add_course
-from tests.fake_moodle.people import add_user, enrol
+from tests.fake_moodle.people import add_grouping, add_user, enrol
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "kamchatka-2021.toml"
 KAM = dt.timezone(dt.timedelta(hours=12))
@@ -112,7 +113,8 @@ def _group(site: FakeMoodle, courseid: int, village: str, members: list[int]) ->
             "courseid": courseid,
             "name": DISTRICT[village],
             "description": "",
-            "idnumber": f"kam21-{courseid}-{grouping_id}",
+            # As the roster sync names it: {course ID number}-{district slug} (kam21-m1-milkovsky-mr).
+            "idnumber": f"{site.courses[courseid]['idnumber']}-{slug(DISTRICT[village])}",
         }
         site.groupings[grouping_id] = grouping
     site.grouping_groups.setdefault(grouping["id"], set()).add(gid)
@@ -488,3 +490,20 @@ def test_people_carry_their_village(fake_moodle: FakeMoodle, config: AccelConfig
     assert people[cohort.users["kam21.p5"]].city == "Эссо"
     assert people[cohort.users["kam21.p5"]].fullname == "Сергей Попов"
     assert people[cohort.users["kam21.p0"]].idnumber == "APP-2021-000"
+
+
+def test_a_team_in_a_course_designers_grouping_keeps_its_district(
+    fake_moodle: FakeMoodle, config: AccelConfig
+) -> None:
+    """A course designer may put every team in a grouping of their own (e.g. for the team assignments). The
+    district is the grouping the roster sync made, whatever the names' order (Moodle lists groupings by name:
+    «Все команды» comes between «Быстринский МР» and «Мильковский МР»)."""
+    c = build_recorded_cohort(fake_moodle, config)
+    for key, cid in c.courses.items():
+        teams = tuple(gid for (module, _village), gid in c.teams.items() if module == key)
+        add_grouping(fake_moodle, cid, "Все команды", idnumber="all-teams", groups=teams)
+    snap = gather(make_client(fake_moodle), config, now=SNAPSHOT_AT)
+    assert {(t.name, t.district) for t in snap.teams} == {
+        ("Команда «Шаромы»", "Мильковский МР"),
+        ("Команда «Эссо»", "Быстринский МР"),
+    }
