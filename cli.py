@@ -259,7 +259,14 @@ class AppContext:
         if self._store is None:
             from sync.store import open_store
 
-            self._store = open_store(self.store_path())
+            path = self.store_path()
+            try:
+                self._store = open_store(path)
+            except (OSError, sqlite3.Error) as exc:
+                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+                raise UsageProblem(
+                    f"store {path}: cannot open it ({reason}); set ACCEL_STORE or [store] path to a writable file"
+                ) from None
         return self._store
 
     @contextlib.contextmanager
@@ -270,11 +277,18 @@ class AppContext:
         def tell(holder: object) -> None:
             click.echo(f"Waiting up to {wait:.0f}s for another sync or apply to finish: {holder}", err=True)
 
-        try:
-            with exclusive(lock_path_for(self.store_path()), purpose, wait=wait, on_wait=tell):
-                yield
-        except LockBusy as exc:
-            raise Locked(str(exc)) from None
+        path = lock_path_for(self.store_path())
+        with contextlib.ExitStack() as held:
+            try:
+                held.enter_context(exclusive(path, purpose, wait=wait, on_wait=tell))
+            except LockBusy as exc:
+                raise Locked(str(exc)) from None
+            except OSError as exc:
+                raise UsageProblem(
+                    f"lock file {path}: cannot create it ({exc.strerror}); it lives beside the store "
+                    "(ACCEL_STORE or [store] path)"
+                ) from None
+            yield
 
     def print_stats(self) -> None:
         if self._client is None:

@@ -1,0 +1,61 @@
+"""What a coordinator or a Moodle administrator sees when something is wrong: one clear line, no
+traceback, the documented exit code (README, "Exit codes")."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "kamchatka-2021.toml"
+Run = Callable[..., Result]
+
+
+@pytest.fixture(autouse=True)
+def _environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("MOODLE_URL", "MOODLE_TOKEN", "MOODLE_TOKEN_FILE", "ACCEL_CONFIG", "MOODLE_MAX_INPUT_VARS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ACCEL_STORE", str(tmp_path / "accel.sqlite3"))
+
+
+def accel(*args: str) -> Result:
+    """`accel` without a site (no client factory): what a person gets at the command line."""
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def one_error_line(result: Result) -> str:
+    """The output is a single "Error: ..." line; returns it."""
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
+    return lines[0]
+
+
+# -- the local store and the lock beside it --------------------------------------------------------------
+
+
+def test_a_store_that_cannot_be_opened_is_a_configuration_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    in_the_way = tmp_path / "a-file"
+    in_the_way.write_text("not a folder", encoding="utf-8")
+    monkeypatch.setenv("ACCEL_STORE", str(in_the_way / "accel.sqlite3"))
+    result = accel("roster", "history")
+    assert result.exit_code == 2
+    assert f"store {in_the_way / 'accel.sqlite3'}: cannot open it" in one_error_line(result)
+
+    monkeypatch.setenv("ACCEL_STORE", str(in_the_way))  # a file that is not a database
+    result = accel("roster", "history")
+    assert result.exit_code == 2
+    assert "file is not a database" in one_error_line(result)
+
+
+def test_a_lock_file_that_cannot_be_created_is_a_configuration_error(tmp_path: Path, run_cli: Run) -> None:
+    (tmp_path / "accel.sqlite3.lock").mkdir()  # something in the lock file's way
+    result = run_cli("provision", "--apply", config=EXAMPLE)
+    assert result.exit_code == 2
+    assert f"lock file {tmp_path / 'accel.sqlite3.lock'}: cannot create it" in one_error_line(result)
