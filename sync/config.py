@@ -48,11 +48,12 @@ MODULE_KEYS: tuple[str, ...] = ("m1", "m2", "m3")
 # kind in Russian ("Вид события: вебинар" / "Вид события: консультация"); :func:`event_kind` reads it back.
 # Gathering counts webinars_held / consultations_held with it.
 EventKind = Literal["webinar", "consultation"]
-EVENT_KIND_LABELS: dict[str, str] = {"webinar": "вебинар", "consultation": "консультация"}
+EVENT_KIND_LABELS: dict[EventKind, str] = {"webinar": "вебинар", "consultation": "консультация"}
 EVENT_KIND_MARKERS: dict[str, str] = {
     kind: f"<p>Вид события: {label}</p>" for kind, label in EVENT_KIND_LABELS.items()
 }
-_EVENT_MARKER_RE = re.compile(r"Вид\s+события:\s*(вебинар|консультация)", re.IGNORECASE)
+_KIND_BY_LABEL: dict[str, EventKind] = {label: kind for kind, label in EVENT_KIND_LABELS.items()}
+_EVENT_MARKER_RE = re.compile(r"Вид\s+события:\s*(" + "|".join(_KIND_BY_LABEL) + ")", re.IGNORECASE)
 
 
 def event_kind(description: str | None) -> EventKind | None:
@@ -63,7 +64,7 @@ def event_kind(description: str | None) -> EventKind | None:
     m = _EVENT_MARKER_RE.search(text)
     if m is None:
         return None
-    return "webinar" if m.group(1).lower() == "вебинар" else "consultation"
+    return _KIND_BY_LABEL[m.group(1).lower()]
 
 
 def event_description(kind: EventKind, text: str) -> str:
