@@ -272,10 +272,11 @@ class AppContext:
     @contextlib.contextmanager
     def exclusive(self, purpose: str, wait: float = 0.0) -> Iterator[None]:
         """Hold the one-writer lock (beside the store) while a sync or apply runs; exit 5 if it is busy."""
-        from sync.lock import LockBusy, exclusive, lock_path_for
+        from sync.lock import LockBusy, LockHolder, exclusive, lock_path_for
 
-        def tell(holder: object) -> None:
-            click.echo(f"Waiting up to {wait:.0f}s for another sync or apply to finish: {holder}", err=True)
+        def tell(holder: LockHolder | None) -> None:
+            who = holder.describe() if holder else "another process"
+            click.echo(f"Waiting up to {wait:g}s for another sync or apply to finish: {who}", err=True)
 
         path = lock_path_for(self.store_path())
         with contextlib.ExitStack() as held:

@@ -59,3 +59,16 @@ def test_a_lock_file_that_cannot_be_created_is_a_configuration_error(tmp_path: P
     result = run_cli("provision", "--apply", config=EXAMPLE)
     assert result.exit_code == 2
     assert f"lock file {tmp_path / 'accel.sqlite3.lock'}: cannot create it" in one_error_line(result)
+
+
+def test_waiting_for_the_lock_names_who_holds_it(tmp_path: Path, run_cli: Run) -> None:
+    from sync.lock import exclusive
+
+    with exclusive(tmp_path / "accel.sqlite3.lock", "roster sync --apply"):
+        result = run_cli("provision", "--apply", "--wait", "0.2", config=EXAMPLE)
+    assert result.exit_code == 5
+    waiting = result.output.splitlines()[0]
+    assert waiting.startswith(
+        "Waiting up to 0.2s for another sync or apply to finish: roster sync --apply (process "
+    )
+    assert "LockHolder(" not in result.output
