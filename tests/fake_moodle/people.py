@@ -20,6 +20,7 @@ core_message_send_instant_messages). Behaviour that matters for roster sync, ind
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from tests.fake_moodle.core import (
@@ -136,13 +137,7 @@ def add_grouping(
 ) -> int:
     """Put a grouping on the site directly (as a course designer would have made it)."""
     groupingid = site.next_id("grouping")
-    site.groupings[groupingid] = {
-        "id": groupingid,
-        "courseid": courseid,
-        "name": name,
-        "description": "",
-        "idnumber": idnumber,
-    }
+    site.groupings[groupingid] = _new_grouping(groupingid, courseid, name, idnumber, "")
     site.grouping_groups[groupingid] = set(groups)
     return groupingid
 
@@ -179,6 +174,18 @@ def _new_group(groupid: int, courseid: int, name: str, idnumber: str, descriptio
         "idnumber": idnumber,
         "visibility": 0,
         "participation": True,
+    }
+
+
+def _new_grouping(
+    groupingid: int, courseid: int, name: str, idnumber: str, description: str
+) -> dict[str, Any]:
+    return {
+        "id": groupingid,
+        "courseid": courseid,
+        "name": name,
+        "description": description,
+        "idnumber": idnumber,
     }
 
 
@@ -547,49 +554,50 @@ def _get_course_groups(site: FakeMoodle, params: dict[str, Any]) -> list[dict[st
     return [dict(g) for _, g in sorted(site.groups.items()) if g["courseid"] == course["id"]]
 
 
-@handler("core_group_create_groups")
-def _create_groups(site: FakeMoodle, params: dict[str, Any]) -> list[dict[str, Any]]:
-    items = as_list(params.get("groups"))
+def _check_new_named(
+    site: FakeMoodle, params: dict[str, Any], key: str, existing: Iterable[dict[str, Any]], allowed: set[str]
+) -> list[tuple[int, str, str, str]]:
+    """New groups or groupings, all checked before any is made: (course id, name, ID number, description).
+
+    A name already used in the course (or none, or no description) fails the whole call with the generic
+    ``invalidparameter`` ("... with the same name already exists in the course"); a taken ID number with
+    ``idnumbertaken``."""
+    items = as_list(params.get(key))
     if not items:
         raise invalid_parameter()
-    names = {(g["courseid"], g["name"]) for g in site.groups.values()}
-    idnumbers = {(g["courseid"], g["idnumber"]) for g in site.groups.values() if g["idnumber"]}
+    what = key.rstrip("s")
+    names = {(g["courseid"], g["name"]) for g in existing}
+    idnumbers = {(g["courseid"], g["idnumber"]) for g in existing if g["idnumber"]}
     checked = []
     for item in items:
-        _check_keys(
-            item,
-            {
-                "courseid",
-                "name",
-                "description",
-                "descriptionformat",
-                "enrolmentkey",
-                "idnumber",
-                "visibility",
-                "participation",
-                "customfields",
-            },
-        )
+        _check_keys(item, allowed)
         course = _course(site, item.get("courseid"))
         name = item.get("name", "")
         if not name or (course["id"], name) in names or "description" not in item:
-            raise invalid_parameter()  # "Group with the same name already exists in the course"
+            raise invalid_parameter()
         idnumber = item.get("idnumber", "")
         if idnumber and (course["id"], idnumber) in idnumbers:
-            raise Fault("idnumbertaken", "ID number is already used for another group")
+            raise Fault("idnumbertaken", f"ID number is already used for another {what}")
         names.add((course["id"], name))
         if idnumber:
             idnumbers.add((course["id"], idnumber))
         checked.append((course["id"], name, idnumber, item.get("description", "")))
+    return checked
+
+
+@handler("core_group_create_groups")
+def _create_groups(site: FakeMoodle, params: dict[str, Any]) -> list[dict[str, Any]]:
+    allowed = {"courseid", "name", "description", "descriptionformat", "enrolmentkey", "idnumber"}
+    allowed |= {"visibility", "participation", "customfields"}
     out = []
-    for courseid, name, idnumber, description in checked:
+    for courseid, name, idnumber, description in _check_new_named(
+        site, params, "groups", site.groups.values(), allowed
+    ):
         groupid = site.next_id("group")
         group = _new_group(groupid, courseid, name, idnumber, description)
         site.groups[groupid] = group
         site.group_members[groupid] = set()
-        answer = dict(group)
-        answer["enrolmentkey"] = ""
-        out.append(answer)
+        out.append(dict(group, enrolmentkey=""))
     return out
 
 
@@ -639,37 +647,13 @@ def _get_groupings(site: FakeMoodle, params: dict[str, Any]) -> list[dict[str, A
 
 @handler("core_group_create_groupings")
 def _create_groupings(site: FakeMoodle, params: dict[str, Any]) -> list[dict[str, Any]]:
-    items = as_list(params.get("groupings"))
-    if not items:
-        raise invalid_parameter()
-    names = {(g["courseid"], g["name"]) for g in site.groupings.values()}
-    idnumbers = {(g["courseid"], g["idnumber"]) for g in site.groupings.values() if g["idnumber"]}
-    checked = []
-    for item in items:
-        _check_keys(
-            item, {"courseid", "name", "description", "descriptionformat", "idnumber", "customfields"}
-        )
-        course = _course(site, item.get("courseid"))
-        name = item.get("name", "")
-        if not name or (course["id"], name) in names or "description" not in item:
-            raise invalid_parameter()  # "Grouping with the same name already exists in the course"
-        idnumber = item.get("idnumber", "")
-        if idnumber and (course["id"], idnumber) in idnumbers:
-            raise Fault("idnumbertaken", "ID number is already used for another grouping")
-        names.add((course["id"], name))
-        if idnumber:
-            idnumbers.add((course["id"], idnumber))
-        checked.append((course["id"], name, idnumber, item.get("description", "")))
+    allowed = {"courseid", "name", "description", "descriptionformat", "idnumber", "customfields"}
     out = []
-    for courseid, name, idnumber, description in checked:
+    for courseid, name, idnumber, description in _check_new_named(
+        site, params, "groupings", site.groupings.values(), allowed
+    ):
         groupingid = site.next_id("grouping")
-        site.groupings[groupingid] = {
-            "id": groupingid,
-            "courseid": courseid,
-            "name": name,
-            "description": description,
-            "idnumber": idnumber,
-        }
+        site.groupings[groupingid] = _new_grouping(groupingid, courseid, name, idnumber, description)
         site.grouping_groups[groupingid] = set()
         out.append(_grouping_answer(site.groupings[groupingid]))
     return out
