@@ -52,6 +52,8 @@ EXIT_AUTH = 4
 EXIT_LOCKED = 5
 
 DEFAULT_CONFIG = "accelerator.toml"
+#: the smallest max_input_vars accepted (--max-input-vars or MOODLE_MAX_INPUT_VARS)
+MIN_INPUT_VARS = 10
 
 
 class UsageProblem(click.ClickException):
@@ -167,6 +169,19 @@ def _env_number(name: str, default: float) -> float:
     return value
 
 
+def _env_max_input_vars() -> int:
+    """MOODLE_MAX_INPUT_VARS, held to the bound of --max-input-vars: a whole number, at least 10."""
+    raw = os.environ.get("MOODLE_MAX_INPUT_VARS", "").strip()
+    if not raw:
+        return 1000
+    if not raw.isdigit() or int(raw) < MIN_INPUT_VARS:
+        raise UsageProblem(
+            f"MOODLE_MAX_INPUT_VARS={raw!r} must be a whole number of at least {MIN_INPUT_VARS} "
+            "(the site's PHP max_input_vars: php -i | grep max_input_vars)"
+        )
+    return int(raw)
+
+
 class AppContext:
     """Shared, lazily built objects for the commands (``ctx.obj``)."""
 
@@ -229,7 +244,7 @@ class AppContext:
                     "yes",
                     "true",
                 )
-                max_vars = self.max_input_vars or int(_env_number("MOODLE_MAX_INPUT_VARS", 1000))
+                max_vars = self.max_input_vars or _env_max_input_vars()
                 timeout = (
                     _env_number("MOODLE_CONNECT_TIMEOUT", 10.0),
                     _env_number("MOODLE_READ_TIMEOUT", 120.0),
@@ -355,7 +370,7 @@ class AccelGroup(click.Group):
 )
 @click.option(
     "--max-input-vars",
-    type=click.IntRange(min=10),
+    type=click.IntRange(min=MIN_INPUT_VARS),
     default=None,
     help="The site's PHP max_input_vars (default $MOODLE_MAX_INPUT_VARS or 1000).",
 )

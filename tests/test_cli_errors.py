@@ -72,3 +72,19 @@ def test_waiting_for_the_lock_names_who_holds_it(tmp_path: Path, run_cli: Run) -
         "Waiting up to 0.2s for another sync or apply to finish: roster sync --apply (process "
     )
     assert "LockHolder(" not in result.output
+
+
+# -- connection settings ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["5", "1000.7", "many"])
+def test_moodle_max_input_vars_has_the_bound_of_the_option(
+    value: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MOODLE_URL", "https://127.0.0.1:9")
+    monkeypatch.setenv("MOODLE_TOKEN", "0123456789abcdef")
+    monkeypatch.setenv("MOODLE_CONNECT_TIMEOUT", "0.1")
+    monkeypatch.setenv("MOODLE_MAX_INPUT_VARS", value)
+    result = accel("doctor")
+    assert result.exit_code == 2
+    assert f"MOODLE_MAX_INPUT_VARS='{value}' must be a whole number of at least 10" in one_error_line(result)
