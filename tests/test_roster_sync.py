@@ -12,10 +12,10 @@ from click.testing import Result
 
 from integration.transport import MoodleClient
 from sync.config import load_config
-from sync.roster import CohortCourse, apply_sync, check_guards, plan_sync
+from sync.roster import SyncOutcome, apply_sync, check_guards, cohort_courses, plan_sync
 from sync.roster_journal import entries, runs
 from sync.roster_plan import Roles
-from sync.roster_read import read_roster
+from sync.roster_read import Roster, read_roster
 from sync.store import open_store
 from tests.conftest import make_client
 from tests.fake_moodle import ADMIN_ID, FakeMoodle
@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "examples" / "kamchatka-2021.toml"
 EXAMPLE_ROSTER = ROOT / "examples" / "roster-kamchatka-2021.csv"
 Run = Callable[..., Result]
+COURSES = cohort_courses(load_config(CONFIG))
 
 HEADER = [
     "№ заявки",
@@ -98,6 +99,17 @@ def write_roster(
         writer.writerow(HEADER)
         writer.writerows(rows)
     return path
+
+
+def sync(client: MoodleClient, roster: Roster) -> SyncOutcome:
+    """Plan and apply with the standard roles, suspending removals (no journal, no failure report)."""
+    return apply_sync(
+        client,
+        plan_sync(client, roster, COURSES, roles=Roles()),
+        store=None,
+        report_path=None,
+        removal="suspend",
+    )
 
 
 def writes(site: FakeMoodle, since: int = 0) -> list[str]:
@@ -311,15 +323,13 @@ def test_failed_batch_is_isolated_and_reported_then_rerun_retries_only_that(
 
 def test_rerun_after_interruption_completes_the_rest(fake_moodle: FakeMoodle, tmp_path: Path) -> None:
     courses = cohort(fake_moodle)
-    config = load_config(CONFIG)
-    cohort_courses = [CohortCourse(c.number, c.shortname, c.idnumber) for c in config.module_courses()]
     roster = read_roster(write_roster(tmp_path / "roster.csv", standard_rows()))
     client = make_client(fake_moodle)
     store = open_store(tmp_path / "s.sqlite3")
     # The users are created on the server but the answer is lost; then the site goes away during enrolment.
     fake_moodle.inject("core_user_create_users", "drop-after-apply")
     fake_moodle.inject("enrol_manual_enrol_users", "connection", times=100)
-    outcome = plan_sync(client, roster, cohort_courses, roles=Roles())
+    outcome = plan_sync(client, roster, COURSES, roles=Roles())
     outcome = apply_sync(client, outcome, store=store, report_path=tmp_path / "r.csv", removal="suspend")
     assert outcome.failed
     # The lost answer was reconciled by re-reading the usernames: nobody is created twice.
@@ -328,12 +338,12 @@ def test_rerun_after_interruption_completes_the_rest(fake_moodle: FakeMoodle, tm
     fake_moodle.injected.clear()
 
     client = make_client(fake_moodle)
-    outcome = plan_sync(client, roster, cohort_courses, roles=Roles())
+    outcome = plan_sync(client, roster, COURSES, roles=Roles())
     assert "create_user" not in outcome.plan.counts()
     outcome = apply_sync(client, outcome, store=store, report_path=tmp_path / "r.csv", removal="suspend")
     assert not outcome.failed
     assert len(active_students(fake_moodle, courses[1])) == 15
-    again = plan_sync(make_client(fake_moodle), roster, cohort_courses, roles=Roles())
+    again = plan_sync(make_client(fake_moodle), roster, COURSES, roles=Roles())
     assert again.plan.empty
     journal = runs(store)
     assert [r.status for r in journal] == ["ok", "failed"]
@@ -342,20 +352,12 @@ def test_rerun_after_interruption_completes_the_rest(fake_moodle: FakeMoodle, tm
 
 def test_team_change_and_role_change(fake_moodle: FakeMoodle, client: MoodleClient, tmp_path: Path) -> None:
     courses = cohort(fake_moodle)
-    config = load_config(CONFIG)
-    cohort_courses = [CohortCourse(c.number, c.shortname, c.idnumber) for c in config.module_courses()]
     roster = read_roster(write_roster(tmp_path / "roster.csv", standard_rows()))
-    apply_sync(
-        client,
-        plan_sync(client, roster, cohort_courses, roles=Roles()),
-        store=None,
-        report_path=None,
-        removal="suspend",
-    )
+    sync(client, roster)
     rows = standard_rows()
     rows[1] = participant(2, "", role="наставник", teams="Команда Б")  # p2 becomes a mentor of Б
     roster = read_roster(write_roster(tmp_path / "roster.csv", rows))
-    outcome = plan_sync(client, roster, cohort_courses, roles=Roles())
+    outcome = plan_sync(client, roster, COURSES, roles=Roles())
     kinds = outcome.plan.counts()
     assert kinds == {"add_role": 3, "unassign_role": 3, "remove_member": 3, "add_member": 3}
     apply_sync(client, outcome, store=None, report_path=None, removal="suspend")
@@ -365,7 +367,7 @@ def test_team_change_and_role_change(fake_moodle: FakeMoodle, client: MoodleClie
         assert fake_moodle.enrolments[(cid, p2["id"])]["roles"] == {4}
         assert "p2@example.org" in members(fake_moodle, cid, "Команда Б")
         assert "p2@example.org" not in members(fake_moodle, cid, "Команда А")
-    assert plan_sync(client, roster, cohort_courses, roles=Roles()).plan.empty
+    assert plan_sync(client, roster, COURSES, roles=Roles()).plan.empty
 
 
 def test_a_role_change_that_fails_keeps_the_old_role(
@@ -374,21 +376,13 @@ def test_a_role_change_that_fails_keeps_the_old_role(
     """The new role is given before the old one is taken (field note 22). When Moodle refuses the new one
     (wsusercannotassign), the old role stays: the person is not left enrolled with no role at all."""
     courses = cohort(fake_moodle)
-    config = load_config(CONFIG)
-    cohort_courses = [CohortCourse(c.number, c.shortname, c.idnumber) for c in config.module_courses()]
     roster = read_roster(write_roster(tmp_path / "roster.csv", standard_rows()))
-    apply_sync(
-        client,
-        plan_sync(client, roster, cohort_courses, roles=Roles()),
-        store=None,
-        report_path=None,
-        removal="suspend",
-    )
+    sync(client, roster)
     rows = standard_rows()
     rows[1] = participant(2, "", role="наставник", teams="Команда Б")  # p2 becomes a mentor of Б
     roster = read_roster(write_roster(tmp_path / "roster.csv", rows))
     refused = Roles(mentor=999)  # a role the token may not assign
-    outcome = plan_sync(client, roster, cohort_courses, roles=refused)
+    outcome = plan_sync(client, roster, COURSES, roles=refused)
     assert len([op for op in outcome.plan.of("unassign_role") if op.row == 3]) == 3
     outcome = apply_sync(client, outcome, store=None, report_path=None, removal="suspend")
     assert outcome.result is not None
@@ -408,10 +402,8 @@ def test_existing_groups_are_matched_by_name_and_suspended_people_reactivated(
     existing = add_group(fake_moodle, courses[1], "Команда А")
     returning = add_user(fake_moodle, "anna.returning", email="p1@example.org", idnumber="KAM21-001")
     enrol(fake_moodle, courses[1], returning, 5, suspended=True)
-    config = load_config(CONFIG)
-    cohort_courses = [CohortCourse(c.number, c.shortname, c.idnumber) for c in config.module_courses()]
     roster = read_roster(write_roster(tmp_path / "roster.csv", standard_rows()))
-    outcome = plan_sync(client, roster, cohort_courses, roles=Roles())
+    outcome = plan_sync(client, roster, COURSES, roles=Roles())
     assert [op.team for op in outcome.plan.of("create_group") if op.module == 1] == ["Команда Б", "Команда В"]
     assert [op.userid for op in outcome.plan.of("reactivate")] == [returning]
     apply_sync(client, outcome, store=None, report_path=None, removal="suspend")
@@ -453,7 +445,7 @@ def test_request_budget_for_1200_participants_at_max_input_vars_1000() -> None:
 
 
 def test_sync_roster_for_the_service_holds_a_guarded_change(fake_moodle: FakeMoodle, tmp_path: Path) -> None:
-    from sync.roster import cohort_courses, roles_from, sync_roster
+    from sync.roster import roles_from, sync_roster
 
     cohort(fake_moodle)
     config = load_config(CONFIG)
@@ -485,16 +477,8 @@ def test_similar_team_names_get_their_own_groups_and_staff_roles_stay(
     enrol(fake_moodle, courses[1], designer, 3)  # an editing teacher who is also a mentor in the roster
     rows = standard_rows()
     rows[5] = participant(6, "Команда-А")  # slug "komanda-a", like "Команда А"
-    config = load_config(CONFIG)
-    cohort_courses = [CohortCourse(c.number, c.shortname, c.idnumber) for c in config.module_courses()]
     roster = read_roster(write_roster(tmp_path / "roster.csv", rows))
-    outcome = apply_sync(
-        client,
-        plan_sync(client, roster, cohort_courses, roles=Roles()),
-        store=None,
-        report_path=None,
-        removal="suspend",
-    )
+    outcome = sync(client, roster)
     assert outcome.result is not None and outcome.result.ok
     a, a2 = group_of(fake_moodle, courses[1], "Команда А"), group_of(fake_moodle, courses[1], "Команда-А")
     assert a and a2 and a != a2
@@ -503,7 +487,7 @@ def test_similar_team_names_get_their_own_groups_and_staff_roles_stay(
         "kam21-m1-komanda-a-2",
     }
     assert fake_moodle.enrolments[(courses[1], designer)]["roles"] == {3, 4}
-    assert plan_sync(client, roster, cohort_courses, roles=Roles()).plan.empty
+    assert plan_sync(client, roster, COURSES, roles=Roles()).plan.empty
 
 
 def test_an_account_suspended_on_the_site_is_reported_not_reactivated_forever(
@@ -512,10 +496,8 @@ def test_an_account_suspended_on_the_site_is_reported_not_reactivated_forever(
     courses = cohort(fake_moodle)
     blocked = add_user(fake_moodle, "blocked", email="p1@example.org", idnumber="KAM21-001", suspended=True)
     enrol(fake_moodle, courses[1], blocked, 5)
-    config = load_config(CONFIG)
-    cohort_courses = [CohortCourse(c.number, c.shortname, c.idnumber) for c in config.module_courses()]
     roster = read_roster(write_roster(tmp_path / "roster.csv", standard_rows()))
-    plan = plan_sync(client, roster, cohort_courses, roles=Roles()).plan
+    plan = plan_sync(client, roster, COURSES, roles=Roles()).plan
     assert plan.of("reactivate") == []
     assert any("suspended on the site" in note for note in plan.notes)
 
@@ -524,8 +506,6 @@ def test_ctrl_c_midway_is_journalled_and_the_next_run_finishes(
     fake_moodle: FakeMoodle, run_cli: Run, tmp_path: Path
 ) -> None:
     courses = cohort(fake_moodle)
-    config = load_config(CONFIG)
-    cohort_courses = [CohortCourse(c.number, c.shortname, c.idnumber) for c in config.module_courses()]
     roster = read_roster(write_roster(tmp_path / "roster.csv", standard_rows()))
     client = make_client(fake_moodle)
     store = open_store(tmp_path / "accel.sqlite3")  # the store the CLI uses (ACCEL_STORE)
@@ -537,7 +517,7 @@ def test_ctrl_c_midway_is_journalled_and_the_next_run_finishes(
         if seen > 17 + 46:  # users, then enrolments; Ctrl-C before the groups
             raise KeyboardInterrupt
 
-    outcome = plan_sync(client, roster, cohort_courses, roles=Roles())
+    outcome = plan_sync(client, roster, COURSES, roles=Roles())
     with pytest.raises(KeyboardInterrupt):
         apply_sync(
             client, outcome, store=store, report_path=None, removal="suspend", progress=stop_after_enrolments
@@ -563,11 +543,9 @@ def test_a_site_level_refusal_is_not_split_down_to_every_person(
     fake_moodle: FakeMoodle, client: MoodleClient, tmp_path: Path
 ) -> None:
     cohort(fake_moodle)
-    config = load_config(CONFIG)
-    cohort_courses = [CohortCourse(c.number, c.shortname, c.idnumber) for c in config.module_courses()]
     roster = read_roster(write_roster(tmp_path / "roster.csv", standard_rows()))
     wrong = Roles(student=999, mentor=999, expert=999)  # the token may not assign this role anywhere
-    outcome = plan_sync(client, roster, cohort_courses, roles=wrong)
+    outcome = plan_sync(client, roster, COURSES, roles=wrong)
     before = fake_moodle.count("enrol_manual_enrol_users")
     outcome = apply_sync(client, outcome, store=None, report_path=None, removal="suspend")
     assert outcome.result is not None
@@ -582,16 +560,8 @@ def test_many_bad_items_first_do_not_stop_the_good_ones(
     cohort(fake_moodle)
     for n in range(1, 11):  # the first ten people's emails already belong to other accounts
         add_user(fake_moodle, f"other{n}", email=f"P{n}@EXAMPLE.ORG", idnumber=f"X-{n}")
-    config = load_config(CONFIG)
-    cohort_courses = [CohortCourse(c.number, c.shortname, c.idnumber) for c in config.module_courses()]
     roster = read_roster(write_roster(tmp_path / "roster.csv", standard_rows()))
-    outcome = apply_sync(
-        client,
-        plan_sync(client, roster, cohort_courses, roles=Roles()),
-        store=None,
-        report_path=None,
-        removal="suspend",
-    )
+    outcome = sync(client, roster)
     assert outcome.result is not None
     failed = sorted(f.op.row or 0 for f in outcome.result.failures if f.op.kind == "create_user")
     assert failed == list(range(2, 12))
@@ -621,8 +591,6 @@ def test_long_phone_and_village_fit_moodle_columns_and_the_rerun_is_quiet(
     """mdl_user.phone1 is 20 characters and city 120: PostgreSQL refuses longer values (the fake too), which
     would fail the account creation; the sync sends what fits, and compares what it sends."""
     cohort(fake_moodle)
-    config = load_config(CONFIG)
-    cohort_courses = [CohortCourse(c.number, c.shortname, c.idnumber) for c in config.module_courses()]
     path = tmp_path / "roster.csv"
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, delimiter=";")
@@ -632,7 +600,7 @@ def test_long_phone_and_village_fit_moodle_columns_and_the_rerun_is_quiet(
         writer.writerow([*participant(2, "Команда А"), "+7 (914) 123-45-67 доб. 1234"])
         writer.writerow([*participant(3, "Команда А"), "+7 900 000-00-00"])
     roster = read_roster(path)
-    outcome = plan_sync(client, roster, cohort_courses, roles=Roles())
+    outcome = plan_sync(client, roster, COURSES, roles=Roles())
     done = apply_sync(client, outcome, store=None, report_path=None, removal="suspend")
     assert not done.failed, done.result
     p1, p2, p3 = (user_by_email(fake_moodle, f"p{n}@example.org") for n in (1, 2, 3))
@@ -640,7 +608,7 @@ def test_long_phone_and_village_fit_moodle_columns_and_the_rerun_is_quiet(
     assert p1["phone1"] == "+7 (914) 123-45-67" and len(p1["city"]) == 120
     assert p2["phone1"] == "+791412345671234"
     assert p3["phone1"] == "+7 900 000-00-00"
-    assert plan_sync(client, roster, cohort_courses, roles=Roles()).plan.empty
+    assert plan_sync(client, roster, COURSES, roles=Roles()).plan.empty
 
 
 def district_of(site: FakeMoodle, courseid: int, team: str) -> set[str]:
@@ -725,22 +693,14 @@ def test_a_failed_district_move_keeps_the_team_in_its_old_district_and_fails_alo
     fake_moodle: FakeMoodle, client: MoodleClient, tmp_path: Path
 ) -> None:
     courses = cohort(fake_moodle)
-    config = load_config(CONFIG)
-    cohort_courses = [CohortCourse(c.number, c.shortname, c.idnumber) for c in config.module_courses()]
     first = read_roster(write_roster(tmp_path / "roster.csv", standard_rows()))
-    apply_sync(
-        client,
-        plan_sync(client, first, cohort_courses, roles=Roles()),
-        store=None,
-        report_path=None,
-        removal="suspend",
-    )
+    sync(client, first)
     rows = standard_rows()
     for row in rows:
         if row[5] == "Команда В":
             row[4] = "Мильковский МР"
     moved = read_roster(write_roster(tmp_path / "roster.csv", rows))
-    outcome = plan_sync(client, moved, cohort_courses, roles=Roles())
+    outcome = plan_sync(client, moved, COURSES, roles=Roles())
     assert outcome.plan.counts() == {"assign_grouping": 3, "unassign_grouping": 3}
     # Between plan and apply someone deletes module 2's old grouping and module 3's new one.
     old_m2 = grouping_of(fake_moodle, courses[2], "Быстринский МР")
