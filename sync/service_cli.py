@@ -103,6 +103,9 @@ def serve(app: AppContext, once: bool, now_text: str | None, only_job: str | Non
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         runner = _build_runner(app, stop.is_set)
+        if only_job is None or runner.jobs[only_job].needs_site:
+            # No MOODLE_URL or token is a configuration error (exit 2), not a job that fails at every retry.
+            app.client()
         if once:
             now = _parse_now(now_text, config.tz)
             records = [runner.run_now(only_job, now)] if only_job else runner.tick(now)

@@ -88,3 +88,21 @@ def test_moodle_max_input_vars_has_the_bound_of_the_option(
     result = accel("doctor")
     assert result.exit_code == 2
     assert f"MOODLE_MAX_INPUT_VARS='{value}' must be a whole number of at least 10" in one_error_line(result)
+
+
+# -- serve and status ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("args", [["--once"], ["--once", "--job", "snapshot"], []])
+def test_serve_without_moodle_url_stops_at_once(args: list[str]) -> None:
+    result = accel("--config", str(EXAMPLE), "serve", *args)
+    assert result.exit_code == 2
+    assert "MOODLE_URL is not set" in one_error_line(result)
+
+
+def test_serve_once_report_job_needs_no_site() -> None:
+    result = accel("--config", str(EXAMPLE), "serve", "--once", "--job", "report")
+    assert result.exit_code == 1  # it ran, and failed for want of a snapshot: not for want of MOODLE_URL
+    assert "MOODLE_URL" not in result.output
+    last = result.output.strip().splitlines()[-1]
+    assert last.startswith("report: failed") and "run `accel indicators gather` first" in last
