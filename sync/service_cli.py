@@ -137,6 +137,7 @@ def status(app: AppContext, as_json: bool, now_text: str | None) -> None:
 
     Read from the store only: it needs no site.
     """
+    from sync.report import format_target, format_value
     from sync.service_jobs import latest_indicators
 
     config = app.config()
@@ -167,6 +168,6 @@ def status(app: AppContext, as_json: bool, now_text: str | None) -> None:
     else:
         click.echo(f"\nIndicators (snapshot of {indicators['taken_at']}):")
         for row in indicators["values"]:
-            target = f" / {row['target']:g}" if row["target"] is not None else ""
-            value = f"{row['value']:g}" if row["value"] is not None else "—"
+            target = f" / {format_target(row['key'], row['target'])}" if row["target"] is not None else ""
+            value = format_value(row["key"], row["value"])
             click.echo(f"  {row['title']:<52} {value}{target}  {row['status'] or ''}")

@@ -10,6 +10,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from cli import main
+from sync.config import load_config
+from tests.fake_moodle import FakeMoodle
+from tests.test_gather import build_recorded_cohort
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "kamchatka-2021.toml"
@@ -106,3 +109,13 @@ def test_serve_once_report_job_needs_no_site() -> None:
     assert "MOODLE_URL" not in result.output
     last = result.output.strip().splitlines()[-1]
     assert last.startswith("report: failed") and "run `accel indicators gather` first" in last
+
+
+def test_status_shows_indicator_values_as_indicators_show_does(fake_moodle: FakeMoodle, run_cli: Run) -> None:
+    build_recorded_cohort(fake_moodle, load_config(EXAMPLE))
+    assert run_cli("indicators", "gather", config=EXAMPLE).exit_code == 0
+    shown = run_cli("indicators", "show", config=EXAMPLE).output
+    status = run_cli("status", config=EXAMPLE).output
+    for value in ("95\u00a0000 руб.", "7,62", "62,5 %"):
+        assert value in shown and value in status
+    assert "0.625" not in status and "95000" not in status
