@@ -219,7 +219,13 @@ def _print_plan(outcome: SyncOutcome, details: bool) -> None:
 @click.option(
     "--details", is_flag=True, help="List every planned operation (default: the first 25 of each kind)."
 )
-@click.option("--wait", type=float, default=0.0, help="Seconds to wait for another sync to finish.")
+@click.option(
+    "--wait",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    metavar="SECONDS",
+    help="Wait this long for another sync or apply to finish (default: do not wait).",
+)
 @click.pass_obj
 def roster_sync(
     app: AppContext,
@@ -309,7 +315,7 @@ def roster_sync(
             )
 
     if do_apply:
-        with app.exclusive("roster sync"):
+        with app.exclusive("roster sync", wait=wait):
             try:
                 outcome = run()
             except KeyboardInterrupt:

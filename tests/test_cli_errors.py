@@ -16,6 +16,7 @@ from tests.test_gather import build_recorded_cohort
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "kamchatka-2021.toml"
+ROSTER = ROOT / "examples" / "roster-kamchatka-2021.csv"
 Run = Callable[..., Result]
 
 
@@ -119,3 +120,18 @@ def test_status_shows_indicator_values_as_indicators_show_does(fake_moodle: Fake
     for value in ("95\u00a0000 руб.", "7,62", "62,5 %"):
         assert value in shown and value in status
     assert "0.625" not in status and "95000" not in status
+
+
+# -- roster ----------------------------------------------------------------------------------------------
+
+
+def test_roster_sync_waits_for_the_lock_when_told_to(tmp_path: Path, run_cli: Run) -> None:
+    from sync.lock import exclusive
+
+    with exclusive(tmp_path / "accel.sqlite3.lock", "provision --apply"):
+        result = run_cli("roster", "sync", str(ROSTER), "--apply", "--wait", "0.2", config=EXAMPLE)
+    assert result.exit_code == 5
+    assert result.output.startswith(
+        "Waiting up to 0.2s for another sync or apply to finish: provision --apply"
+    )
+    assert accel("roster", "sync", str(ROSTER), "--wait", "-1").exit_code == 2
