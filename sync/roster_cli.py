@@ -8,6 +8,7 @@ they run (a module-level import would be circular).
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -68,6 +69,18 @@ def _read(path: str, course_modules: dict[str, int] | None) -> Roster:
         return read_roster(path, course_modules=course_modules)
     except RosterFileError as exc:
         raise UsageProblem(str(exc)) from None
+
+
+def _check_report_folder(report: Path) -> None:
+    """Exit 2 before anything is written when the failure report could not be written where it should go."""
+    from cli import UsageProblem
+
+    folder = report.parent  # or the nearest folder above it that exists: the report creates the rest
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK):
+        why = "not a folder" if not folder.is_dir() else "not writable"
+        raise UsageProblem(f"{report}: cannot write the failure report ({folder} is {why})")
 
 
 def _problems_text(roster: Roster) -> list[str]:
@@ -252,6 +265,9 @@ def roster_sync(
     data = _read(file, {c.shortname: c.number for c in config.module_courses()})
     courses = cohort_courses(config)
     roles = roles_from(config)
+    report_path = Path(report_file) if report_file else default_report_path(file)
+    if do_apply:
+        _check_report_folder(report_path)
     if data.errors and not skip_invalid:
         report = None
         if do_apply:
@@ -265,9 +281,7 @@ def roster_sync(
                 )
                 for e in data.errors
             ]
-            report = write_failure_report(
-                Path(report_file) if report_file else default_report_path(file), [], data.people, rows
-            )
+            report = write_failure_report(report_path, [], data.people, rows)
         if as_json:
             payload = {
                 "roster": _roster_summary(data),
@@ -298,9 +312,8 @@ def roster_sync(
         )
         if not do_apply or (outcome.blocked and not force):
             return outcome
-        report = Path(report_file) if report_file else default_report_path(file)
         if outcome.plan.empty:
-            write_report(outcome, report)  # conflicts and skipped rows are still reported
+            write_report(outcome, report_path)  # conflicts and skipped rows are still reported
             return outcome
         # The bar goes to stderr so that --json output on stdout stays parseable.
         progress_bar: Any = click.progressbar(length=len(outcome.plan.ops), label="Applying", file=sys.stderr)
@@ -309,7 +322,7 @@ def roster_sync(
                 client,
                 outcome,
                 store=app.store(),
-                report_path=report,
+                report_path=report_path,
                 removal=removal,
                 progress=lambda n: bar.update(n),
             )

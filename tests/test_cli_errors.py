@@ -135,3 +135,25 @@ def test_roster_sync_waits_for_the_lock_when_told_to(tmp_path: Path, run_cli: Ru
         "Waiting up to 0.2s for another sync or apply to finish: provision --apply"
     )
     assert accel("roster", "sync", str(ROSTER), "--wait", "-1").exit_code == 2
+
+
+def test_an_unwritable_failure_report_stops_the_apply_before_anything_is_written(
+    tmp_path: Path, run_cli: Run
+) -> None:
+    in_the_way = tmp_path / "a-file"
+    in_the_way.write_text("not a folder", encoding="utf-8")
+    report = in_the_way / "failures.csv"
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        ROSTER.read_text(encoding="cp1251").replace("kam21.p002@example.org", "kam21.p002@"), "cp1251"
+    )
+    for roster in (bad, ROSTER):  # invalid rows are reported; a valid roster's failures would be
+        result = run_cli("roster", "sync", str(roster), "--apply", "--report", str(report), config=EXAMPLE)
+        assert result.exit_code == 2
+        assert f"{report}: cannot write the failure report ({in_the_way} is not a folder)" in one_error_line(
+            result
+        )
+    # A folder that does not exist yet is made when there is something to report.
+    later = tmp_path / "reports" / "failures.csv"
+    result = run_cli("roster", "sync", str(bad), "--apply", "--report", str(later), config=EXAMPLE)
+    assert result.exit_code == 1 and later.exists()
