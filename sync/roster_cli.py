@@ -137,7 +137,7 @@ def roster_check(app: AppContext, file: str, as_json: bool) -> None:
     else:
         enc = f", {data.encoding}" + (f", delimiter '{data.delimiter}'" if data.delimiter else "")
         click.echo(f"{file}: {len(data.people)} people ({data.format}{enc})")
-        roles = ", ".join(f"{n} {role}" for role, n in sorted(summary["roles"].items()))
+        roles = ", ".join(f"{n} {role}" for role, n in sorted(summary["roles"].items())) or "no valid rows"
         click.echo(f"  {roles}; {summary['teams']} teams in {len(summary['districts'])} districts")
         for line in _problems_text(data):
             click.echo(line)

@@ -157,3 +157,12 @@ def test_an_unwritable_failure_report_stops_the_apply_before_anything_is_written
     later = tmp_path / "reports" / "failures.csv"
     result = run_cli("roster", "sync", str(bad), "--apply", "--report", str(later), config=EXAMPLE)
     assert result.exit_code == 1 and later.exists()
+
+
+def test_roster_check_of_a_file_without_valid_rows_says_so(tmp_path: Path) -> None:
+    roster = tmp_path / "roster.csv"
+    roster.write_text("ФИО;Адрес;Команда;Роль\nИванова Анна;anna@example.org;Шаромы;участник\n", "utf-8")
+    result = accel("roster", "check", str(roster))
+    assert result.exit_code == 1
+    assert result.output.splitlines()[1] == "  no valid rows; 0 teams in 0 districts"
+    assert f"error: {roster}, row 1: no «Email» column" in result.output
