@@ -371,7 +371,9 @@ def roster_sync(
 @roster.command("history")
 @click.option("--run", "run_id", type=int, help="Show the changes of this run.")
 @click.option("--person", help="Show the changes for a person (part of a name or application number).")
-@click.option("--limit", type=int, default=20, show_default=True, help="How many runs to list.")
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=20, show_default=True, help="How many runs to list."
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_obj
 def roster_history(

@@ -166,3 +166,11 @@ def test_roster_check_of_a_file_without_valid_rows_says_so(tmp_path: Path) -> No
     assert result.exit_code == 1
     assert result.output.splitlines()[1] == "  no valid rows; 0 teams in 0 districts"
     assert f"error: {roster}, row 1: no «Email» column" in result.output
+
+
+@pytest.mark.parametrize("limit", ["0", "-5"])
+def test_roster_history_limit_is_at_least_one(limit: str) -> None:
+    # --limit 0 said "No roster sync has been applied yet", and -5 listed every run (SQLite's LIMIT -5).
+    result = accel("roster", "history", "--limit", limit)
+    assert result.exit_code == 2
+    assert "Invalid value for '--limit'" in result.output
