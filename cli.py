@@ -372,6 +372,7 @@ class AccelGroup(click.Group):
     "--max-input-vars",
     type=click.IntRange(min=MIN_INPUT_VARS),
     default=None,
+    metavar="N",
     help="The site's PHP max_input_vars (default $MOODLE_MAX_INPUT_VARS or 1000).",
 )
 @click.version_option(package_name="accel")
@@ -413,7 +414,7 @@ def doctor(app: AppContext, as_json: bool) -> None:
     """Check the connection, the token and the functions of its service.
 
     Exit 0 when all is well, 1 when functions are missing, 2 on a usage or configuration error,
-    3 when the site is unreachable, 4 when the token is invalid.
+    3 when the site is unreachable, 4 when the token is invalid or its service lacks access.
     """
     from integration.site import check_service
 

@@ -210,8 +210,8 @@ def _print_plan(outcome: SyncOutcome, details: bool) -> None:
     type=click.Choice(["suspend", "keep", "unenrol"]),
     default="suspend",
     show_default=True,
-    help="What happens to people no longer in the roster. suspend keeps their work and grades; "
-    "unenrol hides them in Moodle; keep leaves them active.",
+    help="What happens to people no longer in the roster. suspend keeps them in the courses, inactive, with "
+    "their work and grades; unenrol removes them from the courses; keep leaves them active.",
 )
 @click.option(
     "--force", is_flag=True, help="Apply even when a safety guard would stop (empty roster, many removals)."
@@ -223,11 +223,15 @@ def _print_plan(outcome: SyncOutcome, details: bool) -> None:
     "--max-suspend-share",
     type=click.FloatRange(0.0, 1.0),
     default=0.1,
+    metavar="SHARE",
     show_default=True,
     help="Stop when more than this share of a course's active participants would be removed.",
 )
 @click.option(
-    "--report", "report_file", type=click.Path(dir_okay=False), help="Where to write the failure report CSV."
+    "--report",
+    "report_file",
+    type=click.Path(dir_okay=False),
+    help="Where to write the failure report CSV (default: beside the roster file).",
 )
 @click.option(
     "--details", is_flag=True, help="List every planned operation (default: the first 25 of each kind)."
@@ -369,10 +373,15 @@ def roster_sync(
 
 
 @roster.command("history")
-@click.option("--run", "run_id", type=int, help="Show the changes of this run.")
+@click.option("--run", "run_id", type=int, metavar="N", help="Show the changes of this run.")
 @click.option("--person", help="Show the changes for a person (part of a name or application number).")
 @click.option(
-    "--limit", type=click.IntRange(min=1), default=20, show_default=True, help="How many runs to list."
+    "--limit",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    metavar="N",
+    help="How many runs to list.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_obj

@@ -74,7 +74,12 @@ def _build_runner(app: AppContext, stop_requested: Callable[[], bool]) -> Any:
     help="With --once: run this job now, whatever the timetable says.",
 )
 @click.option(
-    "--tick", default=60, show_default=True, type=click.IntRange(min=1), help="Seconds between rounds."
+    "--tick",
+    default=60,
+    show_default=True,
+    type=click.IntRange(min=1),
+    metavar="SECONDS",
+    help="Seconds between rounds.",
 )
 @click.pass_obj
 def serve(app: AppContext, once: bool, now_text: str | None, only_job: str | None, tick: int) -> None:

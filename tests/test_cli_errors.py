@@ -174,3 +174,25 @@ def test_roster_history_limit_is_at_least_one(limit: str) -> None:
     result = accel("roster", "history", "--limit", limit)
     assert result.exit_code == 2
     assert "Invalid value for '--limit'" in result.output
+
+
+# -- help ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("command", "shown"),
+    [
+        ([], "--max-input-vars N "),
+        (["doctor"], "4 when the token is invalid or its service lacks access"),
+        (["roster", "sync"], "--wait SECONDS "),
+        (["roster", "sync"], "--max-suspend-share SHARE "),
+        (["roster", "sync"], "unenrol removes them from the courses"),
+        (["roster", "history"], "--run N "),
+        (["roster", "history"], "--limit N "),
+        (["serve"], "--tick SECONDS "),
+    ],
+)
+def test_help_names_options_as_the_readme_does(command: list[str], shown: str) -> None:
+    result = accel(*command, "--help")
+    assert result.exit_code == 0
+    assert shown in " ".join(result.output.split()) + " "
