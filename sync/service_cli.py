@@ -97,6 +97,7 @@ def serve(app: AppContext, once: bool, now_text: str | None, only_job: str | Non
     config = app.config()
     if (now_text or only_job) and not once:
         raise UsageProblem("--now and --job go with --once")
+    now = _parse_now(now_text, config.tz)  # with --once: the moment the due jobs are computed for
     stop = threading.Event()
 
     def request_stop(signum: int, _frame: Any) -> None:
@@ -112,7 +113,6 @@ def serve(app: AppContext, once: bool, now_text: str | None, only_job: str | Non
             # No MOODLE_URL or token is a configuration error (exit 2), not a job that fails at every retry.
             app.client()
         if once:
-            now = _parse_now(now_text, config.tz)
             records = [runner.run_now(only_job, now)] if only_job else runner.tick(now)
             if not records:
                 click.echo(f"Nothing is due at {now.isoformat(timespec='minutes')}.")

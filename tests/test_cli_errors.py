@@ -104,6 +104,14 @@ def test_serve_without_moodle_url_stops_at_once(args: list[str]) -> None:
     assert "MOODLE_URL is not set" in one_error_line(result)
 
 
+def test_serve_once_with_a_bad_now_says_so_before_anything_else() -> None:
+    result = accel("--config", str(EXAMPLE), "serve", "--once", "--now", "2022-02-30T09:00")
+    assert result.exit_code == 2
+    assert "--now '2022-02-30T09:00' is not an ISO date-time such as 2021-11-03T09:00" in one_error_line(
+        result
+    )
+
+
 def test_serve_once_report_job_needs_no_site() -> None:
     result = accel("--config", str(EXAMPLE), "serve", "--once", "--job", "report")
     assert result.exit_code == 1  # it ran, and failed for want of a snapshot: not for want of MOODLE_URL
