@@ -317,13 +317,17 @@ class AppContext:
         click.echo("\n".join(lines), err=True)
 
 
+def token_refused(exc: InvalidToken) -> str:
+    return (
+        f"the site refused the token ({exc.message}). Check MOODLE_TOKEN / MOODLE_TOKEN_FILE, the token's "
+        "validity date and its IP restriction (Site administration > Server > Web services > Manage tokens)."
+    )
+
+
 def raise_for_site_error(exc: AccelMoodleError) -> NoReturn:
     """Turn an integration error into the CLI error with the right exit code."""
     if isinstance(exc, InvalidToken):
-        raise AuthProblem(
-            f"the site refused the token ({exc.message}). Check MOODLE_TOKEN / MOODLE_TOKEN_FILE, the token's "
-            "validity date and its IP restriction (Site administration > Server > Web services > Manage tokens)."
-        ) from None
+        raise AuthProblem(token_refused(exc)) from None
     if isinstance(exc, AccessDenied):
         raise AuthProblem(
             f"access denied: {exc}. Run `accel doctor` to see which functions the token's service lacks."
@@ -476,10 +480,7 @@ def _required() -> list[str]:
 def _doctor_fail(as_json: bool, status: str, code: int, exc: Exception) -> NoReturn:
     message = exc.format_message() if isinstance(exc, click.ClickException) else str(exc)
     if isinstance(exc, InvalidToken):
-        message = (
-            f"the site refused the token ({exc.message}). Check MOODLE_TOKEN / MOODLE_TOKEN_FILE, its validity "
-            "date and IP restriction (Site administration > Server > Web services > Manage tokens)."
-        )
+        message = token_refused(exc)
     if as_json:
         click.echo(json.dumps({"status": status, "error": message}, ensure_ascii=False, indent=2))
     else:
