@@ -83,6 +83,10 @@ def _check_report_folder(report: Path) -> None:
         raise UsageProblem(f"{report}: cannot write the failure report ({folder} is {why})")
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def _problems_text(roster: Roster) -> list[str]:
     lines = []
     for problem in roster.errors:
@@ -137,8 +141,9 @@ def roster_check(app: AppContext, file: str, as_json: bool) -> None:
     else:
         enc = f", {data.encoding}" + (f", delimiter '{data.delimiter}'" if data.delimiter else "")
         click.echo(f"{file}: {len(data.people)} people ({data.format}{enc})")
-        roles = ", ".join(f"{n} {role}" for role, n in sorted(summary["roles"].items())) or "no valid rows"
-        click.echo(f"  {roles}; {summary['teams']} teams in {len(summary['districts'])} districts")
+        roles = ", ".join(_count(n, role) for role, n in sorted(summary["roles"].items())) or "no valid rows"
+        teams, districts = _count(summary["teams"], "team"), _count(len(summary["districts"]), "district")
+        click.echo(f"  {roles}; {teams} in {districts}")
         for line in _problems_text(data):
             click.echo(line)
         if not data.errors:

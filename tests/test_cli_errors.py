@@ -176,6 +176,22 @@ def test_roster_check_of_a_file_without_valid_rows_says_so(tmp_path: Path) -> No
     assert f"error: {roster}, row 1: no «Email» column" in result.output
 
 
+def test_roster_check_counts_people_teams_and_districts_in_good_english(tmp_path: Path) -> None:
+    result = accel("roster", "check", str(ROSTER))
+    assert result.exit_code == 0
+    assert result.output.splitlines()[1] == (
+        "  1 coordinator, 2 experts, 2 mentors, 32 participants; 9 teams in 2 districts"
+    )
+    one = tmp_path / "one.csv"
+    one.write_text(
+        "ФИО;Email;Команда;Муниципальный район;Роль\nИванова Анна;anna@example.org;Шаромы;Мильковский МР;участник\n",
+        "utf-8",
+    )
+    assert (
+        accel("roster", "check", str(one)).output.splitlines()[1] == "  1 participant; 1 team in 1 district"
+    )
+
+
 @pytest.mark.parametrize("limit", ["0", "-5"])
 def test_roster_history_limit_is_at_least_one(limit: str) -> None:
     # --limit 0 said "No roster sync has been applied yet", and -5 listed every run (SQLite's LIMIT -5).
