@@ -166,6 +166,8 @@ def status(app: AppContext, as_json: bool, now_text: str | None) -> None:
         )
         if job.last_detail and job.last_outcome not in ("ok",):
             click.echo(f"{'':<12} {job.last_detail}")
+    if all(job.last_run is None for job in jobs):
+        click.echo(f"\nNo job has run yet with this store ({app.store_path()}).")
     if indicators is None:
         click.echo(
             "\nNo indicator snapshot yet (run `accel indicators gather` or wait for the nightly snapshot)."

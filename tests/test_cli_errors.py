@@ -120,6 +120,14 @@ def test_serve_once_report_job_needs_no_site() -> None:
     assert last.startswith("report: failed") and "run `accel indicators gather` first" in last
 
 
+def test_status_of_an_empty_store_names_the_store(tmp_path: Path) -> None:
+    # A mistyped ACCEL_STORE gives a new, empty store: say which one is being read.
+    result = accel("--config", str(EXAMPLE), "status", "--now", "2022-02-03T10:00")
+    assert result.exit_code == 0
+    assert f"No job has run yet with this store ({tmp_path / 'accel.sqlite3'})." in result.output
+    assert "No indicator snapshot yet" in result.output
+
+
 def test_status_shows_indicator_values_as_indicators_show_does(fake_moodle: FakeMoodle, run_cli: Run) -> None:
     build_recorded_cohort(fake_moodle, load_config(EXAMPLE))
     assert run_cli("indicators", "gather", config=EXAMPLE).exit_code == 0
