@@ -27,6 +27,11 @@ def _module_templates(app: AppContext) -> Any:
     from course_templates.loader import TemplateError, load_templates
 
     directory = app.config().templates_dir() if app.resolved_config_path().exists() else None
+    if directory is not None and not directory.is_dir():
+        raise UsageProblem(
+            f"{app.resolved_config_path()}: templates.dir: {directory} is not a folder (it holds m1.yaml, "
+            "m2.yaml, m3.yaml; without [templates] the bundled ones are used)"
+        )
     try:
         return load_templates(directory)
     except TemplateError as exc:

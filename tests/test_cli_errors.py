@@ -94,6 +94,21 @@ def test_moodle_max_input_vars_has_the_bound_of_the_option(
     assert f"MOODLE_MAX_INPUT_VARS='{value}' must be a whole number of at least 10" in one_error_line(result)
 
 
+# -- templates and provision -----------------------------------------------------------------------------
+
+
+def test_a_missing_templates_folder_is_one_line_naming_the_configuration(tmp_path: Path) -> None:
+    config = tmp_path / "accelerator.toml"
+    config.write_text(EXAMPLE.read_text(encoding="utf-8") + '\n[templates]\ndir = "shablony"\n', "utf-8")
+    for command in (["templates", "check"], ["provision"]):
+        result = accel("--config", str(config), *command)
+        assert result.exit_code == 2
+        assert one_error_line(result) == (
+            f"Error: {config}: templates.dir: {tmp_path / 'shablony'} is not a folder (it holds m1.yaml, "
+            "m2.yaml, m3.yaml; without [templates] the bundled ones are used)"
+        )
+
+
 # -- serve and status ------------------------------------------------------------------------------------
 
 
