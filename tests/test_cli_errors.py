@@ -39,6 +39,47 @@ def one_error_line(result: Result) -> str:
     return lines[0]
 
 
+# -- configuration and files (already right: kept so) -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (("start = 2021-10-01", "strat = 2021-10-01"), "modules.m1.strat: unknown key"),
+        (('code = "kam21"', "code = 5"), "cohort.code: Input should be a valid string (got 5)"),
+    ],
+)
+def test_a_bad_configuration_is_one_line_naming_file_and_key(
+    tmp_path: Path, change: tuple[str, str], message: str
+) -> None:
+    config = tmp_path / "accelerator.toml"
+    config.write_text(EXAMPLE.read_text(encoding="utf-8").replace(*change, 1), "utf-8")
+    result = accel("--config", str(config), "status")
+    assert result.exit_code == 2
+    line = one_error_line(result)
+    assert line.startswith(f"Error: {config}: ") and message in line
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["status"],
+        ["indicators", "show"],
+        ["roster", "check", "nope.csv"],
+        ["serve", "--once", "--job", "report"],
+    ],
+)
+def test_a_missing_file_is_one_line(tmp_path: Path, command: list[str]) -> None:
+    result = accel("--config", str(tmp_path / "nope.toml"), *command)
+    assert result.exit_code == 2
+    expected = (
+        "nope.csv: no such file"
+        if "check" in command
+        else f"cohort configuration {tmp_path / 'nope.toml'} not found"
+    )
+    assert expected in one_error_line(result)
+
+
 # -- the local store and the lock beside it --------------------------------------------------------------
 
 
