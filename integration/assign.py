@@ -75,10 +75,8 @@ def get_submissions(client: MoodleClient, assignmentids: Sequence[int]) -> list[
 
     Calls: mod_assign_get_submissions.
     """
-    if not assignmentids:
-        return []
     out: list[AssignmentSubmissions] = []
-    for answer in client.call_batched("mod_assign_get_submissions", "assignmentids", list(assignmentids)):
+    for answer in client.call_batched("mod_assign_get_submissions", "assignmentids", assignmentids):
         out.extend(AssignmentSubmissions.model_validate(a) for a in (answer or {}).get("assignments", []))
     return out
 

@@ -65,9 +65,7 @@ def create_events(client: MoodleClient, events: Sequence[dict[str, Any]]) -> lis
     """Create course or group events (dicts: name, courseid, [groupid], eventtype, timestart, timeduration,
     description, format). Calls: core_calendar_create_calendar_events."""
     created: list[CalendarEvent] = []
-    for answer in client.call_batched(
-        "core_calendar_create_calendar_events", "events", list(events), write=True
-    ):
+    for answer in client.call_batched("core_calendar_create_calendar_events", "events", events, write=True):
         if not isinstance(answer, dict):
             raise BadResponse("event creation answer is not an object", status=200, excerpt=str(answer)[:200])
         created.extend(CalendarEvent.model_validate(e) for e in answer.get("events") or [])
@@ -76,8 +74,6 @@ def create_events(client: MoodleClient, events: Sequence[dict[str, Any]]) -> lis
 
 def delete_events(client: MoodleClient, event_ids: Sequence[int]) -> None:
     """Delete events by id; answers null on success (field note 7). Calls: core_calendar_delete_calendar_events."""
-    if not event_ids:
-        return
     client.call_batched(
         "core_calendar_delete_calendar_events",
         "events",

@@ -176,9 +176,7 @@ def update_courses(client: MoodleClient, updates: Sequence[dict[str, Any]]) -> N
     e.g. ``shortnametaken`` or ``invalidrecordunknown``; the first such warning is raised as its error.
     Calls: core_course_update_courses.
     """
-    if not updates:
-        return
-    for answer in client.call_batched("core_course_update_courses", "courses", list(updates), write=True):
+    for answer in client.call_batched("core_course_update_courses", "courses", updates, write=True):
         warnings = answer.get("warnings") if isinstance(answer, dict) else None
         for w in warnings or []:
             if isinstance(w, dict) and w.get("item", "course") == "course":

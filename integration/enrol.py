@@ -131,8 +131,7 @@ def enrol_users(client: MoodleClient, enrolments: Sequence[Enrolment]) -> None:
 
     Calls: enrol_manual_enrol_users.
     """
-    if enrolments:
-        client.call_batched("enrol_manual_enrol_users", "enrolments", list(enrolments), write=True)
+    client.call_batched("enrol_manual_enrol_users", "enrolments", enrolments, write=True)
 
 
 def unenrol_users(client: MoodleClient, unenrolments: Sequence[Unenrolment]) -> None:
@@ -140,11 +139,9 @@ def unenrol_users(client: MoodleClient, unenrolments: Sequence[Unenrolment]) -> 
 
     Calls: enrol_manual_unenrol_users.
     """
-    if unenrolments:
-        client.call_batched("enrol_manual_unenrol_users", "enrolments", list(unenrolments), write=True)
+    client.call_batched("enrol_manual_unenrol_users", "enrolments", unenrolments, write=True)
 
 
 def unassign_roles(client: MoodleClient, unassignments: Sequence[RoleAssignment]) -> None:
     """Take course roles away (the enrolment stays). Calls: core_role_unassign_roles."""
-    if unassignments:
-        client.call_batched("core_role_unassign_roles", "unassignments", list(unassignments), write=True)
+    client.call_batched("core_role_unassign_roles", "unassignments", unassignments, write=True)

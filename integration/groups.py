@@ -75,11 +75,8 @@ def get_course_groups(client: MoodleClient, courseid: int) -> list[Group]:
 
 def create_groups(client: MoodleClient, groups: Sequence[NewGroup]) -> list[Group]:
     """Calls: core_group_create_groups."""
-    out: list[Group] = []
-    if groups:
-        for answer in client.call_batched("core_group_create_groups", "groups", list(groups), write=True):
-            out.extend(Group.model_validate(entry) for entry in answer or [])
-    return out
+    answers = client.call_batched("core_group_create_groups", "groups", groups, write=True)
+    return [Group.model_validate(entry) for answer in answers for entry in answer or []]
 
 
 def get_course_groupings(client: MoodleClient, courseid: int) -> list[Grouping]:
@@ -100,19 +97,13 @@ def get_groupings(
 
 def create_groupings(client: MoodleClient, groupings: Sequence[NewGrouping]) -> list[Grouping]:
     """Calls: core_group_create_groupings."""
-    out: list[Grouping] = []
-    if groupings:
-        for answer in client.call_batched(
-            "core_group_create_groupings", "groupings", list(groupings), write=True
-        ):
-            out.extend(Grouping.model_validate(entry) for entry in answer or [])
-    return out
+    answers = client.call_batched("core_group_create_groupings", "groupings", groupings, write=True)
+    return [Grouping.model_validate(entry) for answer in answers for entry in answer or []]
 
 
 def assign_grouping(client: MoodleClient, assignments: Sequence[GroupingAssignment]) -> None:
     """Put groups into groupings. Calls: core_group_assign_grouping."""
-    if assignments:
-        client.call_batched("core_group_assign_grouping", "assignments", list(assignments), write=True)
+    client.call_batched("core_group_assign_grouping", "assignments", assignments, write=True)
 
 
 def unassign_grouping(client: MoodleClient, unassignments: Sequence[GroupingAssignment]) -> None:
@@ -121,8 +112,7 @@ def unassign_grouping(client: MoodleClient, unassignments: Sequence[GroupingAssi
 
     Calls: core_group_unassign_grouping.
     """
-    if unassignments:
-        client.call_batched("core_group_unassign_grouping", "unassignments", list(unassignments), write=True)
+    client.call_batched("core_group_unassign_grouping", "unassignments", unassignments, write=True)
 
 
 def add_group_members(client: MoodleClient, members: Sequence[Member]) -> None:
@@ -130,14 +120,12 @@ def add_group_members(client: MoodleClient, members: Sequence[Member]) -> None:
 
     Calls: core_group_add_group_members.
     """
-    if members:
-        client.call_batched("core_group_add_group_members", "members", list(members), write=True)
+    client.call_batched("core_group_add_group_members", "members", members, write=True)
 
 
 def delete_group_members(client: MoodleClient, members: Sequence[Member]) -> None:
     """Calls: core_group_delete_group_members."""
-    if members:
-        client.call_batched("core_group_delete_group_members", "members", list(members), write=True)
+    client.call_batched("core_group_delete_group_members", "members", members, write=True)
 
 
 def get_group_members(client: MoodleClient, groupids: Iterable[int]) -> list[GroupMembers]:

@@ -55,10 +55,5 @@ def send_instant_messages(client: MoodleClient, messages: Sequence[Message]) -> 
 
     Calls: core_message_send_instant_messages.
     """
-    out: list[SentMessage] = []
-    if messages:
-        for answer in client.call_batched(
-            "core_message_send_instant_messages", "messages", list(messages), write=True
-        ):
-            out.extend(SentMessage.model_validate(entry) for entry in answer or [])
-    return out
+    answers = client.call_batched("core_message_send_instant_messages", "messages", messages, write=True)
+    return [SentMessage.model_validate(entry) for answer in answers for entry in answer or []]

@@ -209,10 +209,10 @@ class MoodleClient:
     ) -> list[Any]:
         """Send ``items`` under ``list_key`` in as few requests as the site's limit allows.
 
-        Returns one answer per request, in order. If a chunk fails with a :class:`MoodleError`, the
-        error carries ``chunk_index`` and ``completed`` (the answers so far) and nothing more is sent:
-        a batch write is all-or-nothing on the server (field note 5), so the caller can isolate the
-        bad item by splitting that chunk.
+        Returns one answer per request, in order; no items send no request. If a chunk fails with a
+        :class:`MoodleError`, the error carries ``chunk_index`` and ``completed`` (the answers so far) and
+        nothing more is sent: a batch write is all-or-nothing on the server (field note 5), so the caller
+        can isolate the bad item by splitting that chunk.
         """
         answers: list[Any] = []
         for index, chunk in enumerate(self.chunks(items, extra=extra)):

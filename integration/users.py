@@ -81,12 +81,8 @@ def create_users(client: MoodleClient, users: Sequence[Mapping[str, Any]]) -> li
 
     Calls: core_user_create_users.
     """
-    if not users:
-        return []
-    out: list[CreatedUser] = []
-    for answer in client.call_batched("core_user_create_users", "users", list(users), write=True):
-        out.extend(CreatedUser.model_validate(entry) for entry in answer or [])
-    return out
+    answers = client.call_batched("core_user_create_users", "users", users, write=True)
+    return [CreatedUser.model_validate(entry) for answer in answers for entry in answer or []]
 
 
 def update_users(client: MoodleClient, users: Sequence[Mapping[str, Any]]) -> list[UserWarning]:
@@ -97,10 +93,8 @@ def update_users(client: MoodleClient, users: Sequence[Mapping[str, Any]]) -> li
 
     Calls: core_user_update_users.
     """
-    if not users:
-        return []
     warnings: list[UserWarning] = []
-    for answer in client.call_batched("core_user_update_users", "users", list(users), write=True):
+    for answer in client.call_batched("core_user_update_users", "users", users, write=True):
         if isinstance(answer, dict):
             warnings.extend(UserWarning.model_validate(w) for w in answer.get("warnings") or [])
     return warnings

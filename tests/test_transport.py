@@ -278,6 +278,9 @@ def test_batched_calls_never_lose_items_on_a_site_that_truncates(fake_moodle: Fa
     received.clear()
     naive = make_client(fake_moodle, max_input_vars=5000)
     assert len(naive.call("test_echo_values", {"values": values})) == 47
+    # No items, no request: the wrappers in integration/ rely on it instead of checking first.
+    assert client.call_batched("test_echo_values", "values", [], write=True) == []
+    assert client.stats["test_echo_values"] == 9
 
 
 def test_a_failing_chunk_reports_what_went_through(fake_moodle: FakeMoodle) -> None:
