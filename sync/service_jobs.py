@@ -17,6 +17,7 @@ import logging
 import sqlite3
 from typing import TYPE_CHECKING, Any, Literal
 
+from integration.errors import MoodleError
 from integration.messages import fits, message, send_instant_messages
 from integration.users import get_users_by_field
 from sync.config import AccelConfig
@@ -209,13 +210,19 @@ def reminders_job(context: JobContext) -> JobResult:
     # Recorded before sending: if the answer is lost, a mentor misses one reminder rather than gets two.
     for reminder in reminders:
         record_sent(context.store, reminder, day, context.now)
-    answers = send_instant_messages(
-        client,
-        [
-            message(r.mentor, r.text(names.get(r.mentor, "наставник")), f"accel-reminder-{r.mentor}-{day}")
-            for r in reminders
-        ],
-    )
+    outgoing = [
+        message(r.mentor, r.text(names.get(r.mentor, "наставник")), f"accel-reminder-{r.mentor}-{day}")
+        for r in reminders
+    ]
+    try:
+        answers = send_instant_messages(client, outgoing)
+    except MoodleError as exc:
+        # The site refused the call (function not in the service, messaging disabled...) before sending the
+        # messages it did not answer: forget them, so that the retry sends them.
+        answered = sum(len(answer or []) for answer in exc.completed)
+        for reminder in reminders[answered:]:
+            forget_sent(context.store, reminder, day)
+        raise
     refused = []
     reminded: set[int] = set()
     for reminder, answer in zip(reminders, answers, strict=False):

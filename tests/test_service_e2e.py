@@ -101,6 +101,26 @@ def test_serve_once_runs_what_is_due_and_reminds_each_mentor_once_a_day(
     assert "reminders" in text.output and "Indicators (snapshot of 2022-02-04" in text.output
 
 
+def test_reminders_refused_by_the_site_are_sent_when_the_job_is_retried(
+    fake_moodle: FakeMoodle, run_cli: Run, tmp_path: Path
+) -> None:
+    from integration.functions import required_functions
+
+    config = write_config(tmp_path)
+    build_recorded_cohort(fake_moodle, load_config(config))
+    # The administrator forgot to add the messaging function to the service: Moodle refuses the whole call.
+    fake_moodle.service_functions = set(required_functions()) - {"core_message_send_instant_messages"}
+    first = run_cli("--config", str(config), "serve", "--once", "--now", "2022-02-03T09:30")
+    assert re.search(r"^reminders: failed .*accessexception", first.output, re.M), first.output
+    assert reminders_sent(fake_moodle) == []
+    fake_moodle.service_functions = None  # added
+    retry = run_cli("--config", str(config), "serve", "--once", "--now", "2022-02-03T09:40")
+    assert re.search(r"^reminders: ok .*1 mentors reminded of 2 submissions", retry.output, re.M), (
+        retry.output
+    )
+    assert len(reminders_sent(fake_moodle)) == 1
+
+
 def write_roster(source: Path, target: Path, keep: Callable[[int], bool]) -> None:
     lines = (
         source.read_bytes().split(b"\r\n")
