@@ -115,7 +115,6 @@ def roster_sync_job(context: JobContext) -> JobResult:
         return JobResult("held", f"{path.name} is still held (unchanged since it was held)")
 
     def hold(reasons: list[str], roster: Roster | None = None) -> JobResult:
-        context.set_state("roster_held_hash", digest)
         subject = f"Синхронизация списка участников ({path.name}) остановлена и ждёт решения координатора"
         told = (
             "already told"
@@ -130,6 +129,8 @@ def roster_sync_job(context: JobContext) -> JobResult:
                 ],
             )
         )
+        # Recorded once told: if the notice failed, the job's retry holds the file again and tells.
+        context.set_state("roster_held_hash", digest)
         log.warning(
             "roster sync held: %s", "; ".join(reasons), extra={"job": "roster_sync", "outcome": "held"}
         )

@@ -187,6 +187,32 @@ def test_an_unsafe_roster_change_is_held_and_the_coordinator_told_once(
     assert re.search(r"roster_sync: ok .*applied .*3 suspend", small.output), small.output
 
 
+def test_a_held_change_whose_notice_failed_is_told_on_the_retry(
+    fake_moodle: FakeMoodle, run_cli: Run, tmp_path: Path
+) -> None:
+    from integration.functions import required_functions
+
+    cohort(fake_moodle)
+    roster = tmp_path / "roster.csv"
+    shutil.copy(EXAMPLE_ROSTER, roster)
+    config = write_config(tmp_path, 'roster_file = "roster.csv"\nroster_check_minutes = 15\n')
+    synced = run_cli(
+        "--config", str(config), "serve", "--once", "--now", "2022-02-03T10:00", "--job", "roster_sync"
+    )
+    assert "roster_sync: ok" in synced.output, synced.output
+    write_roster(EXAMPLE_ROSTER, roster, keep=lambda n: n % 2 == 0)  # half the people gone
+    before = len(fake_moodle.messages)
+    fake_moodle.service_functions = set(required_functions()) - {"core_message_send_instant_messages"}
+    failed = run_cli(
+        "--config", str(config), "serve", "--once", "--now", "2022-02-03T10:45", "--job", "roster_sync"
+    )
+    assert "roster_sync: failed" in failed.output and "accessexception" in failed.output, failed.output
+    fake_moodle.service_functions = None
+    retry = run_cli("--config", str(config), "serve", "--once", "--now", "2022-02-03T11:00")
+    assert re.search(r"^roster_sync: held .*admin told", retry.output, re.M), retry.output
+    assert len(fake_moodle.messages) == before + 1
+
+
 def test_site_down_for_an_hour_then_a_clean_catch_up(
     fake_moodle: FakeMoodle, run_cli: Run, tmp_path: Path
 ) -> None:
