@@ -222,7 +222,8 @@ class ServiceSection(_Section):
     report_dir: str = "reports"
     report_formats: list[Literal["xlsx", "html", "json"]] = ["xlsx", "html", "json"]
     coordinator: str | None = Field(
-        default=None, description="Moodle username of the coordinator told about held roster changes"
+        default=None,
+        description="Moodle username or email of the coordinator told about held roster changes",
     )
     retry_minutes: int = Field(default=5, ge=1, description="first retry of a failed job; doubles each time")
     retry_max_minutes: int = Field(default=120, ge=1)
