@@ -151,7 +151,7 @@ def ensure_schema(store: sqlite3.Connection) -> None:
 def get_state(store: sqlite3.Connection, key: str) -> str | None:
     ensure_schema(store)
     row = store.execute("SELECT value FROM service_state WHERE key = ?", (key,)).fetchone()
-    return None if row is None else str(row[0]) if row[0] is not None else None
+    return None if row is None or row[0] is None else str(row[0])
 
 
 def set_state(store: sqlite3.Connection, key: str, value: str | None) -> None:
