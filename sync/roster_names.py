@@ -59,9 +59,9 @@ def is_valid_username(username: str) -> bool:
     return bool(USERNAME_RE.match(username)) and len(username) <= 100
 
 
-def username_candidates(base: str, start: int = 1) -> Iterable[str]:
-    """``base``, then ``base2``, ``base3``... (``start`` > 1 skips the first ones)."""
-    number = start
+def username_candidates(base: str) -> Iterable[str]:
+    """``base``, then ``base2``, ``base3``..."""
+    number = 1
     while True:
         yield base if number == 1 else f"{base}{number}"
         number += 1

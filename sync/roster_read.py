@@ -14,7 +14,7 @@ import csv
 import io
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -951,8 +951,3 @@ def _parse_bulk(
 
     _cross_checks(out, people, bulk_title)
     return Roster(name, "moodle-upload", people, out.problems, invalid_rows=out.invalid_rows)
-
-
-def without_rows(roster: Roster, rows: Iterable[int]) -> Roster:
-    drop = set(rows)
-    return replace(roster, people=[p for p in roster.people if p.row not in drop])
