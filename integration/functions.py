@@ -66,7 +66,10 @@ FUNCTIONS_BY_FEATURE: dict[str, tuple[str, ...]] = {
         "mod_feedback_get_responses_analysis",
         "mod_forum_get_forums_by_courses",
     ),
-    "service (serve: reminders, held-sync notices)": ("core_message_send_instant_messages",),
+    "service (serve: reminders, held-sync notices)": (
+        "core_message_send_instant_messages",
+        "core_user_get_users_by_field",
+    ),
 }
 
 

@@ -27,7 +27,7 @@ from typing import Any
 
 import schedule
 
-from integration.errors import Cancelled, TransportError
+from integration.errors import AccelMoodleError, Cancelled, TransportError
 from integration.transport import MoodleClient
 from sync.config import AccelConfig
 from sync.lock import LockBusy
@@ -312,7 +312,16 @@ class ServiceRunner:
             failures += 1
             retry_at = now + self._backoff(failures)
             outcome, detail = "failed", f"{type(exc).__name__}: {exc}; retry at {_iso(retry_at)}"
-            log.error("%s failed", job.name, exc_info=True, extra={"job": job.name, "outcome": "failed"})
+            # An expected failure (Moodle's refusal, a missing file, no snapshot yet) is one line; anything
+            # else is a bug and keeps its traceback for whoever reads the journal.
+            expected = isinstance(exc, AccelMoodleError | OSError | LookupError | RuntimeError)
+            log.error(
+                "%s failed: %s",
+                job.name,
+                detail,
+                exc_info=not expected,
+                extra={"job": job.name, "outcome": "failed"},
+            )
         duration = time.monotonic() - started_wall
         requests, writes = context.requests_made()
         if context._client is not None:

@@ -283,3 +283,19 @@ def test_a_long_running_service_does_not_keep_every_warning(tmp_path: Path, fake
     for day in (3, 4, 5):
         runner.tick(at(day, 2))
     assert client.warnings == []
+
+
+def test_expected_failures_log_one_line_and_bugs_keep_their_traceback(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    snapshot = Recorder(RuntimeError("roster file roster.csv: No such file or directory"))
+    report = Recorder(ZeroDivisionError("division by zero"))
+    runner = runner_for(tmp_path, {"snapshot": snapshot, "report": report}, snapshot_at=["02:00"])
+    with caplog.at_level(logging.ERROR, logger="accel.service"):
+        runner.tick(at(3, 2))
+    failed = {r.getMessage().split(":")[0]: r for r in caplog.records if "failed" in r.getMessage()}
+    assert "No such file" in failed["snapshot failed"].getMessage()
+    assert not failed["snapshot failed"].exc_info
+    assert failed["report failed"].exc_info
