@@ -693,34 +693,35 @@ def _unassign_grouping(site: FakeMoodle, params: dict[str, Any]) -> None:
     return None
 
 
-@handler("core_group_add_group_members")
-def _add_group_members(site: FakeMoodle, params: dict[str, Any]) -> None:
-    checked = []
+def _group_members(
+    site: FakeMoodle, params: dict[str, Any], *, enrolled: bool = False
+) -> list[tuple[int, int]]:
+    """(group id, user id) of every item of ``members``, all checked before anything changes (one transaction):
+    an unknown group or user fails the whole call, and with ``enrolled`` so does a user not enrolled in the
+    group's course ("Only enrolled users may be members of groups", field note 3)."""
+    out = []
     for item in as_list(params.get("members")):
         _check_keys(item, {"groupid", "userid"})
         group = site.groups.get(as_int(item.get("groupid")))
         if group is None:
             raise record_missing()
         user = _user(site, item.get("userid"))
-        if not site.is_enrolled(group["courseid"], user["id"]):
-            raise invalid_parameter()  # "Only enrolled users may be members of groups" (field note 3)
-        checked.append((group["id"], user["id"]))
-    for groupid, userid in checked:
+        if enrolled and not site.is_enrolled(group["courseid"], user["id"]):
+            raise invalid_parameter()
+        out.append((group["id"], user["id"]))
+    return out
+
+
+@handler("core_group_add_group_members")
+def _add_group_members(site: FakeMoodle, params: dict[str, Any]) -> None:
+    for groupid, userid in _group_members(site, params, enrolled=True):
         site.group_members.setdefault(groupid, set()).add(userid)
     return None
 
 
 @handler("core_group_delete_group_members")
 def _delete_group_members(site: FakeMoodle, params: dict[str, Any]) -> None:
-    checked = []
-    for item in as_list(params.get("members")):
-        _check_keys(item, {"groupid", "userid"})
-        group = site.groups.get(as_int(item.get("groupid")))
-        if group is None:
-            raise record_missing()
-        user = _user(site, item.get("userid"))
-        checked.append((group["id"], user["id"]))
-    for groupid, userid in checked:
+    for groupid, userid in _group_members(site, params):
         site.group_members.get(groupid, set()).discard(userid)
     return None
 
