@@ -40,6 +40,8 @@ def _table(
     for r, row in enumerate(rows, start=start + 1):
         for col, value in enumerate(row, start=1):
             cell = ws.cell(r, col, value)
+            if isinstance(value, str) and value.startswith("="):
+                cell.data_type = "s"  # text people typed on the site, never a formula for Excel to run
             cell.alignment = Alignment(wrap_text=True, vertical="top")
             if isinstance(value, str) and value.startswith(("http://", "https://")):
                 cell.hyperlink = value

@@ -15,7 +15,7 @@ from openpyxl import load_workbook
 
 from sync.config import load_config
 from tests.fake_moodle import FakeMoodle
-from tests.fake_moodle.activities import submit
+from tests.fake_moodle.activities import add_entry, submit
 from tests.test_gather import EXAMPLE, build_recorded_cohort, ts
 
 CHROMIUM = "/usr/bin/chromium"
@@ -157,6 +157,23 @@ def test_report_in_three_formats(
     assert page.count('<svg class="chart"') == 3
     assert "<script src" not in page and "http://" not in page.split("<body>")[0]  # self-contained
     assert "Показатели гранта — Камчатка 2021" in page
+
+
+def test_text_typed_on_the_site_is_never_a_formula_in_the_workbook(
+    cohort_site: FakeMoodle, run_cli: Callable[..., Result], tmp_path: Path
+) -> None:
+    """Partners, projects, team names and comments are typed by people on the site. One that starts with "="
+    stays text in the XLSX report: openpyxl would store it as a formula that Excel runs when the file opens."""
+    pledges = next(iter(cohort_site.databases))
+    values = {"partner": "=1+1", "project": '=HYPERLINK("http://x")', "amount": "1000", "kind": "Деньги"}
+    add_entry(cohort_site, pledges, values, when=ts(2022, 3, 10))
+    gathered(run_cli)
+    out = tmp_path / "report.xlsx"
+    assert run_cli("--config", str(EXAMPLE), "report", "--format", "xlsx", "--out", str(out)).exit_code == 0
+    cells = [c for row in load_workbook(out)["Доказательства"].iter_rows() for c in row]
+    typed = [c for c in cells if str(c.value).startswith(("=1+1", "=HYPERLINK"))]
+    assert {c.value for c in typed} == {"=1+1", '=HYPERLINK("http://x"); Деньги'}
+    assert all(c.data_type == "s" for c in typed)
 
 
 def test_report_to_a_missing_directory_fails_cleanly(
