@@ -760,6 +760,8 @@ def _events_held(ctx: Context, indicator: str, kind: str, target: float | None) 
     for ev in sorted(ctx.snap.events, key=lambda e: (e.timestart, e.id)):
         if ev.courseid != cid or _event_kind_of(ev) != kind:
             continue
+        if kind == "webinar" and ev.groupid:
+            continue  # program.md: webinars are course events; a group event is a consultation's shape
         end = ev.timestart + ev.timeduration
         if end > ctx.snap.taken_at:
             future += 1

@@ -11,6 +11,7 @@ the column, in the words the file itself uses.
 from __future__ import annotations
 
 import csv
+import html
 import io
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -152,8 +153,11 @@ def clean(value: object) -> str:
 
 
 def team_key(name: str) -> str:
-    """Team names compare without case, extra spaces, ё/е or quote style differences."""
-    text = name.casefold().replace("ё", "е")
+    """Team names compare without case, extra spaces, ё/е or quote style differences.
+
+    Moodle returns group names through format_string, so "&" comes back as "&amp;": unescaped first.
+    """
+    text = html.unescape(name).casefold().replace("ё", "е")
     text = re.sub(r"[«»\"“”„']", "", text)
     return re.sub(r"\s+", " ", text).strip()
 

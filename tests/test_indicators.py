@@ -281,6 +281,9 @@ def test_events_in_the_future_are_not_held() -> None:
         CalendarEvent(id=5, courseid=2, name="Консультация по бюджету", timestart=start, timeduration=1800),
         # A webinar in another module's course does not count.
         CalendarEvent(id=6, courseid=1, name="Вебинар", timestart=start, timeduration=3600, kind="webinar"),
+        # Webinars are course events (program.md): a group event marked as a webinar is not one.
+        CalendarEvent(id=7, courseid=2, groupid=200, name="Вебинар команды", timestart=start, timeduration=3600,
+                      kind="webinar"),
     ]  # fmt: skip
     report = compute(snap, {"webinars_held": 3, "consultations_held": 4})
     webinars = report.result("webinars_held")

@@ -413,3 +413,11 @@ def test_transliteration_is_readable() -> None:
     assert username_base("Пётр", "Ёлкин") == "pyotr.yolkin"
     assert slug("Мильковский МР") == "milkovsky-mr"
     assert transliterate("Эссо") == "Esso"
+
+
+def test_team_names_match_moodles_escaped_group_names() -> None:
+    from sync.roster_read import team_key
+
+    # Moodle answers group names through format_string: "&" arrives as "&amp;".
+    assert team_key("Команда «Рыбаки &amp; охотники»") == team_key("Команда \"Рыбаки & охотники\"")
+    assert team_key("Ёлки  ") == team_key("елки")
