@@ -235,7 +235,7 @@ def reminders_job(context: JobContext) -> JobResult:
         else:
             reminded.add(reminder.mentor)
     items = sum(len(r.items) for r in reminders)
-    detail = f"{len(reminded)} mentors reminded of {items} submissions"
+    detail = f"mentors reminded: {len(reminded)}, submissions listed: {items}"
     if refused:
         raise RuntimeError(detail + "; refused: " + "; ".join(refused))
     return JobResult("ok", detail)

@@ -462,7 +462,7 @@ def test_the_whole_pipeline_on_one_site(fake_moodle: FakeMoodle, run_cli: Run, c
     served = accel("serve", "--once", "--now", "2022-02-03T09:30").output
     ran = dict(re.findall(r"^(\w+): ok \([\d.]+s, (\d+) requests\)", served, re.M))
     assert sorted(ran) == ["reminders", "report", "roster_sync", "snapshot"], served
-    assert "Moodle already in step" in served and "2 mentors reminded of 3 submissions" in served
+    assert "Moodle already in step" in served and "mentors reminded: 2, submissions listed: 3" in served
     # Each job's own requests: the reminders gather as much as the snapshot, plus one message request.
     assert int(ran["reminders"]) == int(ran["snapshot"]) + 1 and ran["report"] == "0"
     assert writes(site, since) == ["core_message_send_instant_messages"]

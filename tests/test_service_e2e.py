@@ -64,7 +64,7 @@ def test_serve_once_runs_what_is_due_and_reminds_each_mentor_once_a_day(
     first = run_cli("--config", str(config), "serve", "--once", "--now", "2022-02-03T09:30")
     assert first.exit_code == 0, first.output
     assert re.search(r"^snapshot: ok", first.output, re.M)
-    assert re.search(r"^reminders: ok .*1 mentors reminded of 2 submissions", first.output, re.M)
+    assert re.search(r"^reminders: ok .*mentors reminded: 1, submissions listed: 2", first.output, re.M)
     assert re.search(r"^report: ok", first.output, re.M)
     sent = reminders_sent(fake_moodle)
     assert len(sent) == 1
@@ -115,7 +115,7 @@ def test_reminders_refused_by_the_site_are_sent_when_the_job_is_retried(
     assert reminders_sent(fake_moodle) == []
     fake_moodle.service_functions = None  # added
     retry = run_cli("--config", str(config), "serve", "--once", "--now", "2022-02-03T09:40")
-    assert re.search(r"^reminders: ok .*1 mentors reminded of 2 submissions", retry.output, re.M), (
+    assert re.search(r"^reminders: ok .*mentors reminded: 1, submissions listed: 2", retry.output, re.M), (
         retry.output
     )
     assert len(reminders_sent(fake_moodle)) == 1
