@@ -13,6 +13,7 @@ from typing import Any, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from integration.errors import BadResponse
 from integration.transport import MoodleClient
 
 #: What roster sync and the indicators need to know about a course participant.
@@ -45,7 +46,8 @@ class EnrolledUser(BaseModel):
     lastname: str = ""
     fullname: str = ""
     email: str = ""
-    idnumber: str = ""
+    idnumber: str | None = ""
+    city: str | None = ""
     roles: list[RoleRef] = Field(default_factory=list)
     groups: list[GroupRef] = Field(default_factory=list)
 
@@ -111,7 +113,9 @@ def get_enrolled_users(
     if userfields:
         options.append({"name": "userfields", "value": ",".join(userfields)})
     answer = client.call("core_enrol_get_enrolled_users", {"courseid": courseid, "options": options})
-    return [EnrolledUser.model_validate(entry) for entry in answer or []]
+    if not isinstance(answer, list):
+        raise BadResponse("enrolled users answer is not a list", status=200, excerpt=str(answer)[:200])
+    return [EnrolledUser.model_validate(entry) for entry in answer]
 
 
 def suspended_user_ids(all_users: Sequence[EnrolledUser], active_users: Sequence[EnrolledUser]) -> set[int]:

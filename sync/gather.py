@@ -24,13 +24,12 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from integration import activities as act
 from integration import assign, grades
 from integration.calendar import get_events
 from integration.courses import get_course_by_field, get_course_module
-from integration.errors import BadResponse, InvalidToken, MoodleError, RecordNotFound
+from integration.enrol import get_enrolled_users
+from integration.errors import InvalidToken, MoodleError, RecordNotFound
 from integration.groups import get_course_groupings, get_course_groups, get_group_members, get_groupings
 from integration.transport import MoodleClient
 from sync.config import AccelConfig, event_kind
@@ -74,35 +73,9 @@ PROGRAM_ACTIVITIES: dict[str, tuple[str, str]] = {
 SURVEY_KEYS = ("m1-survey", "m3-survey")
 
 
-class _EnrolledUser(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    id: int
-    fullname: str = ""
-    firstname: str = ""
-    lastname: str = ""
-    idnumber: str | None = ""
-    city: str | None = ""
-    roles: list[dict[str, Any]] = Field(default_factory=list)
-
-
-def _enrolled_users(client: MoodleClient, courseid: int, *, only_active: bool) -> list[_EnrolledUser]:
-    """Everyone enrolled in a course, with roles; `only_active` leaves suspended enrolments out (note 21).
-
-    Calls: core_enrol_get_enrolled_users.
-    """
-    # Only the fields the indicators use: the full profiles (enrolled courses, groups, preferences) of a
-    # large cohort would make this one answer many times bigger.
-    fields = "id" if only_active else "id,fullname,firstname,lastname,idnumber,city,roles"
-    options = [
-        {"name": "onlyactive", "value": 1 if only_active else 0},
-        {"name": "userfields", "value": fields},
-    ]
-    params: dict[str, Any] = {"courseid": courseid, "options": options}
-    answer = client.call("core_enrol_get_enrolled_users", params)
-    if not isinstance(answer, list):
-        raise BadResponse("enrolled users answer is not a list", status=200, excerpt=str(answer)[:200])
-    return [_EnrolledUser.model_validate(u) for u in answer]
+#: Only the fields the indicators use: the full profiles (enrolled courses, groups, preferences) of a large
+#: cohort would make each enrolment answer many times bigger.
+PEOPLE_FIELDS = ("id", "fullname", "firstname", "lastname", "idnumber", "city", "roles")
 
 
 def _districts(client: MoodleClient, courses: Sequence[CourseSnap]) -> dict[int, str]:
@@ -168,8 +141,9 @@ def gather(client: MoodleClient, config: AccelConfig, *, now: int | None = None)
     people: dict[int, Person] = {}
     enrolments: list[Enrolment] = []
     for cid in course_ids:
-        everyone = _enrolled_users(client, cid, only_active=False)
-        active = {u.id for u in _enrolled_users(client, cid, only_active=True)}
+        everyone = get_enrolled_users(client, cid, userfields=PEOPLE_FIELDS)
+        # Suspended enrolments are told apart only by this second read (field note 21).
+        active = {u.id for u in get_enrolled_users(client, cid, onlyactive=True, userfields=("id",))}
         for u in everyone:
             name = u.fullname or f"{u.firstname} {u.lastname}".strip()
             people.setdefault(
@@ -179,8 +153,8 @@ def gather(client: MoodleClient, config: AccelConfig, *, now: int | None = None)
                 Enrolment(
                     courseid=cid,
                     userid=u.id,
-                    roleids=[int(r["roleid"]) for r in u.roles if "roleid" in r],
-                    roles=[str(r.get("shortname", "")) for r in u.roles],
+                    roleids=[r.roleid for r in u.roles],
+                    roles=[r.shortname for r in u.roles],
                     active=u.id in active,
                 )
             )
