@@ -78,7 +78,8 @@ class ConfigError(Exception):
 
     def __init__(self, path: Path | str, message: str) -> None:
         self.path = str(path)
-        super().__init__(f"{path}: {message}")
+        # Several problems come one per line under the file's name.
+        super().__init__(f"{path}:{message}" if message.startswith("\n") else f"{path}: {message}")
 
 
 class _Section(BaseModel):
@@ -460,19 +461,35 @@ def key_path(loc: tuple[int | str, ...]) -> str:
     return out or "(top level)"
 
 
+#: pydantic names the member of a union (``start: datetime | date``) as the last part of an error's place
+_UNION_MEMBERS = frozenset({"datetime", "date"})
+
+
 def _format_errors(exc: ValidationError) -> str:
-    lines = []
+    """One line per key: a union's members (date or date-time) give one line, not one each."""
+    lines: dict[str, str] = {}
     for err in exc.errors():
         loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p and p.endswith("]")))
+        if len(loc) > 1 and loc[-1] in _UNION_MEMBERS:
+            loc = loc[:-1]
         key = key_path(loc)
+        if key in lines:
+            continue
         if err["type"] == "extra_forbidden":
-            lines.append(f"{key}: unknown key")
+            lines[key] = f"{key}: unknown key"
         elif err["type"] == "missing":
-            lines.append(f"{key}: required key is missing")
+            lines[key] = f"{key}: required key is missing"
+        elif err["type"].startswith(("date", "datetime")):
+            lines[key] = (
+                f"{key}: expected a date such as 2021-10-01 or a date-time such as 2021-11-04T18:00:00 "
+                f"(got {err.get('input')!r})"
+            )
         else:
             msg = err["msg"].removeprefix("Value error, ")
-            lines.append(f"{key}: {msg} (got {err.get('input')!r})")
-    return "; ".join(lines)
+            lines[key] = f"{key}: {msg} (got {err.get('input')!r})"
+    if len(lines) == 1:
+        return next(iter(lines.values()))
+    return "\n  " + "\n  ".join(lines.values())
 
 
 def parse_config(data: Mapping[str, Any], path: Path | str = "<config>") -> AccelConfig:

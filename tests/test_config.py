@@ -129,6 +129,28 @@ def test_errors_name_file_and_key_path(tmp_path: Path, edit: object, expected: s
     assert expected in str(info.value)
 
 
+def test_a_bad_date_is_one_line_and_several_problems_one_line_each(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL.replace("start = 2022-10-01", 'start = "1 октября"'))
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    message = str(info.value)
+    assert message.count("modules.m1.start") == 1
+    assert "expected a date such as 2021-10-01 or a date-time" in message
+    assert "\n" not in message
+    path = write(
+        tmp_path,
+        MINIMAL.replace("start = 2022-10-01", "strat = 2022-10-01").replace(
+            'code = "test22"', 'code = "Тест"'
+        ),
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    lines = str(info.value).splitlines()
+    assert lines[0] == f"{path}:"
+    assert any("modules.m1.strat: unknown key" in line for line in lines[1:])
+    assert any("cohort.code: must be 2-31 lowercase" in line for line in lines[1:])
+
+
 def test_toml_syntax_and_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="TOML syntax"):
         load_config(write(tmp_path, "[cohort\n"))
