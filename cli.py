@@ -500,4 +500,4 @@ for _command in (templates, provision, roster, indicators, report_command, serve
 
 
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    main(prog_name="accel")  # `python -m cli` (the service's tests) speaks as the installed command
