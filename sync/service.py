@@ -51,7 +51,7 @@ CREATE TABLE IF NOT EXISTS job_runs (
     started TEXT NOT NULL,
     finished TEXT NOT NULL,
     duration REAL NOT NULL,
-    outcome TEXT NOT NULL,      -- ok, unchanged, held, failed, site-down, busy, interrupted
+    outcome TEXT NOT NULL,      -- ok, unchanged, held, nothing, failed, site-down, busy, waiting, interrupted
     detail TEXT NOT NULL DEFAULT '',
     requests INTEGER NOT NULL DEFAULT 0,
     writes INTEGER NOT NULL DEFAULT 0
@@ -62,6 +62,13 @@ CREATE TABLE IF NOT EXISTS service_state (key TEXT PRIMARY KEY, value TEXT);
 
 #: outcomes after which the slot counts as done
 DONE_OUTCOMES = frozenset({"ok", "unchanged", "held", "nothing"})
+
+
+class JobNotReady(Exception):
+    """What the job works from is not there yet (the report before the first snapshot).
+
+    Not a failure: no back-off, the job is simply due again next round (it makes no request).
+    """
 
 
 @dataclass(frozen=True)
@@ -251,8 +258,16 @@ class ServiceRunner:
         return when
 
     # -- running ----------------------------------------------------------------------------------------
-    def tick(self, now: dt.datetime) -> list[RunRecord]:
-        """Run every due job once, in timetable order; return what happened."""
+    def tick(self, now: dt.datetime, *, probe_site: bool = False) -> list[RunRecord]:
+        """Run every due job once, in timetable order; return what happened.
+
+        ``probe_site`` (``serve --once``): while the site is in its back-off, ask it once whether it is back
+        (one request, no retries) instead of waiting, so that a run made after Moodle was restarted catches
+        up at once. The long-running loop waits for the back-off instead: it wakes up every minute.
+        """
+        site_retry = self.site_retry_at()
+        if probe_site and site_retry is not None and site_retry > now:
+            self._probe_site()
         records: list[RunRecord] = []
         for name, slot in self.due(now):
             if self.stop_requested():
@@ -267,6 +282,25 @@ class ServiceRunner:
             if record.outcome == "interrupted":
                 break
         return records
+
+    def _probe_site(self) -> None:
+        client = self.client_factory()
+        retries = client.max_retries
+        client.max_retries = 0
+        try:
+            client.call("core_webservice_get_site_info")
+        except TransportError as exc:
+            log.info(
+                "the site is still unreachable (%s); site jobs wait until %s", exc, _iso(self.site_retry_at())
+            )
+            return
+        finally:
+            client.max_retries = retries
+        log.info("the site answers again: the jobs that waited for it run now")
+        set_state(self.store, "site_failures", "0")
+        set_state(self.store, "site_retry_at", None)
+        with self.store:
+            self.store.execute("UPDATE job_state SET retry_at = NULL WHERE last_outcome = 'site-down'")
 
     def run_now(self, name: str, now: dt.datetime) -> RunRecord:
         """Run one job at once, whatever the timetable says (a coordinator's explicit request)."""
@@ -301,6 +335,8 @@ class ServiceRunner:
         except LockBusy as exc:
             outcome, detail = "busy", str(exc)
             retry_at = now + dt.timedelta(minutes=1)
+        except JobNotReady as exc:
+            outcome, detail = "waiting", str(exc)
         except TransportError as exc:
             failures += 1
             site_failures = int(get_state(self.store, "site_failures") or 0) + 1
@@ -362,7 +398,11 @@ class ServiceRunner:
                 " last_outcome = excluded.last_outcome, last_detail = excluded.last_detail",
                 (job.name, done_slot, failures, _iso(retry_at), outcome, detail),
             )
-        level = logging.INFO if outcome in DONE_OUTCOMES or outcome == "interrupted" else logging.WARNING
+        level = (
+            logging.INFO
+            if outcome in DONE_OUTCOMES or outcome in ("interrupted", "waiting")
+            else logging.WARNING
+        )
         log.log(
             level,
             "%s: %s%s (%.1fs, %d requests)",

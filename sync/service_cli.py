@@ -113,7 +113,7 @@ def serve(app: AppContext, once: bool, now_text: str | None, only_job: str | Non
             # No MOODLE_URL or token is a configuration error (exit 2), not a job that fails at every retry.
             app.client()
         if once:
-            records = [runner.run_now(only_job, now)] if only_job else runner.tick(now)
+            records = [runner.run_now(only_job, now)] if only_job else runner.tick(now, probe_site=True)
             if not records:
                 click.echo(f"Nothing is due at {now.isoformat(timespec='minutes')}.")
             for record in records:

@@ -22,7 +22,7 @@ from integration.messages import fits, message, send_instant_messages
 from integration.users import get_users_by_field
 from sync.config import AccelConfig
 from sync.lock import exclusive
-from sync.service import Job, JobContext, JobResult
+from sync.service import Job, JobContext, JobNotReady, JobResult
 
 if TYPE_CHECKING:
     from sync.roster_read import Roster
@@ -243,12 +243,16 @@ def reminders_job(context: JobContext) -> JobResult:
 
 def report_job(context: JobContext) -> JobResult:
     from sync.report import write_cohort_reports
+    from sync.snapshot import SnapshotNotFound
 
     service = context.config.service
     out_dir = context.config.relative_path(service.report_dir)
-    written = write_cohort_reports(
-        context.store, context.config, out_dir, service.report_formats, now=int(context.now.timestamp())
-    )
+    try:
+        written = write_cohort_reports(
+            context.store, context.config, out_dir, service.report_formats, now=int(context.now.timestamp())
+        )
+    except SnapshotNotFound as exc:
+        raise JobNotReady(f"no snapshot to report on yet ({exc})") from None
     return JobResult("ok", "wrote " + ", ".join(str(path) for path in written))
 
 

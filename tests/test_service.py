@@ -17,7 +17,7 @@ import pytest
 from integration.errors import Cancelled, MoodleUnreachable
 from sync.config import AccelConfig, load_config
 from sync.lock import LockBusy, exclusive
-from sync.service import Job, JobContext, JobResult, ServiceRunner
+from sync.service import Job, JobContext, JobNotReady, JobResult, ServiceRunner
 from sync.store import open_store
 from sync.timetable import Schedule, Timetable
 
@@ -299,3 +299,13 @@ def test_expected_failures_log_one_line_and_bugs_keep_their_traceback(
     assert "No such file" in failed["snapshot failed"].getMessage()
     assert not failed["snapshot failed"].exc_info
     assert failed["report failed"].exc_info
+
+
+def test_a_job_not_ready_waits_without_back_off(tmp_path: Path) -> None:
+    report = Recorder(JobNotReady("no snapshot yet"), JobNotReady("no snapshot yet"), None)
+    runner = runner_for(tmp_path, {"report": report}, report_weekday="wednesday", report_at="07:00")
+    assert [r.outcome for r in runner.tick(at(3, 7))] == ["waiting"]
+    assert [r.outcome for r in runner.tick(at(3, 7, 1))] == ["waiting"]  # next round, not after a back-off
+    assert [r.outcome for r in runner.tick(at(3, 7, 2))] == ["ok"]
+    assert runner.tick(at(3, 7, 3)) == []
+    assert {s.job: s.failures for s in runner.status(at(3, 8))} == {"report": 0}

@@ -218,19 +218,32 @@ def test_site_down_for_an_hour_then_a_clean_catch_up(
 ) -> None:
     config = write_config(tmp_path)
     build_recorded_cohort(fake_moodle, load_config(config))
-    fake_moodle.inject("core_course_get_courses_by_field", "connection", times=10_000)
+    # Moodle is stopped: every request fails to connect.
+    down = 10_000
+    for wsfunction in ("core_webservice_get_site_info", "core_course_get_courses_by_field"):
+        fake_moodle.inject(wsfunction, "connection", times=down)
     outcomes = []
-    for minute in range(0, 60):
+    for minute in range(0, 60):  # `serve --once` from a timer, every minute for an hour
         result = run_cli("--config", str(config), "serve", "--once", "--now", f"2022-02-03T09:{minute:02d}")
         outcomes.append(result.output.strip())
     attempts = [o for o in outcomes if "site-down" in o]
-    assert 3 <= len(attempts) <= 5  # back-off 5, 10, 20 minutes... not one try a minute
-    assert all("Nothing is due" in o for o in outcomes if "site-down" not in o)
+    assert 3 <= len(attempts) <= 5  # the jobs try at 5, 10, 20 minutes... not once a minute
+    # Between the attempts no site job runs; the report waits for a first snapshot (no request, no back-off).
+    between = [o for o in outcomes if "site-down" not in o]
+    assert all(o.startswith(("Nothing is due", "report: waiting")) for o in between)
+    assert not any("snapshot:" in o or "reminders:" in o for o in between)
+    probes = down - fake_moodle.injected[0].remaining
+    job_attempts = down - fake_moodle.injected[1].remaining
+    assert probes <= 60  # at most one quick "are you back?" per run, never retried
+    assert job_attempts == 5 * len(attempts)  # each job attempt: one request and its 4 retries
     for fault in fake_moodle.injected:
-        fault.remaining = 0  # the site is back
-    back = run_cli("--config", str(config), "serve", "--once", "--now", "2022-02-03T10:30")
+        fault.remaining = 0  # Moodle is started again
+    back = run_cli("--config", str(config), "serve", "--once", "--now", "2022-02-03T10:00")
     assert back.exit_code == 0, back.output
+    # The very next run catches up, though the jobs' back-off runs until later.
     assert "snapshot: ok" in back.output and "reminders: ok" in back.output and "report: ok" in back.output
+    again = run_cli("--config", str(config), "serve", "--once", "--now", "2022-02-03T10:01")
+    assert "Nothing is due" in again.output
 
 
 def test_serve_as_a_process_stops_cleanly_on_sigterm(fake_moodle: FakeMoodle, tmp_path: Path) -> None:
