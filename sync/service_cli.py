@@ -121,7 +121,10 @@ def serve(app: AppContext, once: bool, now_text: str | None, only_job: str | Non
                 click.echo(
                     f"{record.job}: {record.outcome} ({record.duration:.1f}s, {record.requests} requests){detail}"
                 )
-            if any(record.outcome in ("failed", "site-down", "busy") for record in records):
+            # A job asked for by name that could not do its work is a problem for whoever asked; on the
+            # timetable, waiting for a first snapshot is normal.
+            problems = {"failed", "site-down", "busy"} | ({"waiting"} if only_job else set())
+            if any(record.outcome in problems for record in records):
                 sys.exit(EXIT_PROBLEMS)
             return
         import datetime as dt
