@@ -106,6 +106,15 @@ def build_report(
     )
 
 
+def ru_number(value: float) -> str:
+    """A number as Russian readers write it: decimal comma (28,6), no trailing zeros."""
+    return f"{value:g}".replace(".", ",")
+
+
+def format_percent(value: float | None) -> str:
+    return "—" if value is None else f"{ru_number(value)} %"
+
+
 def format_value(key: str, value: float | None) -> str:
     """An indicator value as people read it."""
     if value is None:
@@ -116,7 +125,7 @@ def format_value(key: str, value: float | None) -> str:
         return f"{value:.2f}".replace(".", ",")
     if key == "funds_raised":
         return f"{value:,.0f}".replace(",", "\u00a0") + " руб."
-    return f"{value:g}"
+    return ru_number(value)
 
 
 def team_assignment_keys(teams: Sequence[TeamRow]) -> list[str]:
@@ -208,7 +217,7 @@ def render_indicators_text(report: Report) -> str:
     ]
     width = max(len(r.title) for r in ind.results)
     for r in ind.results:
-        pct = f"{r.percent:g} %" if r.percent is not None else ""
+        pct = format_percent(r.percent) if r.percent is not None else ""
         lines.append(
             f"{r.title:<{width}}  {format_value(r.key, r.value):>14}  план {format_target(r.key, r.target):>12}"
             f"  {pct:>8}  {r.status_text}"
@@ -217,7 +226,7 @@ def render_indicators_text(report: Report) -> str:
     if ind.mentors:
         lines += ["", "Наставники (проверено / с комментарием / медиана часов / ждут):"]
         for m in ind.mentors:
-            median = f"{m.median_hours:g}" if m.median_hours is not None else "—"
+            median = ru_number(m.median_hours) if m.median_hours is not None else "—"
             lines.append(f"  {m.name}: {m.reviews} / {m.with_feedback} / {median} / {m.pending}")
     if ind.notes:
         lines += ["", "Примечания:"] + [f"  - {n}" for n in ind.notes]

@@ -11,7 +11,15 @@ import html
 from collections.abc import Callable, Sequence
 
 from sync.indicators import ASSIGNMENT_TITLES, TITLES, IndicatorResult, TeamRow
-from sync.report import HistoryPoint, Report, format_target, format_value, team_assignment_keys
+from sync.report import (
+    HistoryPoint,
+    Report,
+    format_percent,
+    format_target,
+    format_value,
+    ru_number,
+    team_assignment_keys,
+)
 
 STATUS_COLOR = {"met": "#2e7d32", "on_track": "#f9a825", "behind": "#c62828", "no_target": "#607d8b"}
 LINE_COLORS = [
@@ -94,9 +102,7 @@ def progress_chart(results: Sequence[IndicatorResult]) -> str:
         pct = r.percent or 0.0
         w = bar_w * min(pct, scale_max) / scale_max
         color = STATUS_COLOR.get(r.status, "#9e9e9e")
-        title = (
-            f"{TITLES[r.key]}: {format_value(r.key, r.value)} из {format_target(r.key, r.target)} ({pct:g} %)"
-        )
+        title = f"{TITLES[r.key]}: {format_value(r.key, r.value)} из {format_target(r.key, r.target)} ({format_percent(pct)})"
         parts.append(
             f'<text x="{label_w - 8}" y="{y + 18}" font-size="12" text-anchor="end">{_e(_short(TITLES[r.key], 58))}</text>'
         )
@@ -106,7 +112,7 @@ def progress_chart(results: Sequence[IndicatorResult]) -> str:
             f"<title>{_e(title)}</title></rect>"
         )
         parts.append(
-            f'<text x="{label_w + bar_w + 6}" y="{y + 18}" font-size="12">{_e(f"{pct:g} %")}'
+            f'<text x="{label_w + bar_w + 6}" y="{y + 18}" font-size="12">{_e(format_percent(pct))}'
             f"{' ' + _e(r.status_text) if r.status != 'no_data' else ''}</text>"
         )
     parts.append(
@@ -169,7 +175,7 @@ def history_chart(
         for t, p in series:
             parts.append(
                 f'<circle class="mark" cx="{x(t):.1f}" cy="{y(p or 0.0):.1f}" r="3.5" fill="{color}">'
-                f"<title>{_e(TITLES[key])}: {p:g} %</title></circle>"
+                f"<title>{_e(TITLES[key])}: {format_percent(p)}</title></circle>"
             )
         legend.append(f'<span><i class="sw" style="background:{color}"></i>{_e(TITLES[key])}</span>')
     parts.append("</svg>")
@@ -245,7 +251,7 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], raw: bool = Fa
 
 
 def _num(value: float | None) -> str:
-    return "—" if value is None else f"{value:g}"
+    return "—" if value is None else ru_number(value)
 
 
 def render_html(report: Report) -> str:
@@ -274,7 +280,7 @@ def render_html(report: Report) -> str:
                 _e(r.title),
                 f'<span class="num">{_e(format_target(r.key, r.target))}</span>',
                 f'<span class="num">{_e(format_value(r.key, r.value))}</span>',
-                f'<span class="num">{_e(_num(r.percent) + " %" if r.percent is not None else "—")}</span>',
+                f'<span class="num">{_e(format_percent(r.percent))}</span>',
                 f'<span class="st-{r.status}">{_e(r.status_text)}</span>',
                 notes,
             ]
@@ -338,7 +344,7 @@ def render_html(report: Report) -> str:
                 ["Команда", "Задание", "Сдано", "Ждёт, ч", "Наставники"],
                 [
                     [_link(p.url, p.team), _e(p.activity + (" (сдано повторно)" if p.resubmitted else "")),
-                     _e(report.date(p.submitted_at, True)), _e(f"{p.waited_hours:g}"), _e(", ".join(p.mentors))]
+                     _e(report.date(p.submitted_at, True)), _e(ru_number(p.waited_hours)), _e(", ".join(p.mentors))]
                     for p in ind.pending
                 ],
                 raw=True,

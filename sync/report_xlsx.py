@@ -13,7 +13,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from sync.indicators import ASSIGNMENT_TITLES, TITLES
-from sync.report import Report, format_target, format_value, team_assignment_keys
+from sync.report import Report, format_target, format_value, ru_number, team_assignment_keys
 
 HEADER_FONT = Font(bold=True)
 HEADER_FILL = PatternFill("solid", fgColor="DDE6F0")
@@ -73,7 +73,7 @@ def write_xlsx(report: Report, path: Path) -> None:
                 r.target,
                 (r.percent / 100.0) if r.percent is not None else None,
                 r.status_text,
-                "; ".join(f"{k}: {v:g}" for k, v in r.breakdown.items()),
+                "; ".join(f"{k}: {ru_number(v)}" for k, v in r.breakdown.items()),
                 "\n".join(r.notes),
             ]
         )

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -215,3 +216,24 @@ def test_html_charts_render_in_headless_chromium(
     for chart in ("chart-progress", "chart-history", "chart-teams"):
         assert f'id="{chart}"' in dom
     assert 'data-marks="0"' not in dom
+
+
+def test_numbers_are_written_the_russian_way_everywhere() -> None:
+    from sync.report import format_percent, format_value, ru_number
+
+    assert format_percent(28.571) == "28,571 %" and format_percent(28.6) == "28,6 %"
+    assert format_percent(50.0) == "50 %" and format_percent(None) == "—"
+    assert ru_number(42.5) == "42,5"
+    assert format_value("initiative_groups", 7.0) == "7"
+    assert format_value("satisfaction", 7.625) == "7,62"
+
+
+def test_the_html_report_uses_decimal_commas(
+    cohort_site: FakeMoodle, run_cli: Callable[..., Result], tmp_path: Path
+) -> None:
+    gathered(run_cli)
+    out = tmp_path / "r.html"
+    assert run_cli("--config", str(EXAMPLE), "report", "--format", "html", "--out", str(out)).exit_code == 0
+    page = out.read_text(encoding="utf-8")
+    assert "28,6 %" in page
+    assert not re.search(r"\d\.\d+ %", page)
