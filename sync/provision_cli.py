@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from integration.errors import AccelMoodleError
+from sync.cli_options import wait_for_lock
 
 if TYPE_CHECKING:
     from cli import AppContext
@@ -74,13 +75,7 @@ def templates_check(app: AppContext, as_json: bool) -> None:
 @click.command()
 @click.option("--apply", "do_apply", is_flag=True, help="Carry the plan out (default: only print it).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (progress goes to stderr).")
-@click.option(
-    "--wait",
-    type=click.FloatRange(min=0),
-    default=0.0,
-    metavar="SECONDS",
-    help="Wait this long for another sync or apply to finish (default: do not wait).",
-)
+@wait_for_lock
 @click.pass_obj
 def provision(app: AppContext, do_apply: bool, as_json: bool, wait: float) -> None:
     """Create or update the cohort's category, three module courses and calendar.

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from sync.cli_options import wait_for_lock
 from sync.roster import (
     RosterStop,
     SyncOutcome,
@@ -241,13 +242,7 @@ def _print_plan(outcome: SyncOutcome, details: bool) -> None:
 @click.option(
     "--details", is_flag=True, help="List every planned operation (default: the first 25 of each kind)."
 )
-@click.option(
-    "--wait",
-    type=click.FloatRange(min=0),
-    default=0.0,
-    metavar="SECONDS",
-    help="Wait this long for another sync or apply to finish (default: do not wait).",
-)
+@wait_for_lock
 @click.pass_obj
 def roster_sync(
     app: AppContext,
