@@ -40,18 +40,29 @@ class CalendarEvent(BaseModel):
 def get_events(
     client: MoodleClient, *, courseids: Sequence[int], groupids: Sequence[int] = ()
 ) -> list[CalendarEvent]:
-    """Course events of ``courseids`` and group events of ``groupids``, at any time.
+    """Course events of ``courseids`` and group events of ``groupids``, at any time, each event once.
 
-    Moodle returns course events (groupid 0) for the courses asked, and group events only for the
-    groups asked, so a caller that wants group events must name the groups.
-    Calls: core_calendar_get_calendar_events.
+    Two calls (field note 23): asked for course ids and group ids together, Moodle returns the course events
+    only and drops the group events, which come back only when the group ids are asked alone. So the course
+    ids are asked first, then (only when there are groups) the group ids on their own, and the answers are
+    merged by event id. Course events carry ``groupid`` null.
+    Calls: core_calendar_get_calendar_events (once or twice).
     """
-    if not courseids and not groupids:
-        return []
+    events: dict[int, CalendarEvent] = {}
+    if courseids:
+        for event in _read_events(client, {"courseids": list(courseids)}):
+            events.setdefault(event.id, event)
+    if groupids:
+        for event in _read_events(client, {"groupids": list(groupids)}):
+            events.setdefault(event.id, event)
+    return list(events.values())
+
+
+def _read_events(client: MoodleClient, selector: dict[str, list[int]]) -> list[CalendarEvent]:
     answer = client.call(
         "core_calendar_get_calendar_events",
         {
-            "events": {"courseids": list(courseids), "groupids": list(groupids)},
+            "events": selector,
             # timeend 0 means "no end"; user and site events are not ours.
             "options": {"userevents": 0, "siteevents": 0, "timestart": 0, "timeend": 0, "ignorehidden": 0},
         },

@@ -7,7 +7,7 @@ number of people (about 40 for a cohort of three courses):
   groups and groupings, and its gradebook (``gradereport_user_get_grade_items``: every user's grades, feedback
   and grading times in one call, the only batch read with team grades: field note 10);
 - once for all courses: group members, grouping contents, assignments, submissions, choices, databases,
-  surveys, forums, calendar events;
+  surveys, forums, calendar events (the courses' events, then their teams' events: two calls, field note 23);
 - per activity: its ID number when the gradebook does not give it (``core_course_get_course_module``), and its
   results (vote counts, database entries, survey answers).
 
@@ -311,7 +311,8 @@ def gather(client: MoodleClient, config: AccelConfig, *, now: int | None = None)
         if answers is not None:
             surveys.append(answers)
 
-    # Group events come back only for the groups asked (field note 17); consultations are module 2's.
+    # Group events come back only for the groups asked, and only in a call of their own (field note 23:
+    # get_events asks the courses, then the groups); consultations are module 2's.
     m2_id = next((c.id for c in courses if c.key == "m2"), None)
     consultation_groups = [t.id for t in teams if t.courseid == m2_id]
     # -- calendar ----------------------------------------------------------------------------------------------

@@ -623,6 +623,8 @@ def compute_plan(client: MoodleClient, config: AccelConfig, templates: Mapping[s
         plan.courses[mc.key] = _plan_course(client, config, templates[mc.key], mc, category, plan)
     existing_ids = [st.course.id for st in plan.courses.values() if st.course is not None]
     group_ids = [g.id for st in plan.courses.values() for g in st.groups]
+    # Two reads inside: asked together with the courses, the group events would be dropped (field note 23)
+    # and every team consultation planned again on each run.
     plan.events = get_events(client, courseids=existing_ids, groupids=group_ids)
     _plan_events(config, plan)
     return plan

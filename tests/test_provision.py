@@ -11,6 +11,8 @@ from course_templates.loader import ModuleTemplate, load_templates
 from integration.errors import UncertainWrite
 from integration.transport import MoodleClient
 from sync.config import AccelConfig, event_kind, load_config
+from sync.gather import gather
+from sync.indicators import compute
 from sync.provision import ApplyResult, Change, Plan, ProvisionBlocked, apply_plan, compute_plan
 from sync.provision_templates import check_template
 from tests.conftest import make_client
@@ -228,7 +230,22 @@ def test_team_consultations_become_group_events_once_teams_exist(
     assert group_events == [(41, "group"), (42, "group")]
     esso = next(e for e in site.events.values() if e["groupid"] == 41)
     assert event_kind(esso["description"]) == "consultation" and esso["timestart"] == 1636106400
-    assert plan_for(client, config).empty
+    # Field note 23: the plan reads the group events in a call of their own, so it sees them. Applying again
+    # (twice, as the coordinator in issue 9 did) writes nothing and makes no second team consultation.
+    for _ in range(2):
+        again = plan_for(client, config)
+        assert again.empty, [c.as_dict() for c in again.changes]
+        calls_before = len(site.calls)
+        apply_plan(client, again)
+        assert writes(site, calls_before) == []
+    assert sorted(e["groupid"] for e in site.events.values() if e["groupid"]) == [41, 42]
+
+    # `indicators gather` counts the ended team consultations (05.11 and 18.11.2021) among those held.
+    snapshot = gather(client, config, now=1637600000)  # 22.11.2021
+    assert {e.groupid for e in snapshot.events if e.groupid} == {41, 42}
+    held = compute(snapshot).result("consultations_held")
+    assert held.breakdown == {"группа": 2.0, "весь курс": 1.0}  # and the 11.11 consultation of the course
+    assert sum(1 for ev in held.evidence if ev.detail.startswith("команда «")) == 2
 
 
 def test_schedule_and_date_changes_are_planned_as_changes(
