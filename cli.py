@@ -38,6 +38,7 @@ from integration.errors import (
     MoodleUnreachable,
     RequestTooLarge,
     TransportError,
+    UncertainAnswer,
 )
 from integration.transport import MoodleClient
 
@@ -334,6 +335,8 @@ def raise_for_site_error(exc: AccelMoodleError) -> NoReturn:
         ) from None
     if isinstance(exc, ConfigurationError):
         raise UsageProblem(str(exc)) from None
+    if isinstance(exc, UncertainAnswer):
+        raise Problems(str(exc)) from None  # the site answered: not "unreachable"
     if isinstance(exc, MoodleUnreachable | BadResponse | TransportError):
         raise SiteUnreachable(str(exc)) from None
     if isinstance(exc, RequestTooLarge | MoodleError):

@@ -5,9 +5,12 @@ Moodle answers most failures with HTTP 200 and a JSON body ``{"exception", "erro
 
     AccelMoodleError                  anything this package raises
     ├── ConfigurationError            bad URL, plain http to a remote host, missing token
+    │   └── SiteRedirected            the site answered a redirect (never followed: the token would go along)
     ├── TransportError                no usable answer from the site
-    │   ├── MoodleUnreachable         connection refused, DNS, TLS, timeout (after retries for reads)
+    │   ├── MoodleUnreachable         connection refused, DNS, timeout (after retries for reads), 429/503
+    │   │   └── TlsFailure            the certificate failed verification (not retried)
     │   ├── UncertainWrite            a write whose outcome is unknown: re-read and reconcile, never resend
+    │   │   └── UncertainAnswer       a write ran but Moodle's answer failed its own check (invalidresponse)
     │   └── BadResponse               HTML page, PHP notices, non-JSON body, HTTP 4xx/5xx
     ├── Cancelled                     asked to stop (SIGTERM) between two requests
     ├── RequestTooLarge               one item alone exceeds the site's max_input_vars
@@ -15,6 +18,7 @@ Moodle answers most failures with HTTP 200 and a JSON body ``{"exception", "erro
         ├── InvalidToken              invalidtoken
         ├── AccessDenied              accessexception (function not in the token's service), nopermissions, ...
         ├── InvalidParameter          invalidparameter / invalidextparam / missingparam (generic, field note 3)
+        ├── InvalidResponse           invalidresponse on a read (on a write: UncertainAnswer)
         ├── RecordNotFound            invalidrecord / invalidrecordunknown (also: unknown wsfunction, note 4)
         ├── ShortnameTaken            shortnametaken
         ├── CategoryIdnumberTaken     categoryidnumbertaken
@@ -38,6 +42,20 @@ class ConfigurationError(AccelMoodleError):
     """The client cannot be built from the given settings (URL, token, limits)."""
 
 
+class SiteRedirected(ConfigurationError):
+    """The site answered a web-service call with a redirect (3xx), which is never followed.
+
+    Following it would send the form, token included, wherever ``Location`` points (a moved site, a proxy,
+    someone on the path), even over plain http. Nothing reached Moodle's web-service code, so even a write
+    was not applied. ``location`` is where it pointed ("" when the answer named nowhere).
+    """
+
+    def __init__(self, message: str, *, location: str, wsfunction: str | None = None) -> None:
+        super().__init__(message)
+        self.location = location
+        self.wsfunction = wsfunction
+
+
 class TransportError(AccelMoodleError):
     """The site gave no usable answer."""
 
@@ -47,7 +65,23 @@ class TransportError(AccelMoodleError):
 
 
 class MoodleUnreachable(TransportError):
-    """Connection refused, name resolution, TLS or timeout; reads were retried before this is raised."""
+    """Connection refused, name resolution, TLS or timeout; reads were retried before this is raised.
+
+    ``retry_after`` is the wait in seconds the site asked for (a 429 or 503 with ``Retry-After``), if any.
+    """
+
+    def __init__(
+        self, message: str, *, wsfunction: str | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, wsfunction=wsfunction)
+        self.retry_after = retry_after
+
+
+class TlsFailure(MoodleUnreachable):
+    """The site's certificate failed verification (untrusted, expired, or not issued for the host name).
+
+    Raised at the first attempt: nothing was sent (the handshake failed) and asking again gives the same.
+    """
 
 
 class UncertainWrite(TransportError):
@@ -56,6 +90,19 @@ class UncertainWrite(TransportError):
     The client never resends a write. Whoever called it must read the site again and reconcile
     (plan/apply does this naturally: the next plan is computed from the live site).
     """
+
+
+class UncertainAnswer(UncertainWrite):
+    """A write ran, then Moodle's answer failed its own validation (errorcode ``invalidresponse``).
+
+    Moodle checks a function's return value *after* the function has run and committed
+    (``external_api::clean_returnvalue``), so the change may well be on the site. It is not a bad item: a
+    batch that failed this way must not be split and sent again; read the site and plan afresh.
+    """
+
+    def __init__(self, message: str, *, wsfunction: str | None = None, errorcode: str = "") -> None:
+        super().__init__(message, wsfunction=wsfunction)
+        self.errorcode = errorcode
 
 
 class BadResponse(TransportError):
@@ -118,6 +165,11 @@ class InvalidParameter(MoodleError):
     """Moodle rejected a parameter. The message is generic (field note 3): it never says which one."""
 
 
+class InvalidResponse(MoodleError):
+    """A read's answer failed Moodle's own validation (``invalidresponse``): a fault of the site's data or code,
+    not of the request. On a write the client raises :class:`UncertainAnswer` instead."""
+
+
 class RecordNotFound(MoodleError):
     """A record (course, user, ...) does not exist; an unknown wsfunction also gives this (field note 4)."""
 
@@ -151,7 +203,7 @@ ERRORCODE_CLASSES: dict[str, type[MoodleError]] = {
     "invalidparameter": InvalidParameter,
     "invalidextparam": InvalidParameter,
     "missingparam": InvalidParameter,
-    "invalidresponse": InvalidParameter,
+    "invalidresponse": InvalidResponse,
     "invalidrecord": RecordNotFound,
     "invalidrecordunknown": RecordNotFound,
     "shortnametaken": ShortnameTaken,
@@ -159,6 +211,10 @@ ERRORCODE_CLASSES: dict[str, type[MoodleError]] = {
     "wsusercannotassign": CannotAssignRole,
     "nocriteriaset": NoCompletionCriteria,
 }
+
+
+#: errorcodes Moodle raises after the function has run: on a write, the change may have been made
+MAY_HAVE_RUN = frozenset({"invalidresponse"})
 
 
 def error_from_answer(answer: dict[str, Any], wsfunction: str | None) -> MoodleError:

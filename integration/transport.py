@@ -7,28 +7,35 @@ mapping, warning collection, request counts and keeping the token secret.
 
 from __future__ import annotations
 
+import datetime as dt
+import email.utils
 import ipaddress
 import json
 import logging
 import random
 import re
+import ssl
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 
 from integration.encoding import count_vars, flatten
 from integration.errors import (
+    MAY_HAVE_RUN,
     BadResponse,
     Cancelled,
     ConfigurationError,
     MoodleError,
     MoodleUnreachable,
     RequestTooLarge,
+    SiteRedirected,
+    TlsFailure,
+    UncertainAnswer,
     UncertainWrite,
     error_from_answer,
     redact,
@@ -40,6 +47,9 @@ REST_PATH = "/webservice/rest/server.php"
 #: wstoken, wsfunction and moodlewsrestformat travel beside the parameters and count against the limit.
 FIXED_VARS = 3
 RETRY_STATUSES = frozenset({502, 503, 504})
+#: statuses whose ``Retry-After`` header says when to ask again (RFC 9110 §10.2.3). A read answered 429 (too
+#: many requests) is asked again too; a write answered 429 was refused before it ran and is not resent.
+RETRY_AFTER_STATUSES = frozenset({429, 503})
 USER_AGENT = "accel/0.1 (+Moodle REST client)"
 
 
@@ -113,6 +123,68 @@ def _excerpt(text: str, secret: str | None, limit: int = 200) -> str:
     return text[:limit] + ("…" if len(text) > limit else "")
 
 
+#: OpenSSL's X509_V_ERR_HOSTNAME_MISMATCH (the name in MOODLE_URL is not one the certificate covers)
+X509_V_ERR_HOSTNAME_MISMATCH = 62
+
+
+def _exception_chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what it wraps: requests wraps urllib3's errors, which wrap the ``ssl`` module's."""
+    found: list[BaseException] = []
+    stack: list[BaseException] = [exc]
+    while stack:
+        current = stack.pop()
+        if any(current is seen for seen in found):
+            continue
+        found.append(current)
+        linked = [current.__cause__, current.__context__, getattr(current, "reason", None), *current.args]
+        stack.extend(item for item in linked if isinstance(item, BaseException))
+    return found
+
+
+def _certificate_problem(exc: BaseException) -> ssl.SSLCertVerificationError | None:
+    """The certificate verification failure behind a TLS error, if that is what it is."""
+    for item in _exception_chain(exc):
+        if isinstance(item, ssl.SSLCertVerificationError):
+            return item
+    return None
+
+
+def _tls_detail(exc: BaseException) -> str:
+    """The ``ssl`` module's own words for a TLS failure (e.g. WRONG_VERSION_NUMBER), else the error's name."""
+    for item in _exception_chain(exc):
+        if isinstance(item, ssl.SSLError):
+            return str(item.reason or item.strerror or item)
+    return type(exc).__name__
+
+
+def retry_after_seconds(value: str | None, date: str | None = None) -> float | None:
+    """Seconds to wait according to a ``Retry-After`` header: a number of seconds or an HTTP date.
+
+    An HTTP date is measured from the answer's own ``Date`` header when it has one (so a skewed local clock
+    does not matter), else from now. Unreadable values give None (the usual back-off applies).
+    """
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(int(value))
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    reference = dt.datetime.now(dt.UTC)
+    if date:
+        try:
+            reference = email.utils.parsedate_to_datetime(date)
+        except (TypeError, ValueError, IndexError):
+            pass
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    if reference.tzinfo is None:
+        reference = reference.replace(tzinfo=dt.UTC)
+    return max(0.0, (when - reference).total_seconds())
+
+
 class MoodleClient:
     """A Moodle site reached through its REST web services with one token.
 
@@ -131,6 +203,7 @@ class MoodleClient:
         max_retries: int = 4,
         backoff: float = 0.5,
         backoff_cap: float = 30.0,
+        retry_after_cap: float = 120.0,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
         cancel_check: Callable[[], bool] | None = None,
@@ -149,6 +222,8 @@ class MoodleClient:
         self.max_retries = max_retries
         self.backoff = backoff
         self.backoff_cap = backoff_cap
+        #: the longest Retry-After honoured by waiting inside a call; a longer one fails the call at once
+        self.retry_after_cap = retry_after_cap
         self._sleep = sleep
         #: asked before every request; True stops the work between two requests (the service's SIGTERM).
         self.cancel_check = cancel_check
@@ -281,9 +356,19 @@ class MoodleClient:
                 self.write_stats[wsfunction] += 1
             started = time.monotonic()
             try:
-                response = self.session.post(self.endpoint, data=data, timeout=timeout)
+                # Never follow a redirect: requests would resend the form, token included, to wherever the
+                # Location points (307/308 keep the body), even to another host over plain http.
+                response = self.session.post(self.endpoint, data=data, timeout=timeout, allow_redirects=False)
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
                 reason = type(exc).__name__
+                if isinstance(exc, requests.exceptions.SSLError):
+                    verification = _certificate_problem(exc)
+                    if verification is not None:
+                        # Nothing was sent (the handshake failed) and asking again gives the same answer.
+                        raise TlsFailure(
+                            self._tls_message(wsfunction, verification), wsfunction=wsfunction
+                        ) from None
+                    reason = f"TLS error: {_tls_detail(exc)}"
                 # A connect timeout means nothing reached the server, so even a write may be sent again.
                 if write and not isinstance(exc, requests.exceptions.ConnectTimeout):
                     raise UncertainWrite(
@@ -311,26 +396,94 @@ class MoodleClient:
                 len(pairs) + FIXED_VARS,
                 elapsed,
             )
-            if response.status_code in RETRY_STATUSES:
+            status = response.status_code
+            if 300 <= status < 400:
+                raise self._redirected(wsfunction, response)
+            if status in RETRY_STATUSES or (status == 429 and not write):
                 if write:
                     raise UncertainWrite(
-                        f"{wsfunction}: the site answered HTTP {response.status_code} to a write; it may or may "
+                        f"{wsfunction}: the site answered HTTP {status} to a write; it may or may "
                         "not have been applied. Read the site again before retrying.",
                         wsfunction=wsfunction,
                     )
+                asked = (
+                    retry_after_seconds(response.headers.get("Retry-After"), response.headers.get("Date"))
+                    if status in RETRY_AFTER_STATUSES
+                    else None
+                )
+                if asked is not None and asked > self.retry_after_cap:
+                    raise MoodleUnreachable(
+                        f"{wsfunction}: {self.url} answered HTTP {status} and asks to be called again in "
+                        f"{asked:.0f}s (Retry-After), longer than accel waits within one run "
+                        f"({self.retry_after_cap:.0f}s); try again later",
+                        wsfunction=wsfunction,
+                        retry_after=asked,
+                    )
                 if attempt <= self.max_retries:
-                    self._wait(wsfunction, attempt, f"HTTP {response.status_code}")
+                    self._wait(wsfunction, attempt, f"HTTP {status}", at_least=asked or 0.0)
                     continue
                 raise MoodleUnreachable(
-                    f"{wsfunction}: {self.url} answered HTTP {response.status_code} "
+                    f"{wsfunction}: {self.url} answered HTTP {status} "
                     f"after {attempt} attempts: {_excerpt(response.text, self._token.reveal())!r}",
                     wsfunction=wsfunction,
+                    retry_after=asked,
                 )
-            return self._decode(wsfunction, response)
+            return self._decode(wsfunction, response, write=write)
 
-    def _wait(self, wsfunction: str, attempt: int, reason: str) -> None:
+    def _redirected(self, wsfunction: str, response: requests.Response) -> SiteRedirected:
+        """The error for a 3xx answer: where it pointed, and what MOODLE_URL should probably say."""
+        secret = self._token.reveal()
+        location = response.headers.get("Location", "").strip()
+        status = response.status_code
+        if not location:
+            return SiteRedirected(
+                f"{wsfunction}: {self.endpoint} answered HTTP {status} (a redirect without a Location). "
+                f"accel never follows a redirect. Check that MOODLE_URL ({self.url}) is the site's own "
+                "address, as its config.php wwwroot names it.",
+                location="",
+                wsfunction=wsfunction,
+            )
+        target = redact(urljoin(self.endpoint, location), secret)
+        parts = urlsplit(target)
+        advice: str
+        if parts.path.rstrip("/").endswith(REST_PATH) and parts.scheme in ("http", "https"):
+            suggested = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')[: -len(REST_PATH)]}"
+            advice = f"If the site has moved, set MOODLE_URL={suggested}"
+            if parts.scheme == "http":
+                advice += " (plain http: the token would cross the network unencrypted)"
+            advice += "."
+        else:
+            advice = (
+                f"That is not a web-service address (a login page, a proxy or another site?): check that "
+                f"MOODLE_URL ({self.url}) is the site's own address, as its config.php wwwroot names it."
+            )
+        return SiteRedirected(
+            f"{wsfunction}: {self.endpoint} answered HTTP {status}, a redirect to {target}. accel never "
+            f"follows a redirect: the token would go with the request. {advice}",
+            location=target,
+            wsfunction=wsfunction,
+        )
+
+    def _tls_message(self, wsfunction: str, problem: ssl.SSLCertVerificationError) -> str:
+        host = urlsplit(self.endpoint).hostname or self.url
+        why = str(problem.verify_message or problem.reason or problem).strip().rstrip(".")
+        if problem.verify_code == X509_V_ERR_HOSTNAME_MISMATCH or "mismatch" in why.lower():
+            return (
+                f"{wsfunction}: TLS failed: the certificate of {host} is not valid for that name ({why}). "
+                "Set MOODLE_URL to the name the certificate was issued for, or have the certificate fixed "
+                "on the server. Not retried."
+            )
+        return (
+            f"{wsfunction}: TLS failed: the certificate of {host} could not be verified ({why}). If the "
+            "site uses a private certificate authority, put its certificate in REQUESTS_CA_BUNDLE; "
+            "otherwise the certificate must be fixed on the server (or something on the way intercepts "
+            "the connection). Not retried."
+        )
+
+    def _wait(self, wsfunction: str, attempt: int, reason: str, *, at_least: float = 0.0) -> None:
         delay = min(self.backoff_cap, self.backoff * 2 ** (attempt - 1))
         delay = delay / 2 + random.uniform(0, delay / 2)  # jitter: many clients must not retry in step
+        delay = max(delay, at_least)  # the site's own Retry-After, when it gave one
         log.warning(
             "%s: %s, retrying in %.1fs (attempt %d of %d)",
             wsfunction,
@@ -341,7 +494,7 @@ class MoodleClient:
         )
         self._sleep(delay)
 
-    def _decode(self, wsfunction: str, response: requests.Response) -> Any:
+    def _decode(self, wsfunction: str, response: requests.Response, *, write: bool = False) -> Any:
         secret = self._token.reveal()
         # Moodle always answers in UTF-8; a proxy that drops the charset would make requests guess
         # ISO-8859-1 and garble every Russian name, so the body is decoded explicitly.
@@ -376,6 +529,15 @@ class MoodleClient:
             error = error_from_answer(answer, wsfunction)
             error.message = redact(error.message, secret)
             error.args = tuple(redact(str(arg), secret) for arg in error.args)
+            if write and error.errorcode in MAY_HAVE_RUN:
+                # The function ran (and committed) before Moodle checked its own answer: not a bad item.
+                raise UncertainAnswer(
+                    f"{wsfunction}: Moodle ran the write but its answer failed validation "
+                    f"([{error.errorcode}] {error.message}); it may have been applied. Read the site again "
+                    "before retrying.",
+                    wsfunction=wsfunction,
+                    errorcode=error.errorcode,
+                ) from None
             raise error
         if isinstance(answer, dict):
             self._collect_warnings(wsfunction, answer.get("warnings"))

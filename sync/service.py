@@ -27,7 +27,7 @@ from typing import Any
 
 import schedule
 
-from integration.errors import AccelMoodleError, Cancelled, TransportError
+from integration.errors import AccelMoodleError, Cancelled, TransportError, UncertainAnswer
 from integration.transport import MoodleClient
 from sync.config import AccelConfig
 from sync.lock import LockBusy
@@ -337,10 +337,20 @@ class ServiceRunner:
             retry_at = now + dt.timedelta(minutes=1)
         except JobNotReady as exc:
             outcome, detail = "waiting", str(exc)
+        except UncertainAnswer as exc:
+            # The site is up: it ran the write and answered badly. Not a reason to hold every site job.
+            failures += 1
+            retry_at = now + self._backoff(failures)
+            outcome, detail = "failed", f"{exc}; retry at {_iso(retry_at)}"
+            log.error("%s failed: %s", job.name, detail, extra={"job": job.name, "outcome": "failed"})
         except TransportError as exc:
             failures += 1
             site_failures = int(get_state(self.store, "site_failures") or 0) + 1
             retry_at = now + self._backoff(site_failures)
+            asked = getattr(exc, "retry_after", None)
+            if asked is not None:
+                # The site said when to come back (Retry-After on a 429 or 503): not before that.
+                retry_at = max(retry_at, now + dt.timedelta(seconds=asked))
             set_state(self.store, "site_failures", str(site_failures))
             set_state(self.store, "site_retry_at", _iso(retry_at))
             outcome, detail = "site-down", f"{exc}; all site jobs wait until {_iso(retry_at)}"

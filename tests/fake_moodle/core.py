@@ -121,7 +121,8 @@ class Injected:
     """A failure to produce on a future call of ``wsfunction``."""
 
     wsfunction: str
-    kind: str  # "connection", "timeout", "http503", "html", "notice", "drop-after-apply"
+    #: "connection", "timeout", "http503", "html", "notice", "drop-after-apply", "invalidresponse-after-apply"
+    kind: str
     remaining: int = 1
 
 
@@ -280,7 +281,11 @@ class FakeMoodle:
         form = dict(pairs[:3])
         wsfunction = form.get("wsfunction", "")
         for fault in self.injected:
-            if fault.wsfunction == wsfunction and fault.remaining > 0 and fault.kind != "drop-after-apply":
+            if (
+                fault.wsfunction == wsfunction
+                and fault.remaining > 0
+                and not fault.kind.endswith("-after-apply")
+            ):
                 fault.remaining -= 1
                 return self._injected(fault)
         if form.get("wstoken") != self.token or self.token_revoked:
@@ -311,6 +316,21 @@ class FakeMoodle:
                 # The server did the work but the answer never arrived.
                 fault.remaining -= 1
                 raise requests.exceptions.ConnectionError("connection reset by peer (injected)")
+            if (
+                fault.wsfunction == wsfunction
+                and fault.remaining > 0
+                and fault.kind == "invalidresponse-after-apply"
+            ):
+                # The function ran and committed; then Moodle's check of its return value failed
+                # (external_api::clean_returnvalue throws invalid_response_exception), answered as HTTP 200.
+                fault.remaining -= 1
+                return self._json(
+                    Fault(
+                        "invalidresponse",
+                        "Invalid response value detected",
+                        "core\\exception\\invalid_response_exception",
+                    ).answer()
+                )
         return self._json(answer)
 
     @staticmethod
