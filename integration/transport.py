@@ -448,8 +448,8 @@ class MoodleClient:
         advice: str
         if parts.path.rstrip("/").endswith(REST_PATH) and parts.scheme in ("http", "https"):
             suggested = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')[: -len(REST_PATH)]}"
-            advice = f"If the site has moved, set MOODLE_URL={suggested}"
-            if parts.scheme == "http":
+            advice = f"If that is the site's address (it moved, or its config.php names it so), set MOODLE_URL={suggested}"
+            if parts.scheme == "http" and not _is_loopback(parts.hostname or ""):
                 advice += " (plain http: the token would cross the network unencrypted)"
             advice += "."
         else:
