@@ -45,9 +45,10 @@ class Site:
     """The local Moodle site of ``../shared/moodle-site`` as its ``site.env`` describes it."""
 
     url: str
-    token: str
-    pgurl: str
-    limited_token: str | None
+    # Never shown: a failing test prints its fixtures, and CI logs are read by many.
+    token: str = field(repr=False)
+    pgurl: str = field(repr=False)
+    limited_token: str | None = field(repr=False)
     moodle_config: str | None
     max_input_vars: str | None
 
