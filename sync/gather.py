@@ -226,14 +226,22 @@ def gather(client: MoodleClient, config: AccelConfig, *, now: int | None = None)
     assignment_keys: dict[int, str] = {}
     for assign_course in assign.get_assignments(client, course_ids):
         for a in assign_course.assignments:
-            # Ungraded assignments (grade 0) have no gradebook item and so no ID number there.
+            # A feedback-only assignment (grade 0, "none") still has a gradebook item when feedback comments
+            # are on, as Moodle 5.1 sets them: a text item with the activity's ID number, grademax 100 that
+            # means nothing, and each review's comment without a grade (field note 24). Without that plugin
+            # it has none, and its ID number comes from core_course_get_course_module. Either way it is
+            # feedback-only (grademax None) and its reviews are counted by their comments.
+            if a.grade == 0:
+                grademax = None
+            else:  # a scale (grade < 0) has its maximum only in the gradebook
+                grademax = grademax_by_cmid.get(a.cmid, float(a.grade) if a.grade > 0 else None)
             key = add_activity(
                 assign_course.id,
                 a.cmid,
                 "assign",
                 a.id,
                 a.name,
-                grademax=grademax_by_cmid.get(a.cmid, a.grade if a.grade != 0 else None),
+                grademax=grademax,
                 teamsubmission=a.teamsubmission,
                 duedate=a.duedate,
             )

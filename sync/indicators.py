@@ -9,7 +9,10 @@ Facts about Moodle this relies on (field notes in the README):
 - team grades exist only in the gradebook, once per member (``applytoall``), so a team's grade is read from its
   members' gradebook rows and counted once per team;
 - no batch read says who graded a team submission, so a review is attributed to the mentors who are members of
-  the team's group in that course (the roster's mentor-team link).
+  the team's group in that course (the roster's mentor-team link);
+- a review saved without a grade (a feedback-only assignment such as ``m2-consultations``, or the grade left
+  empty) is a gradebook row with no grade, a grading time and the comment (field note 24): it is a review
+  like a graded one, for mentor_feedback, the pending list, the reminders and the teams' grid.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ TITLES: dict[str, str] = {
     "school_participants": "Участники школы (модуль 1) в командах",
     "initiative_groups": "Инициативные группы (команды модуля 1)",
     "projects_developed": "Разработанные проекты (концепция сдана и оценена)",
-    "mentor_feedback": "Обратная связь наставников (оценки с комментарием)",
+    "mentor_feedback": "Обратная связь наставников (проверенные работы с комментарием)",
     "webinars_held": "Проведённые вебинары",
     "consultations_held": "Проведённые консультации",
     "projects_presented": "Представленные проекты (презентация сдана)",
@@ -98,6 +101,8 @@ ASSIGNMENT_TITLES: dict[str, str] = {
     "m3-pitch": "Презентация",
 }
 NGO_YES: tuple[str, ...] = ("Да", "Уже зарегистрировали")
+# The teams' grid: a review saved without a grade (feedback-only assignment, or the grade left empty).
+REVIEWED_WITHOUT_GRADE = "проверено: отзыв без оценки"
 PLEDGE_KINDS: tuple[str, ...] = ("Деньги", "Товары", "Услуги", "Волонтёры")
 
 Status = Literal["met", "on_track", "behind", "no_target", "no_data"]
@@ -172,7 +177,7 @@ class TeamRow(_Model):
     status: dict[str, str] = Field(default_factory=dict)
     grades: dict[str, float | None] = Field(default_factory=dict)
     submissions: int = 0  # assignments the team has submitted
-    graded: int = 0
+    graded: int = 0  # team assignments reviewed: graded, or answered with a comment without a grade
     feedback_received: int = 0
     done: int = 0  # team assignments submitted (progress)
     total: int = 0  # team assignments present in the courses
@@ -184,7 +189,7 @@ class MentorRow(_Model):
     userid: int
     name: str
     teams: list[str] = Field(default_factory=list)
-    reviews: int = 0  # graded submissions of their teams
+    reviews: int = 0  # reviewed submissions of their teams (a grade, or a comment without one)
     with_feedback: int = 0
     median_hours: float | None = None
     pending: int = 0
@@ -333,16 +338,24 @@ class _Links:
         return self._u(f"/user/index.php?id={courseid}")
 
 
+def is_review(row: GradeRecord) -> bool:
+    """A mentor's review: a grade, or a comment saved without one (field note 24: a feedback-only
+    assignment, or the grade left empty, gives ``graderaw`` null, a grading time and the comment)."""
+    return row.grade is not None or bool(plain_text(row.feedback))
+
+
 class _TeamGrade:
-    """A team's grade for one activity, read once from its members' gradebook rows."""
+    """A team's grade (or review without a grade) for one activity, read once from its members' rows."""
 
     def __init__(self, rows: list[GradeRecord]) -> None:
         graded = [r for r in rows if r.grade is not None]
-        self.graded = bool(graded)
+        reviewed = [r for r in rows if is_review(r)]
+        self.graded = bool(graded)  # a grade was given
+        self.reviewed = bool(reviewed)  # a grade or a comment was given: the work is no longer waiting
         self.grade: float | None = graded[0].grade if graded else None
-        dates = [r.dategraded for r in graded if r.dategraded]
+        dates = [r.dategraded for r in reviewed if r.dategraded]
         self.dategraded: int | None = max(dates) if dates else None
-        comments = [plain_text(r.feedback) for r in graded]
+        comments = [plain_text(r.feedback) for r in reviewed]
         self.feedback = next((c for c in comments if c), "")
         self.grademax = graded[0].grademax if graded else None
 
@@ -668,21 +681,22 @@ class _Review:
 
 
 def _reviews(ctx: Context) -> list[_Review]:
-    """Graded submissions of every graded assignment: a team's submission counts once, a person's once."""
+    """Reviewed submissions of every assignment, graded or feedback-only: a review is a grade or a comment
+    saved without one (field note 24). A team's submission counts once, a person's once."""
     out: list[_Review] = []
     for activity in sorted(ctx.snap.activities, key=lambda a: a.key):
-        if activity.modname != "assign" or not activity.grademax:
+        if activity.modname != "assign":
             continue
         key = activity.key
         if activity.teamsubmission:
             for team in ctx.teams_by_course.get(activity.courseid, []):
                 g = ctx.team_grade(key, team)
-                if g.graded:
+                if g.reviewed:
                     out.append(_Review(key, team, None, g, ctx.team_submission(key, team)))
         else:
             subs = {s.userid: s for s in ctx.subs_by_key.get(key, []) if s.userid}
             for (gkey, uid), rec in ctx.grades.items():
-                if gkey != key or rec.grade is None:
+                if gkey != key or not is_review(rec):
                     continue
                 teams = ctx.teams_of_user.get((activity.courseid, uid), [])
                 out.append(_Review(key, teams[0] if teams else None, uid, _TeamGrade([rec]), subs.get(uid)))
@@ -695,18 +709,20 @@ def _median(values: list[float]) -> float | None:
 
 def _mentor_feedback(ctx: Context, target: float | None, reviews: list[_Review]) -> IndicatorResult:
     notes: list[str] = []
-    graded = [a for a in ctx.snap.activities if a.modname == "assign" and a.grademax]
-    if not graded:
-        notes.append("В курсах не найдено ни одного оцениваемого задания: показатель не рассчитан.")
+    # program.md: feedback-only assignments (grade type none, m2-consultations) count as well as graded ones.
+    if not any(a.modname == "assign" for a in ctx.snap.activities):
+        notes.append("В курсах не найдено ни одного задания: показатель не рассчитан.")
         return _result(ctx, "mentor_feedback", None, target, [], notes)
     evidence: list[Evidence] = []
     without = 0
     by_experts = 0
     breakdown: dict[str, float] = {}
+    commented: list[_Review] = []
     for r in sorted(reviews, key=lambda r: (r.key, r.team.name if r.team else "", r.userid or 0)):
         if not r.grade.feedback:
             without += 1
             continue
+        commented.append(r)
         activity = ctx.activities[r.key]
         who = r.team.name if r.userid is None and r.team else ctx.name(r.userid or 0)
         member = r.userid or (r.team.member_ids[0] if r.team and r.team.member_ids else None)
@@ -724,10 +740,13 @@ def _mentor_feedback(ctx: Context, target: float | None, reviews: list[_Review])
         by_experts += r.key in EXPERT_REVIEWED
     if without:
         notes.append(f"Оценок без комментария (не учтены): {without}.")
-    breakdown["Всего оценено"] = float(len(reviews))
+    ungraded = sum(1 for r in commented if r.grade.grade is None)
+    if ungraded:
+        notes.append(f"Учтены отзывы без оценки (задание без оценки или оценка не поставлена): {ungraded}.")
+    breakdown["Всего проверено"] = float(len(reviews))
     med = _median([r.hours for r in reviews if r.hours is not None])
     if med is not None:
-        breakdown["Медиана часов от сдачи до оценки"] = med
+        breakdown["Медиана часов от сдачи до проверки"] = med
     if by_experts:
         notes.append(
             f"Среди них комментарии экспертов к презентациям (m3-pitch): {by_experts}; в разбивку по "
@@ -996,9 +1015,11 @@ def _team_rows(ctx: Context, reviews: list[_Review]) -> list[TeamRow]:
             if sub is not None and sub.status == "submitted":
                 row.submissions += 1
                 row.done += 1
-            if g.graded:
+            if g.reviewed:
+                # A review saved without a grade (field note 24) is the mentor's answer too: the work is
+                # not "сдано, ждёт оценки" any more.
                 row.graded += 1
-                status = f"оценено: {g.grade:g}"
+                status = f"оценено: {g.grade:g}" if g.graded else REVIEWED_WITHOUT_GRADE
                 if sub is not None and g.dategraded is not None and sub.timemodified > g.dategraded:
                     status += " (сдано повторно, ждёт проверки)"
             elif (sub is None or sub.status != "submitted") and 0 < activity.duedate < ctx.snap.taken_at:
@@ -1088,11 +1109,15 @@ def _place_rows(
 
 
 def pending_items(ctx: Context) -> list[PendingItem]:
-    """Team submissions waiting for a mentor's grade (or a new look after a resubmission), oldest first."""
+    """Team submissions waiting for a mentor's review (or a new look after a resubmission), oldest first.
+
+    A review is a grade or a comment saved without one (field note 24), so a feedback-only assignment
+    (``m2-consultations``) waits for the mentor's comment and leaves the list once it is saved.
+    """
     out: list[PendingItem] = []
     for activity in ctx.snap.activities:
-        if activity.modname != "assign" or not activity.teamsubmission or not activity.grademax:
-            continue  # an ungraded assignment (grade type none: m2-consultations) has nothing to wait for
+        if activity.modname != "assign" or not activity.teamsubmission:
+            continue
         if activity.key in EXPERT_REVIEWED:
             continue  # presentations wait for the experts, not for a mentor
         for sub in ctx.subs_by_key.get(activity.key, []):
@@ -1102,8 +1127,8 @@ def pending_items(ctx: Context) -> list[PendingItem]:
             if team is None:
                 continue
             g = ctx.team_grade(activity.key, team)
-            resubmitted = g.graded and g.dategraded is not None and sub.timemodified > g.dategraded
-            if g.graded and not resubmitted:
+            resubmitted = g.reviewed and g.dategraded is not None and sub.timemodified > g.dategraded
+            if g.reviewed and not resubmitted:
                 continue
             out.append(
                 PendingItem(

@@ -1,9 +1,10 @@
-"""Ungraded team work: team submissions waiting for a mentor's grade, oldest first.
+"""Team work waiting for a mentor's review, oldest first.
 
-A submission waits when its team has no grade for the assignment, or when the team submitted again after
-its last grade (a resubmission waits for a new look). Ungraded assignments (grade type "none", such as
-the consultation log) have no gradebook item and never wait. Computed from a snapshot, so it is also
-available with no site at hand.
+A submission waits when its team has no review for the assignment, or when the team submitted again after
+its last review (a resubmission waits for a new look). A review is a grade, or a comment saved without one
+(field note 24): on a feedback-only assignment (grade type "none", such as the consultation log) the
+mentor's comment is the review, and a comment saved with the grade left empty ends the wait too. Computed
+from a snapshot, so it is also available with no site at hand.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from sync.snapshot import Snapshot
 
 
 def pending_submissions(snapshot: Snapshot) -> list[PendingItem]:
-    """Team submissions waiting for a grade, oldest first, with the hours waited at the snapshot time."""
+    """Team submissions waiting for a review, oldest first, with the hours waited at the snapshot time."""
     return pending_items(Context(snapshot, Period()))
 
 
@@ -35,8 +36,8 @@ def waited_text(hours: float) -> str:
 def render_pending(items: Sequence[PendingItem], tz: dt.tzinfo | None = None) -> str:
     """A plain-text table for the terminal."""
     if not items:
-        return "Нет командных работ, ждущих оценки."
-    lines = [f"Ждут оценки: {len(items)} (сначала самые давние)"]
+        return "Нет командных работ, ждущих проверки."
+    lines = [f"Ждут проверки: {len(items)} (сначала самые давние)"]
     for item in items:
         again = " [сдано повторно]" if item.resubmitted else ""
         mentors = ", ".join(item.mentors) or "наставник не назначен"

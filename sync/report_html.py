@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 from collections.abc import Callable, Sequence
 
-from sync.indicators import ASSIGNMENT_TITLES, TITLES, IndicatorResult, TeamRow
+from sync.indicators import ASSIGNMENT_TITLES, REVIEWED_WITHOUT_GRADE, TITLES, IndicatorResult, TeamRow
 from sync.report import (
     HistoryPoint,
     Report,
@@ -34,7 +34,7 @@ LINE_COLORS = [
     "#558b2f",
 ]
 CELL_COLORS = {
-    "graded": ("#2e7d32", "оценено"),
+    "graded": ("#2e7d32", "оценено или проверено (отзыв без оценки)"),
     "submitted": ("#1565c0", "сдано, ждёт оценки"),
     "draft": ("#f9a825", "черновик / на доработке"),
     "overdue": ("#c62828", "не сдано, срок прошёл"),
@@ -187,7 +187,8 @@ def _short(text: str, limit: int) -> str:
 
 
 def _cell_state(status: str) -> str:
-    if status.startswith("оценено"):
+    # A review saved without a grade (field note 24) is the mentor's answer: not "сдано, ждёт оценки".
+    if status.startswith(("оценено", REVIEWED_WITHOUT_GRADE)):
         return "graded"
     if status.endswith("срок прошёл"):
         return "overdue"
@@ -318,7 +319,7 @@ def render_html(report: Report) -> str:
     out.append("<h2>Наставники</h2>")
     out.append(
         _table(
-            ["Наставник", "Команды", "Проверено", "С комментарием", "Медиана часов до оценки", "Ждут проверки",
+            ["Наставник", "Команды", "Проверено", "С комментарием", "Медиана часов до проверки", "Ждут проверки",
              "Дольше всех ждёт, ч"],
             [
                 [m.name, ", ".join(m.teams), str(m.reviews), str(m.with_feedback), _num(m.median_hours),

@@ -106,7 +106,7 @@ def write_xlsx(report: Report, path: Path) -> None:
         ws,
         ["Команда", "Район", "Село", "Участников", "Наставники"]
         + [ASSIGNMENT_TITLES[k] for k in keys]
-        + ["Сдано работ", "Оценено", "Отзывов наставника", "Прогресс", "Просрочено", "Ссылка"],
+        + ["Сдано работ", "Проверено", "Отзывов наставника", "Прогресс", "Просрочено", "Ссылка"],
         [
             [t.name, t.district, t.village, t.members, ", ".join(t.mentors)]
             + [t.status.get(k, "") for k in keys]
@@ -126,7 +126,7 @@ def write_xlsx(report: Report, path: Path) -> None:
     ws = wb.create_sheet("Наставники")
     _table(
         ws,
-        ["Наставник", "Команды", "Проверено работ", "С комментарием", "Медиана часов до оценки", "Ждут проверки",
+        ["Наставник", "Команды", "Проверено работ", "С комментарием", "Медиана часов до проверки", "Ждут проверки",
          "Дольше всех ждёт, ч"],
         [
             [m.name, ", ".join(m.teams), m.reviews, m.with_feedback, m.median_hours, m.pending,

@@ -188,7 +188,7 @@ def build_recorded_cohort(site: FakeMoodle, config: AccelConfig) -> Cohort:
     # Grades (gradereport_user_get_grade_items__all_users): 8 for idea and concept, both teams, with the
     # mentor's comment; m3-pitch 8 for team Эссо (mod_assign_save_grade__team_feedback).
     def grade_team(
-        key: str, module: str, village: str, when: int, value: float = 8, text: str = FEEDBACK
+        key: str, module: str, village: str, when: int, value: float | None = 8, text: str = FEEDBACK
     ) -> None:
         for uid in site.group_members[c.teams[(module, village)]]:
             if uid == c.mentor:
@@ -203,6 +203,9 @@ def build_recorded_cohort(site: FakeMoodle, config: AccelConfig) -> Cohort:
     grade_team("m1-concept", "m1", "Шаромы", ts(2021, 10, 21))  # 24 h
     grade_team("m1-concept", "m1", "Эссо", ts(2021, 10, 22, 0))  # 36 h
     grade_team("m3-pitch", "m3", "Эссо", ts(2022, 3, 16))
+    # The mentor's comment on team Шаромы's consultation log, a feedback-only assignment: no grade, a grading
+    # time and the comment (gradereport_user_get_grade_items__feedback_only, field note 24). 24 h.
+    grade_team("m2-consultations", "m2", "Шаромы", ts(2021, 12, 2), value=None)
 
     # Votes (mod_choice_get_choice_results__ok): 3, 3, 2 over the first three options.
     voters = list(c.users.values())
@@ -284,8 +287,9 @@ def test_indicators_of_the_recorded_cohort_match_hand_counts(
         "school_participants": 8,  # 4 + 4 in the two teams of module 1
         "initiative_groups": 2,
         "projects_developed": 2,  # both concepts submitted and graded 8
-        # idea + concept for two teams and team Эссо's pitch, each with a comment; once per team, not per member
-        "mentor_feedback": 5,
+        # idea + concept for two teams, team Эссо's pitch and team Шаромы's consultation log (a comment
+        # without a grade), each with a comment; once per team, not per member
+        "mentor_feedback": 6,
         "webinars_held": 1,  # the third webinar is in the future
         "consultations_held": 1,  # the group consultation of team Эссо
         "projects_presented": 2,
@@ -300,13 +304,17 @@ def test_indicators_of_the_recorded_cohort_match_hand_counts(
     assert report.result("projects_developed").target == 7
     mentor = report.mentors[0]
     assert mentor.name == "Наталья Наставникова"
-    assert (mentor.reviews, mentor.with_feedback, mentor.median_hours) == (4, 4, 42.0)  # 24, 36, 48, 48
-    assert mentor.pending == 2
-    # Team Шаромы's pitch waits for the experts, not for a mentor.
+    # 24, 36, 48, 48 and the consultation log's 24
+    assert (mentor.reviews, mentor.with_feedback, mentor.median_hours) == (5, 5, 36.0)
+    assert mentor.pending == 3
+    # Team Шаромы's pitch waits for the experts, not for a mentor; its answered consultation log waits for
+    # nobody, team Эссо's (not answered yet) waits for the mentor's comment.
     assert [(p.team, p.activity_key) for p in report.pending] == [
+        ("Команда «Эссо»", "m2-consultations"),
         ("Команда «Шаромы»", "m2-final-project"),
         ("Команда «Эссо»", "m2-final-project"),
     ]
+    assert any("без оценки" in n and ": 1." in n for n in report.result("mentor_feedback").notes)
     assert any("m3-pitch" in n for n in report.result("mentor_feedback").notes)
     assert {(d.district, d.participants, d.teams) for d in report.districts} == {
         ("Мильковский МР", 4, 1),
@@ -316,7 +324,11 @@ def test_indicators_of_the_recorded_cohort_match_hand_counts(
     sharomy = next(t for t in report.teams if t.name == "Команда «Шаромы»")
     assert sharomy.status["m1-concept"] == "оценено: 8"
     assert sharomy.status["m3-pitch"] == "сдано"
-    assert (sharomy.done, sharomy.total, sharomy.feedback_received) == (5, 5, 2)
+    assert sharomy.status["m2-consultations"] == "проверено: отзыв без оценки"
+    assert sharomy.graded == 3  # idea, concept and the answered consultation log
+    esso = next(t for t in report.teams if t.name == "Команда «Эссо»")
+    assert esso.status["m2-consultations"] == "сдано"
+    assert (sharomy.done, sharomy.total, sharomy.feedback_received) == (5, 5, 3)
     link = report.result("projects_developed").evidence[0].url
     assert link.startswith(fake_moodle.url + "/mod/assign/view.php?id=")
 
@@ -357,7 +369,7 @@ def test_snapshot_round_trips_through_the_store(
     assert again == snap
     # Reproducible with no site at hand: the same numbers from the stored copy.
     assert compute(again).model_dump() == compute(snap).model_dump()
-    assert len(pending_submissions(again)) == 2
+    assert len(pending_submissions(again)) == 3
 
 
 def test_not_enrolled_token_user_gives_warnings_and_missing_activity_notes(

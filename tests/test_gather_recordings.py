@@ -5,7 +5,9 @@ assignment or activity. Where the recordings lack an answer for a course, the su
 it (a table of ID numbers for ``core_course_get_course_module``, built from the recorded cm of cmid 16 and
 the activity list of program.md; the team groups of modules 2 and 3 with the members of module 1's groups;
 course 7's enrolments from course 5's answer, whose ``enrolledcourses`` list course 7 for everyone).
-Modules 2 and 3 have no recorded gradebook: they answer an empty one.
+Module 2's gradebook is ``gradereport_user_get_grade_items__feedback_only`` (recorded on another copy of the
+cohort: its course 21 is course 6 here, its cmids 86/87 are 21/22, and its one user's rows are given to the
+four students of team Шаромы); module 3 has no recorded gradebook and answers an empty one.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import pytest
 import requests
 import responses
 
+from integration.errors import InvalidParameter
+from integration.grades import get_course_grades
 from integration.transport import MoodleClient
 from sync.config import load_config
 from sync.gather import gather
@@ -31,7 +35,7 @@ from tests.test_gather import EXAMPLE
 
 URL = "https://moodle.example.org"
 TOKEN = "0123456789abcdef0123456789abcdef"
-TAKEN_AT = 1795975300  # just after the recorded activity (grades at 1795975255)
+TAKEN_AT = 1796392000  # just after the recorded activity (grades at 1795975255, module 2's at 1796391997)
 
 # cmid -> (modname, instance, ID number): the activities of the recorded courses 5, 6 and 7.
 COURSE_MODULES = {
@@ -53,6 +57,19 @@ COURSE_OF_CM = {cm: 5 if cm <= 19 else 6 if cm <= 22 else 7 for cm in COURSE_MOD
 
 def _response(name: str) -> Any:
     return copy.deepcopy(recording(name)["response"])
+
+
+def _module2_gradebook() -> Any:
+    """The feedback-only recording as course 6's gradebook: team Шаромы (users 3-6) has a comment without a
+    grade on m2-consultations and 52 with the comment on m2-final-project; team Эссо has no review."""
+    recorded = _response("gradereport_user_get_grade_items__feedback_only")
+    (user,) = recorded["usergrades"]
+    cmids = {86: (21, 10), 87: (22, 11)}  # recorded cmid -> (cmid, assignment id) here
+    for item in user["gradeitems"]:
+        if item.get("cmid") in cmids:
+            item["cmid"], item["iteminstance"] = cmids[item["cmid"]]
+    usergrades = [{**copy.deepcopy(user), "courseid": 6, "userid": uid} for uid in (3, 4, 5, 6)]
+    return {"usergrades": usergrades, "warnings": recorded["warnings"]}
 
 
 def answer(wsfunction: str, p: dict[str, Any]) -> Any:
@@ -85,6 +102,8 @@ def answer(wsfunction: str, p: dict[str, Any]) -> Any:
     if wsfunction == "gradereport_user_get_grade_items":
         if p["courseid"] == "5":
             return _response("gradereport_user_get_grade_items__all_users")
+        if p["courseid"] == "6":
+            return _module2_gradebook()
         return {"usergrades": [], "warnings": []}
     if wsfunction == "core_course_get_course_module":
         cm = _response("core_course_get_course_module__by_cmid")
@@ -95,12 +114,13 @@ def answer(wsfunction: str, p: dict[str, Any]) -> Any:
         )
         return cm
     if wsfunction == "core_calendar_get_calendar_events":
-        events = _response("core_calendar_get_calendar_events__by_course")
+        # Field note 23 (recordings __course_and_group_ids, __group_ids_only): with course ids the course
+        # events only; the group events only when the group ids are asked alone.
+        if p["events"].get("courseids"):
+            return _response("core_calendar_get_calendar_events__by_course")
         groupids = {int(g) for g in p["events"].get("groupids", [])}
-        for e in _response("core_calendar_create_calendar_events__ok")["events"]:
-            if e["groupid"] in groupids:
-                events["events"].append(e)
-        return events
+        created = _response("core_calendar_create_calendar_events__ok")["events"]
+        return {"events": [e for e in created if e["groupid"] in groupids], "warnings": []}
     fixed = {
         "mod_assign_get_assignments": "mod_assign_get_assignments__all_modules",
         "mod_assign_get_submissions": "mod_assign_get_submissions__all",
@@ -160,8 +180,9 @@ def test_indicators_from_the_recorded_answers_match_hand_counts(replay: list[str
         # mod_assign_get_submissions__all: both m1-concept team submissions "submitted"; the gradebook gives
         # both teams 8 (gradingstatus says "notgraded": it is computed for user 0)
         "projects_developed": 2,
-        # gradereport: m1-idea and m1-concept, both teams, "Хорошая проблема, ..." -> 2 x 2, once per team
-        "mentor_feedback": 4,
+        # gradereport: m1-idea and m1-concept, both teams, "Хорошая проблема, ..." -> 2 x 2, once per team;
+        # module 2 (feedback_only): team Шаромы's consultation log (a comment without a grade) and final project
+        "mentor_feedback": 6,
         # core_calendar_*: the webinar (course 6) and the group consultation of team Эссо (group 4), both past
         "webinars_held": 1,
         "consultations_held": 1,
@@ -176,21 +197,34 @@ def test_indicators_from_the_recorded_answers_match_hand_counts(replay: list[str
     assert report.result("funds_raised").breakdown == {"Деньги": 50000, "Товары": 15000, "Услуги": 30000}
     consultations = report.result("consultations_held")
     assert any("по названию" in n for n in consultations.notes)  # recorded before the kind marker existed
+    feedback = report.result("mentor_feedback")
+    log = next(e for e in feedback.evidence if e.label == "Команда «Шаромы»: Журнал консультаций")
+    assert log.detail == "Хорошая работа, уточните бюджет и партнёров" and log.when == 1796391996
+    assert any("без оценки" in n and ": 1." in n for n in feedback.notes)
     mentor = report.mentors[0]
-    assert (mentor.name, mentor.reviews, mentor.with_feedback) == ("Наталья Наставникова", 4, 4)
-    assert mentor.median_hours == round(44 / 3600, 1)  # graded 44 s after submitting
-    # Both recorded at the same second: oldest first, then by team. The pitches wait for experts.
+    assert (mentor.name, mentor.reviews, mentor.with_feedback) == ("Наталья Наставникова", 6, 6)
+    # m1: graded 44 s after submitting (x4); m2: 1796391996/7 - 1795975211
+    hours = sorted([44 / 3600] * 4 + [(1796391996 - 1795975211) / 3600, (1796391997 - 1795975211) / 3600])
+    assert mentor.median_hours == round((hours[2] + hours[3]) / 2, 1)
+    # Recorded at the same second: by team. Team Шаромы's answered consultation log waits no more; the
+    # pitches wait for experts.
     assert [(p.team, p.activity_key) for p in pending_submissions(snap)] == [
-        ("Команда «Шаромы»", "m2-final-project"),
+        ("Команда «Эссо»", "m2-consultations"),
         ("Команда «Эссо»", "m2-final-project"),
     ]
+    sharomy = next(t for t in report.teams if t.name == "Команда «Шаромы»")
+    assert sharomy.status["m2-consultations"] == "проверено: отзыв без оценки"
+    assert sharomy.status["m2-final-project"] == "оценено: 52"
+    # The feedback-only assignment is known as such although its gradebook item says grademax 100.
+    assert next(a for a in snap.activities if a.key == "m2-consultations").grademax is None
     # m1-programme is a page: no activity read covers pages, and nothing counts it.
     assert {a.key for a in snap.activities} == set(COURSE_MODULES_KEYS)
     # One request per course or per activity, never per person.
     assert len(replay) == snap.request_count
     per_person = {"core_user_get_users_by_field", "core_group_get_course_user_groups"}
     assert not per_person & set(replay)
-    assert replay.count("core_course_get_course_module") == 9  # activities without a gradebook item
+    # Activities without a gradebook item; module 2's assignments have one (the feedback-only one a text item).
+    assert replay.count("core_course_get_course_module") == 7
 
 
 COURSE_MODULES_KEYS = [v[2] for v in COURSE_MODULES.values()]
@@ -312,3 +346,96 @@ def test_fake_survey_analysis_matches_the_recorded_counts(fake_moodle: Any) -> N
             assert [json.loads(d) for d in fake_item["data"]] == [json.loads(d) for d in real_item["data"]]
         else:
             assert sorted(fake_item["data"]) == sorted(real_item["data"])
+
+
+def _save_grade(client: MoodleClient, assignmentid: int, member: int, grade: float, comment: str) -> None:
+    """mod_assign_save_grade as the grading page sends it for a team (field note 11)."""
+    client.call(
+        "mod_assign_save_grade",
+        {
+            "assignmentid": assignmentid,
+            "userid": member,
+            "grade": grade,
+            "attemptnumber": -1,
+            "addattempt": 0,
+            "workflowstate": "",
+            "applytoall": 1,
+            "plugindata": {"assignfeedbackcomments_editor": {"text": comment, "format": 1}},
+        },
+        write=True,
+    )
+
+
+def test_fake_gradebook_answers_a_review_without_a_grade_like_the_recording(fake_moodle: Any) -> None:
+    """Field note 24: a comment saved on a feedback-only assignment (grade type none) and one saved with the
+    grade left empty (-1) on a graded assignment: ``graderaw`` null, a grading time, the comment."""
+    from tests.conftest import make_client
+    from tests.test_gather import build_recorded_cohort
+
+    cohort = build_recorded_cohort(fake_moodle, load_config(EXAMPLE))
+    client = make_client(fake_moodle)
+    member = cohort.users["kam21.p4"]  # team Эссо
+    comment = "Хорошая работа, уточните бюджет и партнёров"
+    fake_moodle.now = 1796391996
+    # Moodle 5.1 ignores the grade of a feedback-only assignment (it keeps only the comment); -1 is "no grade".
+    _save_grade(client, cohort.assign["m2-consultations"], member, 0, comment)
+    _save_grade(client, cohort.assign["m2-final-project"], member, -1, comment)
+    answer = client.call(
+        "gradereport_user_get_grade_items", {"courseid": cohort.courses["m2"], "userid": member}
+    )
+    (user,) = answer["usergrades"]
+    items = {i["idnumber"]: i for i in user["gradeitems"] if i["itemtype"] == "mod"}
+    (recorded_user,) = recording("gradereport_user_get_grade_items__feedback_only")["response"]["usergrades"]
+    recorded = next(i for i in recorded_user["gradeitems"] if i["idnumber"] == "m2-consultations")
+    fields = (
+        "graderaw",
+        "gradeformatted",
+        "gradedategraded",
+        "feedback",
+        "grademax",
+        "grademin",
+        "rangeformatted",
+    )
+    assert {f: items["m2-consultations"][f] for f in fields} == {f: recorded[f] for f in fields}
+    assert set(items["m2-consultations"]) <= set(recorded)
+    # A graded assignment reviewed with the grade left empty: no grade ("-" as Moodle formats it), dated.
+    final = items["m2-final-project"]
+    assert (final["graderaw"], final["gradeformatted"], final["gradedategraded"], final["feedback"]) == (
+        None,
+        "-",
+        1796391996,
+        comment,
+    )
+    # The whole team got it (applytoall), and a feedback-only item without a review has no date (real site).
+    rows = get_course_grades(client, cohort.courses["m2"])
+    esso = {cohort.users[p] for p in ("kam21.p4", "kam21.p5", "kam21.p6", "kam21.p7")}
+    commented = {
+        u.userid
+        for u in rows
+        for i in u.gradeitems
+        if i.idnumber == "m2-consultations" and i.feedback == comment
+    }
+    assert commented == esso
+    quiet = [
+        i for u in rows if u.userid not in esso for i in u.gradeitems if i.idnumber == "m2-consultations"
+    ]
+    assert quiet and all(i.graderaw is None for i in quiet)
+
+
+def test_fake_review_without_grade_or_comment_is_no_review(fake_moodle: Any) -> None:
+    from tests.conftest import make_client
+    from tests.test_gather import build_recorded_cohort
+
+    cohort = build_recorded_cohort(fake_moodle, load_config(EXAMPLE))
+    client = make_client(fake_moodle)
+    member = cohort.users["kam21.p4"]
+    _save_grade(client, cohort.assign["m2-consultations"], member, 0, "")
+    (user,) = client.call(
+        "gradereport_user_get_grade_items", {"courseid": cohort.courses["m2"], "userid": member}
+    )["usergrades"]
+    item = next(i for i in user["gradeitems"] if i["idnumber"] == "m2-consultations")
+    # Moodle dates a gradebook row only when it holds a grade or a comment (grade_grade::get_dategraded).
+    assert (item["graderaw"], item["gradedategraded"], item["feedback"]) == (None, None, "")
+    # An empty grade is refused as on the real site (PARAM_FLOAT, required).
+    with pytest.raises(InvalidParameter):
+        _save_grade(client, cohort.assign["m2-final-project"], member, "", "x")  # type: ignore[arg-type]

@@ -213,10 +213,71 @@ def test_grade_without_feedback_is_not_counted() -> None:
     report = compute(snap)
     feedback = report.result("mentor_feedback")
     assert feedback.value == 1
-    assert feedback.breakdown["Всего оценено"] == 3
-    assert feedback.breakdown["Медиана часов от сдачи до оценки"] == 20.0
+    assert feedback.breakdown["Всего проверено"] == 3
+    assert feedback.breakdown["Медиана часов от сдачи до проверки"] == 20.0
     assert any("Оценок без комментария (не учтены): 2" in n for n in feedback.notes)
     assert report.mentors[0].with_feedback == 1 and report.mentors[0].reviews == 3
+
+
+def test_feedback_without_a_grade_counts_and_ends_the_wait() -> None:
+    """Field note 24: a review saved without a grade is graderaw null, a grading time and the comment, on a
+    feedback-only assignment (m2-consultations) or on a graded one with the grade left empty."""
+    snap = make_snapshot(teams=4)
+    t = M2_START + 5 * DAY
+    snap.submissions = [team_submission(k, g, t) for k in ("m2-consultations", "m2-final-project")
+                        for g in (200, 201, 202, 203)]  # fmt: skip
+    # Team 0: a comment on its consultation log (feedback-only); team 1: the final project commented with the
+    # grade left empty; team 2: graded with a comment; team 3: a review with neither grade nor comment.
+    snap.grades = team_grade(
+        snap, "m2-consultations", 200, None, t + 6 * 3600, "<p>Журнал ведётся, хорошо</p>"
+    )
+    snap.grades += team_grade(snap, "m2-final-project", 201, None, t + 12 * 3600, "Оценку поставлю позже")
+    snap.grades += team_grade(snap, "m2-final-project", 202, 70, t + 24 * 3600, "Хороший проект")
+    snap.grades += team_grade(snap, "m2-consultations", 203, None, None, "")
+    report = compute(snap)
+    feedback = report.result("mentor_feedback")
+    assert feedback.value == 3
+    assert sorted(e.label for e in feedback.evidence) == [
+        "Команда 0: Журнал консультаций",
+        "Команда 1: Доработанный проект",
+        "Команда 2: Доработанный проект",
+    ]
+    assert feedback.breakdown["Всего проверено"] == 3
+    assert feedback.breakdown["Медиана часов от сдачи до проверки"] == 12.0
+    assert any("отзывы без оценки" in n and ": 2." in n for n in feedback.notes)
+    # Per mentor: the same three reviews, all with a comment; median of 6, 12, 24 h.
+    (mentor,) = report.mentors
+    assert (mentor.reviews, mentor.with_feedback, mentor.median_hours) == (3, 3, 12.0)
+    # Waiting: the consultation logs of teams 1, 2, 3 (not answered) and the final projects of teams 0 and 3.
+    waiting = {(p.team, p.activity_key) for p in pending_submissions(snap)}
+    assert waiting == {
+        ("Команда 1", "m2-consultations"),
+        ("Команда 2", "m2-consultations"),
+        ("Команда 3", "m2-consultations"),
+        ("Команда 0", "m2-final-project"),
+        ("Команда 3", "m2-final-project"),
+    }
+    assert mentor.pending == 5
+    # The teams' grid: answered work is no longer "сдано" (waiting); the grade-less review says so.
+    rows = {r.name: r for r in report.teams}
+    assert rows["Команда 0"].status["m2-consultations"] == "проверено: отзыв без оценки"
+    assert rows["Команда 1"].status["m2-final-project"] == "проверено: отзыв без оценки"
+    assert rows["Команда 2"].status["m2-final-project"] == "оценено: 70"
+    assert rows["Команда 3"].status["m2-consultations"] == "сдано"
+    assert rows["Команда 1"].grades["m2-final-project"] is None
+    # No grade is no project developed or leader: those indicators still need a grade.
+    assert (rows["Команда 0"].graded, rows["Команда 1"].graded, rows["Команда 3"].graded) == (1, 1, 0)
+
+
+def test_a_resubmission_after_a_review_without_grade_waits_again() -> None:
+    snap = make_snapshot(teams=1)
+    t = M2_START + 5 * DAY
+    snap.submissions = [team_submission("m2-consultations", 200, t + 2 * DAY)]
+    snap.grades = team_grade(snap, "m2-consultations", 200, None, t + DAY, "Добавьте даты встреч")
+    (item,) = pending_submissions(snap)
+    assert (item.activity_key, item.resubmitted) == ("m2-consultations", True)
+    row = compute(snap).teams[0]
+    assert row.status["m2-consultations"] == "проверено: отзыв без оценки (сдано повторно, ждёт проверки)"
 
 
 def test_individual_reviews_count_per_person_and_expert_comments_only_in_the_total() -> None:

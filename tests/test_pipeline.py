@@ -198,7 +198,17 @@ TEAM_WORK: dict[str, tuple[str, int, list[tuple[str, float | None, str, int]]]] 
             (T6, None, "", 0),  # waits for Консультантов; T7 never submitted
         ],
     ),
-    "m2-consultations": ("m2", ts(2021, 12, 1), [(T1, None, "", 0), (T5, None, "", 0), (N1, None, "", 0)]),
+    # A feedback-only assignment: Наставникова answers T1's log with a comment and no grade (field note 24,
+    # 24 h); T5's and N1's wait for Консультантов.
+    "m2-consultations": (
+        "m2",
+        ts(2021, 12, 1),
+        [
+            (T1, None, "Журнал ведётся, добавьте даты встреч.", ts(2021, 12, 2)),
+            (T5, None, "", 0),
+            (N1, None, "", 0),
+        ],
+    ),
     "m2-final-project": (
         "m2",
         ts(2022, 1, 28),
@@ -233,8 +243,9 @@ EXPECTED = {
     "school_participants": 28,  # 7 teams x 4 in module 1 (the NGO people take modules 2 and 3)
     "initiative_groups": 7,  # the two NGO groups of module 1 have only their mentor: not teams there
     "projects_developed": 5,  # concepts of T1..T5 graded; T6 waits; T7 never submitted
-    # idea 6 (T7 without a comment) + concept 5 + fundraising 1 + final project 2 (T3 without) + pitch 5
-    "mentor_feedback": 19,
+    # idea 6 (T7 without a comment) + concept 5 + fundraising 1 + T1's consultation log (a comment without a
+    # grade) + final project 2 (T3 without) + pitch 5
+    "mentor_feedback": 20,
     "webinars_held": 4,  # every scheduled webinar is over
     "consultations_held": 6,  # 4 group consultations for all + 2 team consultations
     "projects_presented": 6,  # T1..T6
@@ -257,13 +268,17 @@ PLEDGES = [
 ]
 
 
+def teams_status(shown: dict[str, Any], name: str) -> dict[str, str]:
+    return dict(next(t for t in shown["teams"] if t["name"] == name)["status"])
+
+
 def simulate_participants(site: FakeMoodle) -> Cohort:
     """What participants, mentors and experts do in the cohort's courses (never in the templates)."""
     c = Cohort(site)
     for key, (module, submitted, rows) in TEAM_WORK.items():
         for team, value, comment, graded_at in rows:
             submit(site, c.instance[key], groupid=c.group(module, team), when=submitted)
-            if value is not None:
+            if value is not None or comment:  # a grade, or a comment saved without one
                 grade(site, c.instance[key], c.member(module, team), value, feedback=comment, when=graded_at)
     # Individual fundraising plans: one graded with a comment (24 h), one waiting.
     p1, p5 = c.participant(1), c.participant(5)
@@ -385,14 +400,18 @@ def test_the_whole_pipeline_on_one_site(fake_moodle: FakeMoodle, run_cli: Run, c
     # The experts hold the mentors' Moodle role (4) but are in no team: not in the mentor tables.
     assert sorted(mentors) == ["Наталья Наставникова", "Олег Консультантов"]
     # Наставникова: idea and concept of T1..T4 (24, 48, 12, 72 h each), p001's fundraising plan (24 h),
-    # final projects of T1..T3 (24, 72, 48 h; T3 without a comment) -> 12 reviews, 11 with a comment,
-    # median of 12,12,24,24,24,24,48,48,48,72,72,72 = 36 h; T4's final project waits.
+    # T1's consultation log (a comment without a grade, 24 h), final projects of T1..T3 (24, 72, 48 h; T3
+    # without a comment) -> 13 reviews, 12 with a comment, median of 12,12,24,24,24,24,24,48,48,48,72,72,72
+    # = 24 h; T4's final project waits.
     # Консультантов: idea of T5, T6, T7 (24, 36, 24 h; T7 without a comment) and concept of T5 (24 h);
-    # T6's concept and N1's final project wait. The experts' comments on pitches are nobody's.
+    # T6's concept, T5's and N1's consultation logs and N1's final project wait. The experts' comments on
+    # pitches are nobody's.
     assert [
         (m["reviews"], m["with_feedback"], m["median_hours"], m["pending"])
         for m in (mentors["Наталья Наставникова"], mentors["Олег Консультантов"])
-    ] == [(12, 11, 36.0, 1), (4, 3, 24.0, 2)]
+    ] == [(13, 12, 24.0, 1), (4, 3, 24.0, 4)]
+    assert teams_status(shown, T1)["m2-consultations"] == "проверено: отзыв без оценки"
+    assert teams_status(shown, T5)["m2-consultations"] == "сдано"
 
     # The young NGOs join in module 2: their row shows their own members, village and district; module 1's
     # assignments are not theirs (not overdue, not in their progress). Their people are placed by that team.
@@ -420,7 +439,8 @@ def test_the_whole_pipeline_on_one_site(fake_moodle: FakeMoodle, run_cli: Run, c
     )
     assert {r["key"]: r["value"] for r in quarter["indicators"]["results"]} == {
         **EXPECTED,
-        "mentor_feedback": 6 + 5 + 1,  # idea, concept and the fundraising plan were graded in October
+        # idea, concept and the fundraising plan were graded in October, T1's log answered on 02.12
+        "mentor_feedback": 6 + 5 + 1 + 1,
         "webinars_held": 3,  # 04.11, 25.11, 16.12
         "consultations_held": 4,  # 05.11, 11.11, 18.11, 09.12
         "projects_presented": 0,
@@ -429,12 +449,19 @@ def test_the_whole_pipeline_on_one_site(fake_moodle: FakeMoodle, run_cli: Run, c
     }
 
     pending = json.loads(accel("indicators", "pending", "--json").output)["pending"]
+    # The consultation logs T5 and N1 wait for a comment; T1's was answered without a grade.
     assert [(p["team"], p["activity_key"], p["mentors"]) for p in pending] == [
         (T6, "m1-concept", ["Олег Консультантов"]),
+        *sorted(
+            [
+                (N1, "m2-consultations", ["Олег Консультантов"]),
+                (T5, "m2-consultations", ["Олег Консультантов"]),
+            ]
+        ),
         (N1, "m2-final-project", ["Олег Консультантов"]),
         (T4, "m2-final-project", ["Наталья Наставникова"]),
     ]
-    assert "Ждут оценки: 3" in accel("indicators", "pending").output
+    assert "Ждут проверки: 5" in accel("indicators", "pending").output
 
     # -- the reports -------------------------------------------------------------------------------------
     for fmt in ("html", "xlsx", "json"):
@@ -462,14 +489,14 @@ def test_the_whole_pipeline_on_one_site(fake_moodle: FakeMoodle, run_cli: Run, c
     served = accel("serve", "--once", "--now", "2022-02-03T09:30").output
     ran = dict(re.findall(r"^(\w+): ok \([\d.]+s, (\d+) requests\)", served, re.M))
     assert sorted(ran) == ["reminders", "report", "roster_sync", "snapshot"], served
-    assert "Moodle already in step" in served and "mentors reminded: 2, submissions listed: 3" in served
+    assert "Moodle already in step" in served and "mentors reminded: 2, submissions listed: 5" in served
     # Each job's own requests: the reminders gather as much as the snapshot, plus one message request.
     assert int(ran["reminders"]) == int(ran["snapshot"]) + 1 and ran["report"] == "0"
     assert writes(site, since) == ["core_message_send_instant_messages"]
     told = {int(m["useridto"]): m["text"] for m in site.messages}
     assert sorted(told) == sorted([cohort.user(MENTOR1), cohort.user(MENTOR2)])
     assert told[cohort.user(MENTOR1)].count("<li>") == 1 and T4 in told[cohort.user(MENTOR1)]
-    assert told[cohort.user(MENTOR2)].count("<li>") == 2
+    assert told[cohort.user(MENTOR2)].count("<li>") == 4  # T6's concept, two logs, N1's final project
     assert T6 in told[cohort.user(MENTOR2)] and "Эвенское наследие" in told[cohort.user(MENTOR2)]
     assert len(list((tmp / "reports").iterdir())) == 3
     # The rehearsal's snapshot counts the calendar as at 03.02.2022: the consultation of 17.02 is ahead.

@@ -106,14 +106,16 @@ def test_pending_lists_oldest_first(cohort_site: FakeMoodle, run_cli: Callable[.
     gathered(run_cli)
     result = run_cli("--config", str(EXAMPLE), "indicators", "pending", "--json")
     items = json.loads(result.output)["pending"]
+    # Team Шаромы's consultation log was answered with a comment and no grade (field note 24): not waiting.
     assert [(i["team"], i["activity_key"]) for i in items] == [
+        ("Команда «Эссо»", "m2-consultations"),
         ("Команда «Шаромы»", "m2-final-project"),
         ("Команда «Эссо»", "m2-final-project"),
     ]
-    assert items[0]["waited_hours"] >= items[1]["waited_hours"] > 0
+    assert items[0]["waited_hours"] >= items[1]["waited_hours"] >= items[2]["waited_hours"] > 0
     assert items[0]["mentors"] == ["Наталья Наставникова"]
     text = run_cli("--config", str(EXAMPLE), "indicators", "pending")
-    assert "Ждут оценки: 2" in text.output
+    assert "Ждут проверки: 3" in text.output
 
 
 def test_report_in_three_formats(
@@ -144,8 +146,14 @@ def test_report_in_three_formats(
     evidence = list(wb["Доказательства"].iter_rows(min_row=2, values_only=True))
     assert any(r[1] == "ООО «Камчатрыба»" and str(r[5]).startswith(cohort_site.url) for r in evidence)
     mentors = list(wb["Наставники"].iter_rows(min_row=2, values_only=True))
-    # reviews 4 (the resubmitted idea keeps its grade); median of 48, 24, 36 hours; 2 + the resubmission wait
-    assert mentors[0][:6] == ("Наталья Наставникова", "Команда «Шаромы», Команда «Эссо»", 4, 4, 36, 3)
+    # reviews 5 (the resubmitted idea keeps its grade; the consultation log answered without a grade); median
+    # of 48, 24, 36, 24 hours; 3 + the resubmission wait
+    assert mentors[0][:6] == ("Наталья Наставникова", "Команда «Шаромы», Команда «Эссо»", 5, 5, 30, 4)
+    teams = {r[0]: r for r in wb["Команды"].iter_rows(min_row=2, values_only=True)}
+    header = next(wb["Команды"].iter_rows(min_row=1, max_row=1, values_only=True))
+    column = header.index("Журнал консультаций")
+    assert teams["Команда «Шаромы»"][column] == "проверено: отзыв без оценки"
+    assert teams["Команда «Эссо»"][column] == "сдано"
     waiting = list(wb["Ждут проверки"].iter_rows(min_row=2, values_only=True))
     assert [(r[0], r[4]) for r in waiting][-1] == ("Команда «Шаромы»", "да")
 
@@ -158,6 +166,9 @@ def test_report_in_three_formats(
     assert page.count('<svg class="chart"') == 3
     assert "<script src" not in page and "http://" not in page.split("<body>")[0]  # self-contained
     assert "Показатели гранта — Камчатка 2021" in page
+    # The teams' grid: team Шаромы's answered consultation log is not "сдано, ждёт оценки"; team Эссо's is.
+    cells = dict(re.findall(r"<title>([^<]+?) — Журнал консультаций: ([^<]+)</title>", page))
+    assert cells == {"Команда «Шаромы»": "проверено: отзыв без оценки", "Команда «Эссо»": "сдано"}
 
 
 def test_text_typed_on_the_site_is_never_a_formula_in_the_workbook(
@@ -237,3 +248,13 @@ def test_the_html_report_uses_decimal_commas(
     page = out.read_text(encoding="utf-8")
     assert "28,6 %" in page
     assert not re.search(r"\d\.\d+ %", page)
+
+
+def test_team_grid_shows_a_review_without_grade_as_answered() -> None:
+    """«сдано, ждёт оценки» is for work no mentor has answered; a comment saved without a grade answers it."""
+    from sync.indicators import REVIEWED_WITHOUT_GRADE
+    from sync.report_html import _cell_state
+
+    assert _cell_state("сдано") == "submitted"
+    assert _cell_state(REVIEWED_WITHOUT_GRADE) == "graded"
+    assert _cell_state("оценено: 8") == "graded"

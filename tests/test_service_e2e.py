@@ -64,12 +64,16 @@ def test_serve_once_runs_what_is_due_and_reminds_each_mentor_once_a_day(
     first = run_cli("--config", str(config), "serve", "--once", "--now", "2022-02-03T09:30")
     assert first.exit_code == 0, first.output
     assert re.search(r"^snapshot: ok", first.output, re.M)
-    assert re.search(r"^reminders: ok .*mentors reminded: 1, submissions listed: 2", first.output, re.M)
+    assert re.search(r"^reminders: ok .*mentors reminded: 1, submissions listed: 3", first.output, re.M)
     assert re.search(r"^report: ok", first.output, re.M)
     sent = reminders_sent(fake_moodle)
     assert len(sent) == 1
     assert int(sent[0]["useridto"]) == cohort_ids.mentor
-    assert sent[0]["text"].count("<li>") == 2  # both teams' refined projects wait since 28.01
+    # Both teams' refined projects wait since 28.01 and team Эссо's consultation log since 01.12; team
+    # Шаромы's log was answered with a comment and no grade (field note 24): not reminded.
+    items = re.findall(r"<li>(.*?)</li>", sent[0]["text"])
+    logs = [item for item in items if "«Журнал консультаций»" in item]
+    assert len(items) == 3 and len(logs) == 1 and logs[0].startswith("Команда «Эссо»")
     assert "Доработанный проект" in sent[0]["text"] and "/mod/assign/view.php" in sent[0]["text"]
     reports = sorted(p.name for p in (tmp_path / "reports").iterdir())
     assert [Path(name).suffix for name in reports] == [".html", ".json", ".xlsx"]
@@ -115,7 +119,7 @@ def test_reminders_refused_by_the_site_are_sent_when_the_job_is_retried(
     assert reminders_sent(fake_moodle) == []
     fake_moodle.service_functions = None  # added
     retry = run_cli("--config", str(config), "serve", "--once", "--now", "2022-02-03T09:40")
-    assert re.search(r"^reminders: ok .*mentors reminded: 1, submissions listed: 2", retry.output, re.M), (
+    assert re.search(r"^reminders: ok .*mentors reminded: 1, submissions listed: 3", retry.output, re.M), (
         retry.output
     )
     assert len(reminders_sent(fake_moodle)) == 1

@@ -10,8 +10,13 @@ mod_choice_*, mod_data_*, mod_feedback_*, mod_forum_*). Behaviour that matters f
 - ``mod_assign_get_grades`` joins grades on the submission's user, so team grades are never returned: the
   answer is the warning "No grades found" (field note 10);
 - ``mod_assign_save_grade`` with ``applytoall=1`` grades every member of the given member's team (note 11);
+  ``grade`` is required (an empty one is ``invalidparameter``), ``-1`` saves the comment with no grade, and
+  on a feedback-only assignment (grade 0) the grade is ignored: only the comment is a review (field note 24);
 - ``gradereport_user_get_grade_items(courseid)`` gives every student's items (graderaw, gradedategraded,
-  feedback, idnumber, cmid) in one answer.
+  feedback, idnumber, cmid) in one answer. A feedback-only assignment has an item too (a text item:
+  ``graderaw`` null, ``gradeformatted`` "", grademax 100); a review without a grade has ``graderaw`` null, a
+  ``gradedategraded`` and its comment; a review with neither grade nor comment leaves no date, as on the real
+  site (recording ``gradereport_user_get_grade_items__feedback_only``).
 
 State (FakeMoodle fields, keyed by instance id): ``assignments``, ``submissions`` (list), ``grades`` (list),
 ``choices``, ``choice_answers``, ``databases``, ``data_fields``, ``data_entries``, ``feedbacks``,
@@ -418,7 +423,7 @@ def _get_grades(site: FakeMoodle, params: dict[str, Any]) -> dict[str, Any]:
                         "timecreated": g["timemodified"],
                         "timemodified": g["timemodified"],
                         "grader": g.get("grader", site.token_userid),
-                        "grade": f"{float(g['grade']):.5f}",
+                        "grade": f"{float(g.get('assigngrade', g['grade'])):.5f}",
                     }
                     for i, g in enumerate(rows)
                 ],
@@ -432,6 +437,7 @@ def _save_grade(site: FakeMoodle, params: dict[str, Any]) -> None:
     aid = as_int(params.get("assignmentid"))
     userid = as_int(params.get("userid"))
     given = params.get("grade")
+    # PARAM_FLOAT and required, so a comment without a grade is sent with grade -1 ("no grade").
     if given is None or given == "":
         raise invalid_parameter()
     try:
@@ -453,7 +459,7 @@ def grade(
     site: FakeMoodle,
     assignmentid: int,
     userid: int,
-    value: float,
+    value: float | None,
     *,
     feedback: str = "",
     when: int | None = None,
@@ -463,8 +469,13 @@ def grade(
     """A grade with a feedback comment, as the grading page saves it; returns the users graded.
 
     For a team assignment with ``applytoall`` every student of ``userid``'s team gets it (field note 11).
+    ``value`` None or negative (-1) saves the comment without a grade; on a feedback-only assignment (grade 0)
+    the value is ignored and only the comment is kept (field note 24).
     """
     assignment = site.assignments[assignmentid]
+    assign_value = -1.0 if value is None else float(value)
+    if assignment.get("grade", 100) == 0 or assign_value < 0:
+        value = None
     targets = [userid]
     if assignment.get("teamsubmission") and applytoall:
         gid = _team_of(site, assignment["course"], userid)
@@ -477,7 +488,8 @@ def grade(
             {
                 "assignment": assignmentid,
                 "userid": uid,
-                "grade": value,
+                "grade": value,  # what the gradebook holds (None: no grade)
+                "assigngrade": assign_value,  # what mod_assign keeps (-1: no grade)
                 "feedback": feedback,
                 "timemodified": site.now if when is None else when,
                 "grader": site.token_userid if grader is None else grader,
@@ -524,11 +536,44 @@ def _list_participants(site: FakeMoodle, params: dict[str, Any]) -> list[dict[st
 
 
 # -- gradebook -----------------------------------------------------------------------------------------------
-def _graded_assignments(site: FakeMoodle, courseid: int) -> list[dict[str, Any]]:
-    # An assignment with grade 0 ("no grade") has no gradebook item.
-    return [
-        a for _, a in sorted(site.assignments.items()) if a["course"] == courseid and a.get("grade", 0) != 0
-    ]
+def _gradebook_assignments(site: FakeMoodle, courseid: int) -> list[dict[str, Any]]:
+    # Every assignment has a gradebook item: a feedback-only one (grade 0) a text item, which holds the
+    # comments (Moodle makes it while the feedback comments plugin is on, as it is by default).
+    return [a for _, a in sorted(site.assignments.items()) if a["course"] == courseid]
+
+
+def _grade_item(
+    site: FakeMoodle, courseid: int, a: dict[str, Any], g: dict[str, Any] | None
+) -> dict[str, Any]:
+    feedback_only = a.get("grade", 100) == 0
+    value = g["grade"] if g is not None else None
+    comment = g["feedback"] if g is not None else ""
+    # Moodle dates a gradebook row that holds a grade or a comment (grade_grade::get_dategraded).
+    dated = g is not None and (value is not None or bool(comment))
+    cm = site.modules.get(a["cmid"], {})
+    return {
+        "id": 1000 + a["cmid"],
+        "itemname": a["name"],
+        "itemtype": "mod",
+        "itemmodule": "assign",
+        "iteminstance": a["id"],
+        "itemnumber": 0,
+        "idnumber": cm.get("idnumber", ""),
+        "categoryid": courseid,
+        "cmid": a["cmid"],
+        "graderaw": float(value) if value is not None else None,
+        "gradedatesubmitted": None,
+        "gradedategraded": g["timemodified"] if g is not None and dated else None,
+        "gradehiddenbydate": False,
+        "gradeishidden": False,
+        "gradeformatted": f"{float(value):.2f}" if value is not None else ("" if feedback_only else "-"),
+        "grademin": 0,
+        # A text item keeps the default maximum, which means nothing.
+        "grademax": 100 if feedback_only else a.get("grade", 100),
+        "rangeformatted": "&ndash;" if feedback_only else f"0&ndash;{a.get('grade', 100)}",
+        "feedback": comment,
+        "feedbackformat": 1 if comment else 2,
+    }
 
 
 @handler("gradereport_user_get_grade_items")
@@ -539,39 +584,16 @@ def _grade_items(site: FakeMoodle, params: dict[str, Any]) -> dict[str, Any]:
     only = as_int(params.get("userid"), 0)
     course = site.courses[courseid]
     users = [u for u in _students(site, courseid) if not only or u == only]
-    items = _graded_assignments(site, courseid)
+    items = _gradebook_assignments(site, courseid)
     usergrades = []
     for uid in users:
         gradeitems = []
         total = 0.0
         for a in items:
             g = _grade_for(site, a["id"], uid)
-            cm = site.modules.get(a["cmid"], {})
-            if g is not None:
+            if g is not None and g["grade"] is not None:
                 total += float(g["grade"])
-            gradeitems.append(
-                {
-                    "id": 1000 + a["cmid"],
-                    "itemname": a["name"],
-                    "itemtype": "mod",
-                    "itemmodule": "assign",
-                    "iteminstance": a["id"],
-                    "itemnumber": 0,
-                    "idnumber": cm.get("idnumber", ""),
-                    "categoryid": courseid,
-                    "cmid": a["cmid"],
-                    "graderaw": float(g["grade"]) if g is not None else None,
-                    "gradedatesubmitted": None,
-                    "gradedategraded": g["timemodified"] if g is not None else None,
-                    "gradehiddenbydate": False,
-                    "gradeishidden": False,
-                    "gradeformatted": f"{float(g['grade']):.2f}" if g is not None else "-",
-                    "grademin": 0,
-                    "grademax": a.get("grade", 100),
-                    "feedback": g["feedback"] if g is not None else "",
-                    "feedbackformat": 1 if g is not None else 2,
-                }
-            )
+            gradeitems.append(_grade_item(site, courseid, a, g))
         gradeitems.append(
             {
                 "id": 900 + courseid,
@@ -583,7 +605,7 @@ def _grade_items(site: FakeMoodle, params: dict[str, Any]) -> dict[str, Any]:
                 "graderaw": total,
                 "gradedategraded": site.now,
                 "feedback": "",
-                "grademax": sum(a.get("grade", 0) for a in items),
+                "grademax": sum(a.get("grade", 0) for a in items if a.get("grade", 0) > 0),
             }
         )
         user = site.users.get(uid, {})
@@ -610,7 +632,7 @@ def _gradeitems(site: FakeMoodle, params: dict[str, Any]) -> dict[str, Any]:
     return {
         "gradeItems": [
             {"id": str(1000 + a["cmid"]), "itemname": a["name"], "category": course["fullname"]}
-            for a in _graded_assignments(site, courseid)
+            for a in _gradebook_assignments(site, courseid)
         ],
         "warnings": [],
     }
