@@ -285,26 +285,31 @@ class AppContext:
                 ) from None
         return self._store
 
+    def lock_path(self) -> Path:
+        """The one-writer lock of this cohort on this site (sync/lock.py), the same whoever runs accel."""
+        from sync.lock import lock_path_for
+
+        return lock_path_for(self.client().url, self.config().cohort.code)
+
     @contextlib.contextmanager
     def exclusive(self, purpose: str, wait: float = 0.0) -> Iterator[None]:
-        """Hold the one-writer lock (beside the store) while a sync or apply runs; exit 5 if it is busy."""
-        from sync.lock import LockBusy, LockHolder, exclusive, lock_path_for
+        """Hold the cohort's one-writer lock while a sync or apply runs; exit 5 if it is busy."""
+        from sync.lock import LockBusy, LockHolder, LockUnavailable, exclusive
 
         def tell(holder: LockHolder | None) -> None:
             who = holder.describe() if holder else "another process"
             click.echo(f"Waiting up to {wait:g}s for another sync or apply to finish: {who}", err=True)
 
-        path = lock_path_for(self.store_path())
+        path = self.lock_path()
         with contextlib.ExitStack() as held:
             try:
                 held.enter_context(exclusive(path, purpose, wait=wait, on_wait=tell))
             except LockBusy as exc:
                 raise Locked(str(exc)) from None
+            except LockUnavailable as exc:
+                raise UsageProblem(str(exc)) from None
             except OSError as exc:
-                raise UsageProblem(
-                    f"lock file {path}: cannot create it ({exc.strerror}); it lives beside the store "
-                    "(ACCEL_STORE or [store] path)"
-                ) from None
+                raise UsageProblem(f"lock file {path}: {exc.strerror or exc}") from None
             yield
 
     def print_stats(self) -> None:

@@ -1,17 +1,28 @@
-"""One sync or apply at a time, between the service and people using the CLI.
+"""One sync or apply at a time per cohort on a site, between the service and people using the CLI.
 
-The lock is an advisory ``flock`` on a file beside the store. The kernel releases it when the holding
-process ends in any way (even ``kill -9``), so a killed process never leaves a lock that blocks forever;
-the file's content (who, what, since when) is only there to tell a waiting person who holds it.
+The lock is an advisory ``flock`` on a file named after the site and the cohort (never after the store: a
+coordinator running the CLI as themselves, with their own default store, must be excluded by the service
+and the other way round). The file lives in one folder every user of the machine reaches: ``ACCEL_LOCK_DIR``,
+else ``/run/lock/accel`` (outside ``/tmp``, which a systemd unit with ``PrivateTmp=`` sees privately).
+
+The kernel releases the lock when the holding process ends in any way (even ``kill -9``), so a killed
+process never leaves a lock that blocks forever; the file's content (who, what, since when) is only there to
+tell a waiting person who holds it. Lock files are made 0664 whatever the umask (a unit's ``UMask=0077``
+included): they hold no personal data, and the other members of the folder's group (``accel``) must be able
+to open them. Someone outside the group can still take the lock through a read-only handle; they just cannot
+write their name in it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
+import re
 import socket
+import stat
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -25,10 +36,21 @@ class LockHolder:
     host: str
     purpose: str
     since: float
+    user: str = ""
 
     def describe(self) -> str:
         started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.since))
-        return f"{self.purpose} (process {self.pid} on {self.host}, since {started})"
+        by = f" of user {self.user}" if self.user else ""
+        return f"{self.purpose} (process {self.pid}{by} on {self.host}, since {started})"
+
+
+def _user_name() -> str:
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.getuid()).pw_name
+    except (ImportError, KeyError):
+        return str(os.getuid())
 
 
 class LockBusy(Exception):
@@ -45,15 +67,116 @@ class LockBusy(Exception):
         self.holder = holder
 
 
-def lock_path_for(store_path: Path) -> Path:
-    return store_path.with_name(store_path.name + ".lock")
+#: the machine-wide folder of the lock files (FHS: /run/lock); ACCEL_LOCK_DIR overrides it
+DEFAULT_LOCK_DIR = Path("/run/lock/accel")
+#: lock files: no personal data; the group (accel) may write its holder's name in them
+LOCK_FILE_MODE = 0o664
+#: a lock folder accel makes itself: like /run/lock, anyone may add a file and only its owner may remove it
+LOCK_DIR_MODE = 0o1777
+
+
+class LockUnavailable(OSError):
+    """The lock file cannot be created or opened (permissions, a read-only folder); the message says why."""
+
+
+def lock_dir() -> Path:
+    """``$ACCEL_LOCK_DIR``, else ``/run/lock/accel`` (the same for every user of the machine)."""
+    explicit = os.environ.get("ACCEL_LOCK_DIR", "").strip()
+    return Path(explicit).expanduser() if explicit else DEFAULT_LOCK_DIR
+
+
+def site_key(url: str) -> str:
+    """The site as the lock knows it: host (lower case), port unless the default, and path; not the scheme.
+
+    http:// and https:// of one host are one site, and so are ``moodle.example.org/`` and
+    ``MOODLE.example.org``.
+    """
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url.strip())
+    host = (parts.hostname or "").lower()
+    port = parts.port
+    netloc = host if port in (None, 80, 443) else f"{host}:{port}"
+    return netloc + parts.path.rstrip("/")
+
+
+def lock_path_for(site_url: str, cohort: str, directory: Path | None = None) -> Path:
+    """The lock file of ``cohort`` on the site at ``site_url``: readable name, plus a hash that keeps it unique."""
+    key = f"{site_key(site_url)}|{cohort}"
+    readable = re.sub(r"[^a-z0-9.]+", "-", f"{site_key(site_url)}-{cohort}".lower()).strip("-.")[:80]
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:10]
+    return (directory or lock_dir()) / f"{readable}-{digest}.lock"
+
+
+def _make_lock_dir(directory: Path) -> None:
+    if directory.is_dir():
+        return
+
+    def cannot(why: str) -> LockUnavailable:
+        return LockUnavailable(
+            f"lock folder {directory}: cannot create it ({why}). Create it for everyone who runs accel "
+            "(deploy/tmpfiles.d/accel.conf, see README), or set ACCEL_LOCK_DIR to a folder they share"
+        )
+
+    try:
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        directory.mkdir()
+    except FileExistsError:
+        if directory.is_dir():
+            return  # made by someone else in the meantime
+        raise cannot("something that is not a folder is in its way") from None
+    except NotADirectoryError:
+        raise cannot("something that is not a folder is in its way") from None
+    except OSError as exc:
+        raise cannot(exc.strerror or str(exc)) from None
+    os.chmod(directory, LOCK_DIR_MODE)  # mkdir's mode is cut by the umask; this one is meant for everyone
+
+
+def _open_lock_file(path: Path) -> tuple[IO[str], bool]:
+    """Open (creating if needed) the lock file; returns the handle and whether it is writable."""
+    _make_lock_dir(path.parent)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, LOCK_FILE_MODE)
+        os.fchmod(fd, LOCK_FILE_MODE)  # whatever the umask
+    except FileExistsError:
+        fd = -1
+    except OSError as exc:
+        raise LockUnavailable(f"lock file {path}: cannot create it ({exc.strerror})") from None
+    if fd < 0:
+        try:
+            info = path.lstat()
+        except OSError as exc:
+            raise LockUnavailable(f"lock file {path}: cannot read it ({exc.strerror})") from None
+        if not stat.S_ISREG(info.st_mode):
+            raise LockUnavailable(f"lock file {path}: cannot create it (something else is in its way)")
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_NOFOLLOW)
+        except PermissionError:
+            try:
+                # flock needs no write access: the lock still excludes; only the holder's name is not written.
+                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+            except OSError as exc:
+                raise LockUnavailable(
+                    f"lock file {path}: cannot open it ({exc.strerror}); it belongs to another user: "
+                    "join the group of its folder (accel) or ask its owner"
+                ) from None
+            return os.fdopen(fd, "r", encoding="utf-8"), False
+        except OSError as exc:
+            raise LockUnavailable(f"lock file {path}: cannot open it ({exc.strerror})") from None
+    return os.fdopen(fd, "r+", encoding="utf-8"), True
 
 
 def read_holder(handle: IO[str]) -> LockHolder | None:
     try:
         handle.seek(0)
         data: dict[str, Any] = json.loads(handle.read() or "{}")
-        return LockHolder(int(data["pid"]), str(data["host"]), str(data["purpose"]), float(data["since"]))
+        return LockHolder(
+            int(data["pid"]),
+            str(data["host"]),
+            str(data["purpose"]),
+            float(data["since"]),
+            str(data.get("user", "")),
+        )
     except (ValueError, KeyError, TypeError):
         return None
 
@@ -69,9 +192,11 @@ def exclusive(
     sleep: Callable[[float], None] = time.sleep,
     on_wait: Callable[[LockHolder | None], None] | None = None,
 ) -> Iterator[None]:
-    """Hold the lock at ``path`` for the block; wait up to ``wait`` seconds for it, else raise LockBusy."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle = open(path, "a+", encoding="utf-8")
+    """Hold the lock at ``path`` for the block; wait up to ``wait`` seconds for it, else raise LockBusy.
+
+    Raises :class:`LockUnavailable` (an ``OSError``) when the lock file cannot be created or opened.
+    """
+    handle, writable = _open_lock_file(path)
     try:
         started = clock()
         told = False
@@ -88,19 +213,27 @@ def exclusive(
                     on_wait(holder)
                     told = True
                 sleep(min(poll, max(wait - waited, 0.01)))
-        handle.seek(0)
-        handle.truncate()
-        json.dump(
-            {"pid": os.getpid(), "host": socket.gethostname(), "purpose": purpose, "since": time.time()},
-            handle,
-        )
-        handle.flush()
+        if writable:
+            handle.seek(0)
+            handle.truncate()
+            json.dump(
+                {
+                    "pid": os.getpid(),
+                    "host": socket.gethostname(),
+                    "user": _user_name(),
+                    "purpose": purpose,
+                    "since": time.time(),
+                },
+                handle,
+            )
+            handle.flush()
         try:
             yield
         finally:
-            handle.seek(0)
-            handle.truncate()
-            handle.flush()
+            if writable:
+                handle.seek(0)
+                handle.truncate()
+                handle.flush()
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
     finally:
         handle.close()

@@ -86,12 +86,17 @@ class JobContext:
     config: AccelConfig
     store: sqlite3.Connection
     client_factory: Callable[[], MoodleClient]
-    lock_path: Path
+    #: the cohort's one-writer lock file, or how to find it (it is named after the site: only when asked)
+    lock: Path | Callable[[], Path]
     forced: bool = False
     _client: MoodleClient | None = None
     #: the client's counts when this job got it: one client may serve every job of a process
     _requests_before: int = 0
     _writes_before: int = 0
+
+    @property
+    def lock_path(self) -> Path:
+        return self.lock if isinstance(self.lock, Path) else self.lock()
 
     def client(self) -> MoodleClient:
         if self._client is None:
@@ -188,7 +193,7 @@ class ServiceRunner:
         client_factory: Callable[[], MoodleClient],
         jobs: list[Job],
         *,
-        lock_path: Path,
+        lock_path: Path | Callable[[], Path],
         stop_requested: Callable[[], bool] = lambda: False,
         timetable: Timetable | None = None,
     ) -> None:
@@ -314,7 +319,7 @@ class ServiceRunner:
             config=self.config,
             store=self.store,
             client_factory=self.client_factory,
-            lock_path=self.lock_path,
+            lock=self.lock_path,
             forced=forced or (job.name == "roster_sync" and self.timetable.is_forced_roster_slot(slot)),
         )
         started_wall = time.monotonic()

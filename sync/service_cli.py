@@ -36,7 +36,6 @@ def _parse_now(value: str | None, tz: Any) -> Any:
 
 
 def _build_runner(app: AppContext, stop_requested: Callable[[], bool]) -> Any:
-    from sync.lock import lock_path_for
     from sync.service import ServiceRunner
     from sync.service_jobs import default_jobs
 
@@ -52,7 +51,7 @@ def _build_runner(app: AppContext, stop_requested: Callable[[], bool]) -> Any:
         app.store(),
         client_factory,
         default_jobs(),
-        lock_path=lock_path_for(app.store_path()),
+        lock_path=app.lock_path,  # named after the site: resolved only by a job that takes the lock
         stop_requested=stop_requested,
     )
 

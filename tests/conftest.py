@@ -27,6 +27,14 @@ def all_recordings() -> list[Path]:
     return sorted(RECORDINGS.glob("*.json"))
 
 
+@pytest.fixture(autouse=True)
+def _lock_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test's one-writer locks go in a folder of its own, never in the machine's /run/lock/accel."""
+    folder = tmp_path_factory.mktemp("locks")
+    monkeypatch.setenv("ACCEL_LOCK_DIR", str(folder))
+    return folder
+
+
 @pytest.fixture
 def fake_moodle() -> Iterator[FakeMoodle]:
     """A fresh fake site answering on ``FakeMoodle.url`` for the duration of the test."""

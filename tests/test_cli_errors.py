@@ -108,17 +108,26 @@ def test_a_store_that_cannot_be_opened_is_a_configuration_error(
     assert "file is not a database" in one_error_line(result)
 
 
-def test_a_lock_file_that_cannot_be_created_is_a_configuration_error(tmp_path: Path, run_cli: Run) -> None:
-    (tmp_path / "accel.sqlite3.lock").mkdir()  # something in the lock file's way
+def cohort_lock(site: FakeMoodle) -> Path:
+    """The example cohort's one-writer lock on the fake site (in the test's own ACCEL_LOCK_DIR)."""
+    from sync.lock import lock_path_for
+
+    return lock_path_for(site.url, load_config(EXAMPLE).cohort.code)
+
+
+def test_a_lock_file_that_cannot_be_created_is_a_configuration_error(
+    fake_moodle: FakeMoodle, run_cli: Run
+) -> None:
+    cohort_lock(fake_moodle).mkdir(parents=True)  # something in the lock file's way
     result = run_cli("provision", "--apply", config=EXAMPLE)
     assert result.exit_code == 2
-    assert f"lock file {tmp_path / 'accel.sqlite3.lock'}: cannot create it" in one_error_line(result)
+    assert f"lock file {cohort_lock(fake_moodle)}: cannot create it" in one_error_line(result)
 
 
-def test_waiting_for_the_lock_names_who_holds_it(tmp_path: Path, run_cli: Run) -> None:
+def test_waiting_for_the_lock_names_who_holds_it(fake_moodle: FakeMoodle, run_cli: Run) -> None:
     from sync.lock import exclusive
 
-    with exclusive(tmp_path / "accel.sqlite3.lock", "roster sync --apply"):
+    with exclusive(cohort_lock(fake_moodle), "roster sync --apply"):
         result = run_cli("provision", "--apply", "--wait", "0.2", config=EXAMPLE)
     assert result.exit_code == 5
     waiting = result.output.splitlines()[0]
@@ -206,10 +215,10 @@ def test_status_shows_indicator_values_as_indicators_show_does(fake_moodle: Fake
 # -- roster ----------------------------------------------------------------------------------------------
 
 
-def test_roster_sync_waits_for_the_lock_when_told_to(tmp_path: Path, run_cli: Run) -> None:
+def test_roster_sync_waits_for_the_lock_when_told_to(fake_moodle: FakeMoodle, run_cli: Run) -> None:
     from sync.lock import exclusive
 
-    with exclusive(tmp_path / "accel.sqlite3.lock", "provision --apply"):
+    with exclusive(cohort_lock(fake_moodle), "provision --apply"):
         result = run_cli("roster", "sync", str(ROSTER), "--apply", "--wait", "0.2", config=EXAMPLE)
     assert result.exit_code == 5
     assert result.output.startswith(
