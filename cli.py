@@ -41,6 +41,7 @@ from integration.errors import (
     UncertainAnswer,
 )
 from integration.transport import MoodleClient
+from sync.store import StoreBusy, StoreError
 
 if TYPE_CHECKING:
     from sync.config import AccelConfig
@@ -357,6 +358,9 @@ class AccelGroup(click.Group):
             return super().invoke(ctx)
         except AccelMoodleError as exc:
             raise_for_site_error(exc)
+        except StoreError as exc:
+            # Busy past the timeout: like the one-writer lock (exit 5); a store of a newer format: exit 2.
+            raise (Locked if isinstance(exc, StoreBusy) else UsageProblem)(str(exc)) from None
 
 
 @click.group(cls=AccelGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -12,6 +12,7 @@ Everyone reads it through :func:`load_config`. Layout (see examples/kamchatka-20
     [[schedule.webinars]]       title, start, duration (minutes), optional description, module (default m2)
     [[schedule.consultations]]  title, start, duration, optional team (group name), description, module
     [store]         optional: path of the local SQLite store
+    [roster]        optional: the roster sync's safety limits and the roster file size cap
     [templates]     optional: dir with the module templates (default: the bundled course_templates/)
 
 Every section model forbids unknown keys so that a typo ("strat = ...") is an error naming the file and the key
@@ -202,6 +203,22 @@ class TemplatesSection(_Section):
     dir: str | None = None
 
 
+class RosterSection(_Section):
+    """Limits of `accel roster sync` and the service's roster job (an apply past a limit waits for --force)."""
+
+    max_suspend_share: float = Field(
+        default=0.1, ge=0, le=1, description="stop when more of a course's active participants would go"
+    )
+    max_shrink_share: float = Field(
+        default=0.1,
+        ge=0,
+        le=1,
+        description="stop when the file has more than this share fewer people than the last one applied",
+    )
+    shrink_min_people: int = Field(default=5, ge=1, description="... and at least this many fewer")
+    max_file_mb: float = Field(default=50, gt=0, description="a larger roster file is refused unread")
+
+
 _CLOCK_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 WEEKDAYS: tuple[str, ...] = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
@@ -313,6 +330,7 @@ class AccelConfig(BaseModel):
     schedule: ScheduleSection = Field(default_factory=ScheduleSection)
     store: StoreSection | None = None
     templates: TemplatesSection | None = None
+    roster: RosterSection | None = None
     service: ServiceSection = Field(default_factory=ServiceSection)
     # Where the file was read from (set by load_config; relative paths in the file are relative to it).
     source: str | None = None
@@ -503,6 +521,9 @@ def parse_config(data: Mapping[str, Any], path: Path | str = "<config>") -> Acce
 def load_config(path: Path | str) -> AccelConfig:
     """Read and validate a cohort TOML file. Raises ConfigError (file + key path) on any problem."""
     p = Path(path)
+    if p.exists() and not p.is_file():
+        # A FIFO or a device would block the read (or never end): only a regular file is opened.
+        raise ConfigError(p, "not a regular file")
     try:
         raw = p.read_bytes()
     except OSError as exc:

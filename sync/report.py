@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import sqlite3
-import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +26,7 @@ from sync.indicators import (
     compute,
     fmt_date,
 )
+from sync.private_files import ensure_private_dir, write_private
 from sync.snapshot import Snapshot
 
 if TYPE_CHECKING:
@@ -148,36 +147,19 @@ def report_json(report: Report) -> dict[str, Any]:
     return data
 
 
-def write_atomically(path: Path, write: Callable[[Path], object]) -> None:
-    """Write to a temporary file beside `path`, then rename: a failed write leaves nothing half-written."""
-    path = path.expanduser()
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        raise FileNotFoundError(f"{directory}: no such directory")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def write_report(report: Report, fmt: str, path: Path) -> None:
     if fmt == "json":
         text = json.dumps(report_json(report), ensure_ascii=False, indent=2)
-        write_atomically(path, lambda p: p.write_text(text + "\n", encoding="utf-8"))
+        write_private(path, lambda p: p.write_text(text + "\n", encoding="utf-8"), make_dirs=False)
     elif fmt == "xlsx":
         from sync.report_xlsx import write_xlsx
 
-        write_atomically(path, lambda p: write_xlsx(report, p))
+        write_private(path, lambda p: write_xlsx(report, p), make_dirs=False)
     elif fmt == "html":
         from sync.report_html import render_html
 
         page = render_html(report)
-        write_atomically(path, lambda p: p.write_text(page, encoding="utf-8"))
+        write_private(path, lambda p: p.write_text(page, encoding="utf-8"), make_dirs=False)
     else:
         raise ValueError(f"unknown report format {fmt!r} (expected one of {', '.join(FORMATS)})")
 
@@ -260,7 +242,7 @@ def write_cohort_reports(
         now=now,
     )
     day = dt.datetime.fromtimestamp(snapshot.taken_at, config.tz).date().isoformat()
-    out_dir.mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(out_dir)  # reports name people: a folder accel makes is its owner's only
     written = []
     for fmt in formats:
         path = out_dir / f"indicators-{config.cohort.code}-{day}.{fmt}"

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
@@ -25,13 +26,24 @@ STATUS_FILL = {
 LINK_FONT = Font(color="0563C1", underline="single")
 
 
+def _text(value: Any) -> Any:
+    """A value as the workbook stores it: text keeps only the characters XML allows (a control character
+    pasted into a comment on the site would make openpyxl refuse the whole report)."""
+    return ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value
+
+
 def _table(
     ws: Worksheet,
     headers: Sequence[str],
     rows: Sequence[Sequence[Any]],
     widths: Sequence[int],
     start: int = 1,
+    links: Sequence[int] = (),
 ) -> None:
+    """A table from row ``start``. Only the columns in ``links`` (0-based: the Moodle links the product
+    builds from the site's address and ids) become hyperlinks; every other string, whatever it starts with
+    (``=``, ``+``, ``-``, ``@``, ``http://``), is stored as text: names, comments and partners are typed on
+    the site and must never become a formula Excel runs or a link someone clicks."""
     for col, title in enumerate(headers, start=1):
         cell = ws.cell(start, col, title)
         cell.font = HEADER_FONT
@@ -39,11 +51,11 @@ def _table(
         cell.alignment = Alignment(wrap_text=True, vertical="top")
     for r, row in enumerate(rows, start=start + 1):
         for col, value in enumerate(row, start=1):
-            cell = ws.cell(r, col, value)
-            if isinstance(value, str) and value.startswith("="):
-                cell.data_type = "s"  # text people typed on the site, never a formula for Excel to run
+            cell = ws.cell(r, col, _text(value))
+            if isinstance(value, str):
+                cell.data_type = "s"  # openpyxl would make "=..." a formula
             cell.alignment = Alignment(wrap_text=True, vertical="top")
-            if isinstance(value, str) and value.startswith(("http://", "https://")):
+            if col - 1 in links and isinstance(value, str) and value.startswith(("http://", "https://")):
                 cell.hyperlink = value
                 cell.font = LINK_FONT
     for col, width in enumerate(widths, start=1):
@@ -121,6 +133,7 @@ def write_xlsx(report: Report, path: Path) -> None:
             for t in ind.teams
         ],
         [26, 20, 14, 11, 26] + [22] * len(keys) + [11, 10, 12, 10, 24, 40],
+        links=[5 + len(keys) + 5],
     )
 
     ws = wb.create_sheet("Наставники")
@@ -157,6 +170,7 @@ def write_xlsx(report: Report, path: Path) -> None:
             for e in r.evidence
         ],
         [40, 34, 50, 17, 10, 60],
+        links=[5],
     )
 
     ws = wb.create_sheet("Ждут проверки")
@@ -169,6 +183,7 @@ def write_xlsx(report: Report, path: Path) -> None:
             for p in ind.pending
         ],
         [26, 30, 17, 10, 10, 30, 60],
+        links=[6],
     )  # fmt: skip
 
     ws = wb.create_sheet("Примечания")

@@ -25,7 +25,7 @@ from integration.groups import get_course_groupings, get_course_groups, get_grou
 from integration.transport import MoodleClient
 from integration.users import MoodleUser, get_users_by_field
 from sync.roster_apply import Applier, ApplyResult, write_failure_report
-from sync.roster_journal import Journal
+from sync.roster_journal import Journal, last_applied_run
 from sync.roster_names import assign_usernames, is_valid_username, username_base
 from sync.roster_plan import (
     CourseMember,
@@ -54,6 +54,32 @@ class RosterStop(Exception):
 
 
 @dataclass(frozen=True)
+class Guards:
+    """When an apply stops before writing (unless --force): see :func:`check_guards` and :func:`check_shrink`.
+
+    ``max_suspend_share``: more than this share of a course's active participants would be removed.
+    ``max_shrink_share`` and ``shrink_min_people``: the file has more than this share fewer people than the
+    last file applied to the same cohort on the same site, and at least this many fewer (so that a small
+    cohort losing two people is not held, while a 200-person file read as 150 is).
+    """
+
+    max_suspend_share: float = 0.1
+    max_shrink_share: float = 0.1
+    shrink_min_people: int = 5
+
+    @classmethod
+    def from_config(cls, config: AccelConfig | None) -> Guards:
+        section = config.roster if config is not None else None
+        if section is None:
+            return cls()
+        return cls(
+            max_suspend_share=section.max_suspend_share,
+            max_shrink_share=section.max_shrink_share,
+            shrink_min_people=section.shrink_min_people,
+        )
+
+
+@dataclass(frozen=True)
 class CohortCourse:
     module: int
     shortname: str
@@ -70,10 +96,27 @@ class SyncOutcome:
     result: ApplyResult | None = None
     report: Path | None = None
     run_id: int | None = None
+    #: the cohort's code: journalled with the run, for the shrink guard of the next one
+    cohort: str = ""
 
     @property
     def failed(self) -> bool:
         return bool(self.result and not self.result.ok)
+
+    @property
+    def problems(self) -> list[str]:
+        """What keeps Moodle from matching the roster after this run: failed items and people skipped
+        because of a conflict (each of them is a reason for exit status 1)."""
+        out = []
+        if self.result is not None and self.result.failures:
+            out.append(f"{len(self.result.failures)} operation(s) failed")
+        if self.plan.conflicts:
+            rows = ", ".join(str(c.row) for c in self.plan.conflicts)
+            out.append(
+                f"{len(self.plan.conflicts)} person(s) skipped because of a conflict with a Moodle account "
+                f"(row {rows}): Moodle does not match the roster for them until the conflict is resolved"
+            )
+        return out
 
 
 # --- reading the site ------------------------------------------------------------------------------------------
@@ -262,6 +305,52 @@ def check_guards(
     return reasons
 
 
+def check_shrink(
+    store: sqlite3.Connection | None,
+    roster: Roster,
+    *,
+    cohort: str,
+    site: str,
+    removal: Removal,
+    guards: Guards,
+) -> list[str]:
+    """A reason to stop when the file has far fewer people than the last one applied to the cohort.
+
+    The per-course guard looks at the removals of one run; this one at the file: a spreadsheet cut short
+    (a filter left on, a sheet saved half-way, an export that stopped) loses people in every course at once.
+    With ``--removal keep`` nobody would be removed, so nothing is checked.
+    """
+    if store is None or not cohort or removal == "keep":
+        return []
+    last = last_applied_run(store, cohort=cohort, site=site)
+    if last is None or last.people <= 0:
+        return []
+    now = len(roster.people)
+    fewer = last.people - now
+    if fewer < guards.shrink_min_people or fewer <= guards.max_shrink_share * last.people:
+        return []
+    return [
+        f"{roster.path} has {now} people, {fewer} fewer than the {last.people} of the last sync applied to "
+        f"cohort {cohort} (journal run {last.id}, {last.started_at}, {last.file}): {fewer / last.people:.0%} "
+        f"fewer, more than the allowed {guards.max_shrink_share:.0%}. Check the file is complete (a filter "
+        "left on, a sheet cut short), or give --force if these people really left"
+    ]
+
+
+def guard_reasons(
+    outcome: SyncOutcome,
+    *,
+    store: sqlite3.Connection | None,
+    site: str,
+    removal: Removal,
+    guards: Guards,
+) -> list[str]:
+    """Every reason to stop before writing: the per-course removal share, an empty roster, a shrunk file."""
+    return check_guards(
+        outcome.plan, outcome.people, max_share=guards.max_suspend_share, removal=removal
+    ) + check_shrink(store, outcome.roster, cohort=outcome.cohort, site=site, removal=removal, guards=guards)
+
+
 # --- the whole sync -------------------------------------------------------------------------------------------
 
 
@@ -273,6 +362,7 @@ def plan_sync(
     roles: Roles,
     removal: Removal = "suspend",
     skip_invalid: bool = False,
+    cohort: str = "",
 ) -> SyncOutcome:
     """Read the site and plan. Raises RosterStop for a file with errors unless ``skip_invalid``."""
     if roster.errors and not skip_invalid:
@@ -299,7 +389,7 @@ def plan_sync(
         protected_userids=protected,
     )
     plan.notes.extend(username_problems)
-    return SyncOutcome(roster=roster, plan=plan, people=people, skipped_rows=skipped)
+    return SyncOutcome(roster=roster, plan=plan, people=people, skipped_rows=skipped, cohort=cohort)
 
 
 def apply_sync(
@@ -312,7 +402,14 @@ def apply_sync(
     progress: Callable[[int], None] | None = None,
 ) -> SyncOutcome:
     journal = (
-        Journal(store, file=str(outcome.roster.path), site=client.url, removal=removal)
+        Journal(
+            store,
+            file=str(outcome.roster.path),
+            site=client.url,
+            removal=removal,
+            cohort=outcome.cohort,
+            people=len(outcome.roster.people),
+        )
         if store is not None
         else None
     )
@@ -388,16 +485,22 @@ def sync_roster(
     removal: Removal = "suspend",
     force: bool = False,
     skip_invalid: bool = False,
-    max_share: float = 0.1,
+    guards: Guards | None = None,
+    cohort: str = "",
     report_path: Path | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> SyncOutcome:
     """Plan, check the guards and (with ``apply``) carry the plan out: what `accel roster sync` and the
     service's scheduled sync both run. A guard stop leaves ``outcome.blocked`` set and writes nothing
     unless ``force``. Raises RosterStop for an invalid file (without ``skip_invalid``) or a missing course.
+    ``cohort`` (the cohort's code) is journalled with the run and enables the shrink guard.
     """
-    outcome = plan_sync(client, roster, courses, roles=roles, removal=removal, skip_invalid=skip_invalid)
-    outcome.blocked = check_guards(outcome.plan, outcome.people, max_share=max_share, removal=removal)
+    outcome = plan_sync(
+        client, roster, courses, roles=roles, removal=removal, skip_invalid=skip_invalid, cohort=cohort
+    )
+    outcome.blocked = guard_reasons(
+        outcome, store=store, site=client.url, removal=removal, guards=guards or Guards()
+    )
     if not apply or (outcome.blocked and not force):
         return outcome
     report = report_path or default_report_path(roster.path)

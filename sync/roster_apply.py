@@ -13,7 +13,7 @@ plans from the live site, completes what is missing.
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from integration.groups import (
 )
 from integration.transport import MoodleClient
 from integration.users import create_users, get_users_by_field, update_users
+from sync.private_files import write_private
 from sync.roster_journal import Journal
 from sync.roster_plan import OP_ORDER, Op, OpKind, Plan
 from sync.roster_read import RosterPerson, team_key
@@ -215,6 +216,10 @@ class Applier:
     ) -> None:
         ops = [p[0] for p in pairs]
         kind = ops[0].kind
+        if self.journal is not None:
+            # What is known so far goes to the store now, between requests: the journal never keeps a write
+            # transaction open while Moodle answers (a batch being split sends many requests in a row).
+            self.journal.commit()
         try:
             answer = send([p[1] for p in pairs])
         except (InvalidToken, AccessDenied):
@@ -448,6 +453,31 @@ class Applier:
 
 FAILURE_COLUMNS = ("Строка", "ФИО", "Email", "№ заявки", "Курс", "Действие", "Статус", "Ответ Moodle")
 
+#: What makes a spreadsheet read a CSV cell as a formula (Excel, LibreOffice): "=1+1", "+7 900...", "-2",
+#: "@SUM(...)", and a leading tab or carriage return that the program strips before looking again.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_text(value: object) -> str:
+    """A CSV cell that a spreadsheet shows as the text it is: a leading ``'`` keeps ``=HYPERLINK(...)``
+    typed in a roster or on the site (a name, Moodle's echo of it) from running as a formula."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def write_csv_rows(path: Path, header: Sequence[str], rows: Iterable[Sequence[object]]) -> Path:
+    """A CSV a coordinator opens in a spreadsheet (UTF-8 with BOM, ';'), private (0600), whole or not at all,
+    every cell neutralised by :func:`spreadsheet_text`."""
+
+    def write(target: Path) -> None:
+        with target.open("w", encoding="utf-8-sig", newline="") as handle:
+            writer = csv.writer(handle, delimiter=";")
+            writer.writerow([spreadsheet_text(h) for h in header])
+            writer.writerows([spreadsheet_text(cell) for cell in row] for row in rows)
+
+    write_private(path, write)
+    return path
+
 
 def write_failure_report(
     path: Path,
@@ -455,30 +485,27 @@ def write_failure_report(
     people: Sequence[RosterPerson],
     extra: Sequence[tuple[int | None, str, str]] = (),
 ) -> Path:
-    """A CSV a coordinator opens in a spreadsheet (UTF-8 with BOM, ';'): roster row, person, Moodle's answer.
+    """The failure report (see :func:`write_csv_rows`): roster row, person, Moodle's answer.
 
     ``extra`` adds rows for problems found before writing (row, name, message): conflicts, skipped rows.
     """
     by_key = {p.key: p for p in people}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8-sig", newline="") as handle:
-        writer = csv.writer(handle, delimiter=";")
-        writer.writerow(FAILURE_COLUMNS)
-        for row, name, message in extra:
-            writer.writerow([row or "", name, "", "", "", "", "пропущено", message])
-        for failure in failures:
-            op = failure.op
-            person = by_key.get(op.person)
-            writer.writerow(
-                [
-                    op.row or "",
-                    op.name,
-                    person.email if person else "",
-                    person.application if person else "",
-                    op.course,
-                    op.describe(),
-                    "ошибка" if failure.status == "failed" else "пропущено",
-                    failure.error,
-                ]
-            )
-    return path
+    rows: list[list[object]] = []
+    for row, name, message in extra:
+        rows.append([row or "", name, "", "", "", "", "пропущено", message])
+    for failure in failures:
+        op = failure.op
+        person = by_key.get(op.person)
+        rows.append(
+            [
+                op.row or "",
+                op.name,
+                person.email if person else "",
+                person.application if person else "",
+                op.course,
+                op.describe(),
+                "ошибка" if failure.status == "failed" else "пропущено",
+                failure.error,
+            ]
+        )
+    return write_csv_rows(path, FAILURE_COLUMNS, rows)

@@ -17,12 +17,13 @@ import click
 
 from sync.cli_options import wait_for_lock
 from sync.roster import (
+    Guards,
     RosterStop,
     SyncOutcome,
     apply_sync,
-    check_guards,
     cohort_courses,
     default_report_path,
+    guard_reasons,
     plan_sync,
     roles_from,
     write_report,
@@ -30,10 +31,11 @@ from sync.roster import (
 from sync.roster_apply import write_failure_report
 from sync.roster_journal import entries, runs
 from sync.roster_plan import OP_ORDER, Removal
-from sync.roster_read import Roster, RosterFileError, read_roster
+from sync.roster_read import Roster, RosterFileError, max_roster_bytes, read_roster
 
 if TYPE_CHECKING:
     from cli import AppContext
+    from sync.config import AccelConfig
 
 #: Lines of each kind of operation shown in the text plan (the JSON output has them all).
 SHOWN_PER_KIND = 25
@@ -63,11 +65,11 @@ def _course_modules(app: AppContext) -> dict[str, int] | None:
     return {c.shortname: c.number for c in app.config().module_courses()}
 
 
-def _read(path: str, course_modules: dict[str, int] | None) -> Roster:
+def _read(path: str, course_modules: dict[str, int] | None, config: AccelConfig | None) -> Roster:
     from cli import UsageProblem
 
     try:
-        return read_roster(path, course_modules=course_modules)
+        return read_roster(path, course_modules=course_modules, max_bytes=max_roster_bytes(config))
     except RosterFileError as exc:
         raise UsageProblem(str(exc)) from None
 
@@ -124,7 +126,7 @@ def roster() -> None:
 
 
 @roster.command("check")
-@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("file", type=click.Path())  # the reader names what is wrong with it
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_obj
 def roster_check(app: AppContext, file: str, as_json: bool) -> None:
@@ -135,7 +137,8 @@ def roster_check(app: AppContext, file: str, as_json: bool) -> None:
     """
     from cli import Problems
 
-    data = _read(file, _course_modules(app))
+    config = app.config() if app.resolved_config_path().exists() else None
+    data = _read(file, _course_modules(app), config)
     summary = _roster_summary(data)
     if as_json:
         click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
@@ -190,6 +193,12 @@ def _print_plan(outcome: SyncOutcome, details: bool) -> None:
         click.echo(f"  conflict, row {conflict.row} ({conflict.name}): {conflict.message} -- skipped")
     for note in plan.notes:
         click.echo(f"  note: {note}")
+    if plan.empty and plan.conflicts:
+        click.echo(
+            f"Nothing to change for the others, but Moodle does not match the roster: "
+            f"{_count(len(plan.conflicts), 'person')} skipped because of a conflict (above)."
+        )
+        return
     if plan.empty:
         click.echo("Moodle already matches the roster: nothing to do.")
         return
@@ -208,7 +217,7 @@ def _print_plan(outcome: SyncOutcome, details: bool) -> None:
 
 
 @roster.command("sync")
-@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("file", type=click.Path())  # the reader names what is wrong with it
 @click.option("--apply", "do_apply", is_flag=True, help="Carry the plan out (default: only print it).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (progress goes to stderr).")
 @click.option(
@@ -228,10 +237,10 @@ def _print_plan(outcome: SyncOutcome, details: bool) -> None:
 @click.option(
     "--max-suspend-share",
     type=click.FloatRange(0.0, 1.0),
-    default=0.1,
+    default=None,
     metavar="SHARE",
-    show_default=True,
-    help="Stop when more than this share of a course's active participants would be removed.",
+    help="Stop when more than this share of a course's active participants would be removed "
+    "(default: [roster] max_suspend_share, else 0.1).",
 )
 @click.option(
     "--report",
@@ -252,7 +261,7 @@ def roster_sync(
     removal: Removal,
     force: bool,
     skip_invalid: bool,
-    max_suspend_share: float,
+    max_suspend_share: float | None,
     report_file: str | None,
     details: bool,
     wait: float,
@@ -260,13 +269,19 @@ def roster_sync(
     """Plan (and with --apply, carry out) the sync of FILE into the cohort's three courses.
 
     Without --apply nothing is written. People dropped from the roster are suspended, never unenrolled,
-    unless --removal says otherwise. Exit 0 when all went well, 1 when the file has errors, a guard
-    stopped the apply or some items failed (see the failure report), 2 on a usage error.
+    unless --removal says otherwise. An apply stops before writing (unless --force) when it would remove
+    more than --max-suspend-share of a course's participants, or when the file has far fewer people than
+    the last one applied to the cohort ([roster] max_shrink_share, shrink_min_people). Exit 0 when all went
+    well, 1 when the file has errors, a guard stopped the apply, some items failed (see the failure report)
+    or people were skipped because of a conflict, 2 on a usage error.
     """
     from cli import Problems, UsageProblem
 
     config = app.config()
-    data = _read(file, {c.shortname: c.number for c in config.module_courses()})
+    data = _read(file, {c.shortname: c.number for c in config.module_courses()}, config)
+    guards = Guards.from_config(config)
+    if max_suspend_share is not None:
+        guards = Guards(max_suspend_share, guards.max_shrink_share, guards.shrink_min_people)
     courses = cohort_courses(config)
     roles = roles_from(config)
     report_path = Path(report_file) if report_file else default_report_path(file)
@@ -307,13 +322,19 @@ def roster_sync(
         client = app.client()
         try:
             outcome = plan_sync(
-                client, data, courses, roles=roles, removal=removal, skip_invalid=skip_invalid
+                client,
+                data,
+                courses,
+                roles=roles,
+                removal=removal,
+                skip_invalid=skip_invalid,
+                cohort=config.cohort.code,
             )
         except RosterStop as exc:
             raise UsageProblem(str(exc)) from None
-        outcome.blocked = check_guards(
-            outcome.plan, outcome.people, max_share=max_suspend_share, removal=removal
-        )
+        # The shrink guard compares with the journal: without --apply the store is read only if it exists.
+        store = app.store() if do_apply or app.store_path().exists() else None
+        outcome.blocked = guard_reasons(outcome, store=store, site=client.url, removal=removal, guards=guards)
         if not do_apply or (outcome.blocked and not force):
             return outcome
         if outcome.plan.empty:
@@ -368,8 +389,8 @@ def roster_sync(
             click.echo(f"Failure report: {outcome.report}")
     if do_apply and outcome.blocked and not force:
         raise Problems("the apply was stopped by a safety guard; nothing was written")
-    if outcome.failed:
-        raise Problems(f"{len(outcome.result.failures) if outcome.result else 0} operation(s) failed")
+    if outcome.problems:
+        raise Problems("; ".join(outcome.problems))
 
 
 @roster.command("history")

@@ -3,6 +3,10 @@
 The store's location is documented in sync/store.py (config [store] path, else $ACCEL_STORE, else
 ~/.local/share/accel/accel.sqlite3). Two tables: ``roster_runs`` (one row per ``accel roster sync --apply``)
 and ``roster_journal`` (one row per operation: when, what, for whom, and Moodle's answer when it failed).
+
+A run also keeps its cohort and how many people its file had, for the shrink guard (a file much shorter than
+the last one applied to the same cohort is held: sync/roster.py). Stores written before these columns get
+them from the store's migration (sync/store.py), with an empty cohort: such runs are not compared.
 """
 
 from __future__ import annotations
@@ -25,7 +29,9 @@ CREATE TABLE IF NOT EXISTS roster_runs (
     site TEXT NOT NULL,
     removal TEXT NOT NULL,
     status TEXT NOT NULL DEFAULT 'running',
-    summary TEXT NOT NULL DEFAULT '{}'
+    summary TEXT NOT NULL DEFAULT '{}',
+    cohort TEXT NOT NULL DEFAULT '',
+    people INTEGER
 );
 CREATE TABLE IF NOT EXISTS roster_journal (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -53,24 +59,56 @@ def ensure_schema(connection: sqlite3.Connection) -> None:
     connection.executescript(SCHEMA)
 
 
-class Journal:
-    """One applied run. Records are committed after each request's outcome is known (:meth:`commit`), so an
-    interrupted run keeps what it did without paying for one disk flush per person."""
+def migrate_add_cohort(connection: sqlite3.Connection) -> None:
+    """Store format 0 -> 1: ``roster_runs`` gains ``cohort`` and ``people`` (when the table exists at all)."""
+    from sync.store import table_columns
 
-    def __init__(self, connection: sqlite3.Connection, *, file: str, site: str, removal: str) -> None:
+    columns = table_columns(connection, "roster_runs")
+    if not columns:
+        return  # created with every column when the first run is journalled
+    if "cohort" not in columns:
+        connection.execute("ALTER TABLE roster_runs ADD COLUMN cohort TEXT NOT NULL DEFAULT ''")
+    if "people" not in columns:
+        connection.execute("ALTER TABLE roster_runs ADD COLUMN people INTEGER")
+
+
+_INSERT_ENTRY = (
+    "INSERT INTO roster_journal (run_id, at, action, status, course, person, name, roster_row, userid,"
+    " description, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+class Journal:
+    """One applied run.
+
+    Records are kept in memory and written in one short transaction by :meth:`commit`, which the applier
+    calls between requests (before each one and after each outcome): no write transaction is ever open
+    while a request is in flight, so another process is never kept waiting for Moodle's answer (or a
+    failing batch's whole split), and an interrupted run still keeps everything up to its last request.
+    """
+
+    def __init__(
+        self,
+        connection: sqlite3.Connection,
+        *,
+        file: str,
+        site: str,
+        removal: str,
+        cohort: str = "",
+        people: int | None = None,
+    ) -> None:
         ensure_schema(connection)
         self.connection = connection
+        self._pending: list[tuple[Any, ...]] = []
         cursor = connection.execute(
-            "INSERT INTO roster_runs (started_at, file, site, removal) VALUES (?, ?, ?, ?)",
-            (_now(), file, site, removal),
+            "INSERT INTO roster_runs (started_at, file, site, removal, cohort, people) VALUES (?, ?, ?, ?, ?, ?)",
+            (_now(), file, site, removal, cohort, people),
         )
         connection.commit()
         self.run_id = int(cursor.lastrowid or 0)
 
     def record(self, op: Op, status: str, error: str = "") -> None:
-        self.connection.execute(
-            "INSERT INTO roster_journal (run_id, at, action, status, course, person, name, roster_row, userid,"
-            " description, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        self._pending.append(
             (
                 self.run_id,
                 _now(),
@@ -83,13 +121,25 @@ class Journal:
                 op.userid,
                 op.describe(),
                 error,
-            ),
+            )
         )
 
     def commit(self) -> None:
-        self.connection.commit()
+        """Write the records kept so far (one transaction; nothing when there are none)."""
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, []
+        try:
+            self.connection.executemany(_INSERT_ENTRY, pending)
+            self.connection.commit()
+        except BaseException:
+            if self.connection.in_transaction:
+                self.connection.rollback()
+            self._pending = pending + self._pending
+            raise
 
     def finish(self, status: str, summary: dict[str, Any]) -> None:
+        self.commit()
         self.connection.execute(
             "UPDATE roster_runs SET finished_at = ?, status = ?, summary = ? WHERE id = ?",
             (_now(), status, json.dumps(summary, ensure_ascii=False), self.run_id),
@@ -165,3 +215,25 @@ def entries(
         "error",
     )
     return [dict(zip(keys, tuple(r), strict=True)) for r in connection.execute(sql, args).fetchall()]
+
+
+@dataclass(frozen=True)
+class AppliedRun:
+    id: int
+    started_at: str
+    file: str
+    people: int
+
+
+def last_applied_run(connection: sqlite3.Connection, *, cohort: str, site: str) -> AppliedRun | None:
+    """The newest run that applied a file to ``cohort`` on ``site`` (whatever its outcome: even a run with
+    failed items or one interrupted midway wrote part of that file to the site)."""
+    ensure_schema(connection)
+    row = connection.execute(
+        "SELECT id, started_at, file, people FROM roster_runs WHERE cohort = ? AND site = ?"
+        " AND people IS NOT NULL ORDER BY id DESC LIMIT 1",
+        (cohort, site),
+    ).fetchone()
+    if row is None:
+        return None
+    return AppliedRun(id=int(row[0]), started_at=str(row[1]), file=str(row[2]), people=int(row[3]))

@@ -1,7 +1,9 @@
 """The four jobs of `accel serve`, built on the same functions the commands use.
 
 - roster_sync: when the roster file changed (or at a fixed daily time), plan; apply only when the plan
-  passes the roster sync's safety rules; otherwise hold, log why and message the coordinator once.
+  passes the roster sync's safety rules; otherwise hold, log why and message the coordinator once. After an
+  apply that made groups, the team consultations of the schedule that waited for them are created (the
+  events part of `accel provision`, in the same lock).
 - snapshot: gather the indicators' data and store a dated snapshot.
 - reminders: one Moodle message per mentor about their teams' work waiting too long; never the same
   submission to the same mentor twice in a day.
@@ -25,6 +27,7 @@ from sync.lock import exclusive
 from sync.service import Job, JobContext, JobNotReady, JobResult
 
 if TYPE_CHECKING:
+    from sync.roster import SyncOutcome
     from sync.roster_read import Roster
 
 log = logging.getLogger("accel.service")
@@ -97,17 +100,27 @@ def _notify_coordinator(context: JobContext, roster: Roster | None, subject: str
 
 
 def roster_sync_job(context: JobContext) -> JobResult:
-    from sync.roster import RosterStop, cohort_courses, roles_from, sync_roster
-    from sync.roster_read import RosterFileError, read_roster
+    from sync.roster import Guards, RosterStop, cohort_courses, roles_from, sync_roster
+    from sync.roster_read import (
+        RosterFileError,
+        RosterFileUnavailable,
+        max_roster_bytes,
+        read_file_bytes,
+        read_roster,
+    )
 
     service = context.config.service
     if not service.roster_file:
         return JobResult("nothing", "no [service] roster_file set")
     path = context.config.relative_path(service.roster_file)
+    max_bytes = max_roster_bytes(context.config)
     try:
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError as exc:
-        raise RuntimeError(f"roster file {path}: {exc.strerror}") from None
+        digest = hashlib.sha256(read_file_bytes(path, max_bytes)).hexdigest()
+    except RosterFileUnavailable as exc:
+        raise RuntimeError(f"roster file {exc}") from None
+    except RosterFileError as exc:
+        # Not a file to read (a FIFO, a device, too large): held below like a bad file, and told once.
+        digest = hashlib.sha256(str(exc).encode("utf-8")).hexdigest()
     if digest == context.get_state("roster_synced_hash") and not context.forced:
         return JobResult("unchanged", f"{path.name} has not changed since the last sync")
     already_held = digest == context.get_state("roster_held_hash")
@@ -138,7 +151,7 @@ def roster_sync_job(context: JobContext) -> JobResult:
 
     courses = {c.shortname: c.number for c in context.config.module_courses()}
     try:
-        roster = read_roster(path, course_modules=courses)
+        roster = read_roster(path, course_modules=courses, max_bytes=max_bytes)
     except RosterFileError as exc:
         return hold([str(exc)])
     if roster.errors:
@@ -153,20 +166,52 @@ def roster_sync_job(context: JobContext) -> JobResult:
                 apply=True,
                 store=context.store,
                 removal=service.roster_removal,
+                guards=Guards.from_config(context.config),
+                cohort=context.config.cohort.code,
             )
         except RosterStop as exc:
             return hold([str(exc)], roster)
+        events = _team_events_after_sync(context, outcome)
     if outcome.blocked:
         return hold(list(outcome.blocked), roster)
-    if outcome.failed:
-        # What could be applied was; the rest is retried (only what is still missing) after the back-off.
-        raise RuntimeError(f"some roster changes failed; see the failure report {outcome.report}")
+    if outcome.problems:
+        # What could be applied was; the rest (failed items, people skipped for a conflict) is retried
+        # after the back-off: only what is still missing.
+        raise RuntimeError("; ".join(outcome.problems) + f"; see the failure report {outcome.report}")
     context.set_state("roster_synced_hash", digest)
     context.set_state("roster_held_hash", None)
     counts = outcome.plan.counts()
     if not counts:
-        return JobResult("ok", f"{path.name}: Moodle already in step")
-    return JobResult("ok", f"{path.name}: applied " + ", ".join(f"{n} {kind}" for kind, n in counts.items()))
+        return JobResult("ok", f"{path.name}: Moodle already in step" + events)
+    applied = ", ".join(f"{n} {kind}" for kind, n in counts.items())
+    return JobResult("ok", f"{path.name}: applied {applied}{events}")
+
+
+def _team_events_after_sync(context: JobContext, outcome: SyncOutcome) -> str:
+    """After an apply that made groups, bring the calendar in step as `accel provision --apply` would: the
+    team consultations that waited for their group are created (the events part of provisioning, same plan
+    and apply code, inside the caller's lock). Returns what was done, for the job's detail.
+
+    Remembered until done: if this step fails, the job's retry (whose roster plan is then empty) still does it.
+    """
+    from sync.provision import apply_plan, compute_events_plan, has_team_events, team_events
+
+    made_groups = outcome.result is not None and outcome.result.counts().get("create_group", 0) > 0
+    if not has_team_events(context.config) or not (made_groups or context.get_state("team_events_due")):
+        return ""
+    context.set_state("team_events_due", "1")
+    plan = compute_events_plan(context.client(), context.config)
+    created = team_events(plan)
+    if plan.changes:
+        apply_plan(context.client(), plan)
+        for change in plan.ordered_changes():
+            log.info("calendar: %s: %s (%s)", change.action, change.target, change.reason)
+    context.set_state("team_events_due", None)
+    if not plan.changes:
+        return ""
+    detail = f"; calendar: {len(created)} team event(s) created"
+    others = len(plan.changes) - len(created)
+    return detail + (f", {others} other event change(s) of the schedule" if others else "")
 
 
 # -- snapshot, reminders, report ------------------------------------------------------------------------------

@@ -9,12 +9,15 @@ the indicators over time.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import time
 import zlib
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+log = logging.getLogger("accel.snapshot")
 
 SNAPSHOT_SCHEMA_VERSION = 1
 
@@ -221,6 +224,11 @@ class SnapshotNotFound(LookupError):
     """No stored snapshot matches the request."""
 
 
+class SnapshotFormatError(SnapshotNotFound):
+    """A stored snapshot was written in another snapshot format: refused, never read with defaults (a field
+    this accel does not know would be dropped, one it expects would read as empty)."""
+
+
 class SnapshotInfo(_Model):
     id: int
     cohort: str
@@ -246,12 +254,30 @@ def save_snapshot(conn: sqlite3.Connection, snapshot: Snapshot) -> int:
     return row_id
 
 
-def _decode(row_id: int, body: bytes) -> Snapshot:
+def _format_error(row_id: int, version: object) -> SnapshotFormatError:
+    return SnapshotFormatError(
+        f"stored snapshot {row_id} was written in snapshot format {version}; this accel reads format "
+        f"{SNAPSHOT_SCHEMA_VERSION}: run `accel indicators gather` for a new snapshot (or use the accel that "
+        "wrote it)"
+    )
+
+
+def _decode(row_id: int, body: bytes, version: int = SNAPSHOT_SCHEMA_VERSION) -> Snapshot:
+    """A stored snapshot; ``version`` is the format recorded beside it (checked before the body is read)."""
+    if version != SNAPSHOT_SCHEMA_VERSION:
+        raise _format_error(row_id, version)
     try:
         data = json.loads(zlib.decompress(body).decode("utf-8"))
     except (zlib.error, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise SnapshotNotFound(f"stored snapshot {row_id} is unreadable: {exc}") from exc
-    return Snapshot.model_validate(data)
+    if not isinstance(data, dict) or data.get("schema_version") != SNAPSHOT_SCHEMA_VERSION:
+        raise _format_error(row_id, data.get("schema_version") if isinstance(data, dict) else "unknown")
+    try:
+        return Snapshot.model_validate(data)
+    except ValidationError as exc:
+        raise SnapshotNotFound(
+            f"stored snapshot {row_id} is unreadable: {exc.error_count()} bad field(s)"
+        ) from None
 
 
 def _select(conn: sqlite3.Connection, columns: str, cohort: str | None, *, newest: bool = False) -> list[Any]:
@@ -268,16 +294,18 @@ def find_snapshot(
     """One stored snapshot and its id: by id, or the newest one (of `cohort` when given)."""
     ensure_schema(conn)
     if snapshot_id is not None:
-        row = conn.execute("SELECT id, body FROM indicator_snapshots WHERE id = ?", (snapshot_id,)).fetchone()
+        row = conn.execute(
+            "SELECT id, body, schema_version FROM indicator_snapshots WHERE id = ?", (snapshot_id,)
+        ).fetchone()
         if row is None:
             raise SnapshotNotFound(f"no stored snapshot with id {snapshot_id}")
     else:
-        rows = _select(conn, "id, body", cohort, newest=True)
+        rows = _select(conn, "id, body, schema_version", cohort, newest=True)
         if not rows:
             where = f" for cohort {cohort}" if cohort else ""
             raise SnapshotNotFound(f"no stored snapshot{where}: run `accel indicators gather` first")
         row = rows[0]
-    return int(row[0]), _decode(int(row[0]), bytes(row[1]))
+    return int(row[0]), _decode(int(row[0]), bytes(row[1]), int(row[2]))
 
 
 def load_snapshot(
@@ -293,5 +321,12 @@ def list_snapshots(conn: sqlite3.Connection, cohort: str | None = None) -> list[
 
 
 def load_all_snapshots(conn: sqlite3.Connection, cohort: str | None = None) -> list[tuple[int, Snapshot]]:
-    """Every stored snapshot (oldest first): for the indicators-over-time chart."""
-    return [(int(r[0]), _decode(int(r[0]), bytes(r[1]))) for r in _select(conn, "id, body", cohort)]
+    """Every stored snapshot of this snapshot format (oldest first): for the indicators-over-time chart.
+    Snapshots of another format are left out (and logged), not read with defaults."""
+    out = []
+    for row in _select(conn, "id, body, schema_version", cohort):
+        try:
+            out.append((int(row[0]), _decode(int(row[0]), bytes(row[1]), int(row[2]))))
+        except SnapshotFormatError as exc:
+            log.warning("%s", exc)
+    return out

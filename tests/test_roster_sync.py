@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -277,8 +278,10 @@ def test_conflict_same_email_other_idnumber_is_skipped_and_not_suspended(
     adopted = add_user(fake_moodle, "p4.legacy", email="P4@example.org".lower())
     path = write_roster(tmp_path / "roster.csv", standard_rows())
     result = run_cli("roster", "sync", str(path), "--apply", config=CONFIG)
-    assert result.exit_code == 0, result.output
+    # The others are applied, but a person skipped for a conflict is a problem: exit 1, said so.
+    assert result.exit_code == 1, result.output
     assert "conflict, row 4" in result.output and "OTHER-1" in result.output
+    assert "1 person(s) skipped because of a conflict with a Moodle account (row 4)" in result.output
     assert fake_moodle.users[other]["idnumber"] == "OTHER-1"
     assert not fake_moodle.enrolments[(courses[1], other)]["suspended"]  # in the file: never suspended
     assert fake_moodle.users[adopted]["idnumber"] == "KAM21-004"  # adopted, username kept
@@ -750,3 +753,97 @@ def test_an_email_retyped_in_another_case_finds_the_same_account(
     for cid in courses.values():
         assert not fake_moodle.enrolments[(cid, mentor["id"])]["suspended"]
     assert mentor["id"] in fake_moodle.group_members[group_of(fake_moodle, courses[1], "Команда А") or 0]
+
+
+def test_a_conflict_alone_is_never_already_in_step(
+    fake_moodle: FakeMoodle, run_cli: Run, tmp_path: Path
+) -> None:
+    cohort(fake_moodle)
+    add_user(fake_moodle, "old.account", email="p3@example.org", idnumber="OTHER-1")
+    path = write_roster(tmp_path / "roster.csv", standard_rows())
+    assert run_cli("roster", "sync", str(path), "--apply", config=CONFIG).exit_code == 1
+    for args in ((), ("--apply",)):  # everyone else is in step now: only the conflict is left
+        again = run_cli("roster", "sync", str(path), *args, config=CONFIG)
+        assert again.exit_code == 1, again.output
+        assert "already matches" not in again.output
+        assert "Moodle does not match the roster: 1 person skipped because of a conflict" in again.output
+        assert (
+            "Error: 1 person(s) skipped because of a conflict with a Moodle account (row 4)" in again.output
+        )
+    as_json = run_cli("roster", "sync", str(path), "--json", config=CONFIG)
+    assert as_json.exit_code == 1 and json.loads(as_json.stdout)["conflicts"][0]["row"] == 4
+
+
+def test_a_file_much_shorter_than_the_last_one_applied_is_held(
+    fake_moodle: FakeMoodle, run_cli: Run, tmp_path: Path
+) -> None:
+    cohort(fake_moodle)
+    rows = standard_rows()
+    path = tmp_path / "roster.csv"
+    assert run_cli("roster", "sync", str(write_roster(path, rows)), "--apply", config=CONFIG).exit_code == 0
+    # 12 of 17 people: the per-course share is raised out of the way; the file-level guard still holds it.
+    write_roster(path, rows[:5] + rows[10:])
+    before = len(fake_moodle.calls)
+    held = run_cli("roster", "sync", str(path), "--apply", "--max-suspend-share", "0.9", config=CONFIG)
+    assert held.exit_code == 1, held.output
+    assert (
+        f"Stopped: {path} has 12 people, 5 fewer than the 17 of the last sync applied to cohort kam21 "
+        "(journal run 1, " in held.output
+    )
+    assert "29% fewer, more than the allowed 10%" in held.output and "--force" in held.output
+    assert writes(fake_moodle, before) == []
+    forced = run_cli(
+        "roster", "sync", str(path), "--apply", "--max-suspend-share", "0.9", "--force", config=CONFIG
+    )
+    assert forced.exit_code == 0, forced.output
+    # The next file is compared with the forced one (12); growing back is never held.
+    assert run_cli("roster", "sync", str(write_roster(path, rows)), "--apply", config=CONFIG).exit_code == 0
+    # Three fewer of 17 is under the default minimum of 5 people: not held by this guard.
+    small = run_cli(
+        "roster",
+        "sync",
+        str(write_roster(path, rows[:14])),
+        "--apply",
+        "--max-suspend-share",
+        "0.9",
+        config=CONFIG,
+    )
+    assert small.exit_code == 0, small.output
+    # --removal keep removes nobody: nothing to guard.
+    keep = run_cli(
+        "roster", "sync", str(write_roster(path, rows[:6])), "--apply", "--removal", "keep", config=CONFIG
+    )
+    assert keep.exit_code == 0, keep.output
+
+    # The limits come from [roster] in the configuration.
+    config = tmp_path / "accelerator.toml"
+    limits = "\n[roster]\nmax_suspend_share = 0.9\nmax_shrink_share = 0.1\nshrink_min_people = 2\n"
+    config.write_text(CONFIG.read_text(encoding="utf-8") + limits, encoding="utf-8")
+    strict = run_cli("roster", "sync", str(write_roster(path, rows[:12])), "--apply", "--json", config=config)
+    assert strict.exit_code == 1
+    [reason] = json.loads(strict.stdout)["blocked"]
+    assert reason.startswith(f"{path} has 12 people, 2 fewer than the 14 of the last sync applied")
+
+
+def test_the_services_roster_job_holds_a_shrunk_file(
+    fake_moodle: FakeMoodle, run_cli: Run, tmp_path: Path
+) -> None:
+    import shutil
+
+    from tests.test_service_e2e import write_config
+    from tests.test_service_e2e import write_roster as cut_roster
+
+    cohort(fake_moodle)
+    roster = tmp_path / "roster.csv"
+    shutil.copy(EXAMPLE_ROSTER, roster)
+    # The per-course guard is set out of the way ([roster] max_suspend_share = 1): only the shrink guard holds.
+    config = write_config(tmp_path, 'roster_file = "roster.csv"\n\n[roster]\nmax_suspend_share = 1.0\n')
+    synced = run_cli("--config", str(config), "serve", "--once", "--job", "roster_sync")
+    assert "roster_sync: ok" in synced.output, synced.output
+    cut_roster(EXAMPLE_ROSTER, roster, keep=lambda n: n % 2 == 0)
+    before = len(fake_moodle.calls)
+    held = run_cli("--config", str(config), "serve", "--once", "--job", "roster_sync")
+    assert re.search(
+        r"^roster_sync: held .*has 19 people, 18 fewer than the 37 of the last sync", held.output, re.M
+    ), held.output
+    assert [n for n in writes(fake_moodle, before) if "message" not in n] == []
