@@ -499,12 +499,14 @@ def _event_signature(
     return (course_key, groupid, kind, html.unescape(name).strip(), start, duration, text)
 
 
-def _plan_events(config: AccelConfig, plan: Plan) -> None:
+def _plan_events(config: AccelConfig, plan: Plan, *, existing_courses_only: bool = False) -> None:
     #: signature -> the scheduled event and the event to create when the calendar lacks it
     wanted: dict[tuple[Any, ...], tuple[ScheduledEvent, dict[str, Any]]] = {}
     for ev in config.scheduled_events():
         state = plan.courses[ev.module]
         mc = state.desired
+        if existing_courses_only and state.course is None:
+            continue  # the course is made by `accel provision`, and its events with it
         if not (mc.startdate <= ev.timestart <= mc.enddate):
             plan.notes.append(
                 f"{ev.kind} «{ev.title}» ({ev.start:%d.%m.%Y %H:%M}) is outside the dates of {mc.shortname} "
@@ -518,8 +520,8 @@ def _plan_events(config: AccelConfig, plan: Plan) -> None:
                 where = state.desired.shortname
                 plan.notes.append(
                     f"consultation «{ev.title}» ({ev.start:%d.%m.%Y %H:%M}) waits for team «{ev.team}»: no such "
-                    f"group in {where} yet. Create the teams (`accel roster sync`), then run "
-                    "`accel provision --apply` again."
+                    f"group in {where} yet. It is created once the roster sync makes the team: by the service's "
+                    "roster job itself, or run `accel provision --apply` after `accel roster sync --apply`."
                 )
                 continue
             groupid = group.id
@@ -576,7 +578,11 @@ def _plan_events(config: AccelConfig, plan: Plan) -> None:
                 f"{ev.kind} «{ev.title}» {ev.start:%d.%m.%Y %H:%M}, {ev.duration_minutes} min",
                 f"in the schedule, not in the calendar of {state.desired.shortname} ({scope})",
                 ev.module,
-                {"courseid": state.course.id if state.course else None, "event": event_fields},
+                {
+                    "courseid": state.course.id if state.course else None,
+                    "event": event_fields,
+                    "team": ev.team,
+                },
             )
         )
     for events in existing.values():
@@ -621,13 +627,58 @@ def compute_plan(client: MoodleClient, config: AccelConfig, templates: Mapping[s
         )
     for mc in config.module_courses(templates):
         plan.courses[mc.key] = _plan_course(client, config, templates[mc.key], mc, category, plan)
+    _read_and_plan_events(client, config, plan)
+    return plan
+
+
+def _read_and_plan_events(client: MoodleClient, config: AccelConfig, plan: Plan, **options: bool) -> None:
     existing_ids = [st.course.id for st in plan.courses.values() if st.course is not None]
     group_ids = [g.id for st in plan.courses.values() for g in st.groups]
     # Two reads inside: asked together with the courses, the group events would be dropped (field note 23)
     # and every team consultation planned again on each run.
     plan.events = get_events(client, courseids=existing_ids, groupids=group_ids)
-    _plan_events(config, plan)
+    _plan_events(config, plan, **options)
+
+
+def compute_events_plan(client: MoodleClient, config: AccelConfig) -> Plan:
+    """The events part of the provisioning plan alone: what `accel provision` would do to the calendar.
+
+    For the roster sync, which makes the teams a team consultation waits for: after an apply that made groups
+    the service's roster job carries out this plan's team events (:func:`team_events`, with :func:`apply_plan`),
+    and `accel roster sync --apply` says which team events now wait. The cohort's courses are found by ID number; one not on the site yet is left
+    to `accel provision` with its events. Same planning code as :func:`compute_plan`; writes nothing.
+    Calls: core_course_get_courses_by_field, core_group_get_course_groups, core_calendar_get_calendar_events.
+    """
+    plan = Plan(cohort=config.cohort.code, cohort_name=config.cohort.name, category=None, courses={})
+    for mc in config.module_courses():
+        state = CourseState(desired=mc)
+        state.course = get_course_by_field(client, "idnumber", mc.idnumber)
+        if state.course is None:
+            plan.notes.append(f"{mc.shortname} is not on the site yet: `accel provision --apply` makes it")
+        else:
+            state.groups = get_course_groups(client, state.course.id)
+        plan.courses[mc.key] = state
+    _read_and_plan_events(client, config, plan, existing_courses_only=True)
     return plan
+
+
+def team_events(plan: Plan) -> list[Change]:
+    """The plan's team consultations to create: group events whose team has a group now."""
+    return [c for c in plan.changes if c.action == "create_event" and c.data["event"].get("groupid")]
+
+
+def has_team_events(config: AccelConfig) -> bool:
+    """Whether the schedule has consultations of a team (group events, which wait for the roster's groups)."""
+    return any(ev.team for ev in config.scheduled_events())
+
+
+def waiting_team_events(client: MoodleClient, config: AccelConfig) -> list[str]:
+    """After a roster apply: the schedule's team consultations whose group exists now and which are not in the
+    calendar yet (what `accel provision --apply` creates), one line each; none without team events (no read).
+    """
+    if not has_team_events(config):
+        return []
+    return [f"{c.target} (team «{c.data['team']}»)" for c in team_events(compute_events_plan(client, config))]
 
 
 # -- apply -------------------------------------------------------------------------------------------------

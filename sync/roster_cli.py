@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from sync.cli_options import wait_for_lock
+from sync.provision import waiting_team_events
 from sync.roster import (
     Guards,
     RosterStop,
@@ -367,8 +368,13 @@ def roster_sync(
         outcome = run()
 
     applied = outcome.result is not None
+    # The schedule's team consultations wait for their groups, which a roster apply makes.
+    waiting = waiting_team_events(app.client(), config) if applied else []
     if as_json:
-        click.echo(json.dumps(_outcome_json(outcome, applied), ensure_ascii=False, indent=2))
+        payload = _outcome_json(outcome, applied)
+        if applied:
+            payload["team_events_waiting"] = waiting
+        click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
     else:
         _print_plan(outcome, details)
         for reason in outcome.blocked:
@@ -387,6 +393,13 @@ def roster_sync(
             click.echo("Nothing was written. Run again with --apply to carry the plan out.")
         if outcome.report:
             click.echo(f"Failure report: {outcome.report}")
+        if waiting:
+            click.echo("Team events of the schedule now waiting (their teams exist now):")
+            for line in waiting:
+                click.echo(f"  - {line}")
+            click.echo(
+                "Run `accel provision --apply` to put them in the calendar (the service's roster job does it)."
+            )
     if do_apply and outcome.blocked and not force:
         raise Problems("the apply was stopped by a safety guard; nothing was written")
     if outcome.problems:

@@ -1,7 +1,9 @@
 """The four jobs of `accel serve`, built on the same functions the commands use.
 
 - roster_sync: when the roster file changed (or at a fixed daily time), plan; apply only when the plan
-  passes the roster sync's safety rules; otherwise hold, log why and message the coordinator once.
+  passes the roster sync's safety rules; otherwise hold, log why and message the coordinator once. After an
+  apply that made groups, the team consultations of the schedule that waited for them are created (the
+  events part of `accel provision`, in the same lock).
 - snapshot: gather the indicators' data and store a dated snapshot.
 - reminders: one Moodle message per mentor about their teams' work waiting too long; never the same
   submission to the same mentor twice in a day.
@@ -25,6 +27,7 @@ from sync.lock import exclusive
 from sync.service import Job, JobContext, JobNotReady, JobResult
 
 if TYPE_CHECKING:
+    from sync.roster import SyncOutcome
     from sync.roster_read import Roster
 
 log = logging.getLogger("accel.service")
@@ -168,6 +171,7 @@ def roster_sync_job(context: JobContext) -> JobResult:
             )
         except RosterStop as exc:
             return hold([str(exc)], roster)
+        events = _team_events_after_sync(context, outcome)
     if outcome.blocked:
         return hold(list(outcome.blocked), roster)
     if outcome.problems:
@@ -178,8 +182,40 @@ def roster_sync_job(context: JobContext) -> JobResult:
     context.set_state("roster_held_hash", None)
     counts = outcome.plan.counts()
     if not counts:
-        return JobResult("ok", f"{path.name}: Moodle already in step")
-    return JobResult("ok", f"{path.name}: applied " + ", ".join(f"{n} {kind}" for kind, n in counts.items()))
+        return JobResult("ok", f"{path.name}: Moodle already in step" + events)
+    applied = ", ".join(f"{n} {kind}" for kind, n in counts.items())
+    return JobResult("ok", f"{path.name}: applied {applied}{events}")
+
+
+def _team_events_after_sync(context: JobContext, outcome: SyncOutcome) -> str:
+    """After an apply that made groups, create the team consultations of the schedule that waited for them,
+    as `accel provision --apply` would: the events part of the provisioning plan (same planning and apply
+    code, inside the caller's lock), of which only the team events are carried out; anything else the
+    calendar lacks is left to `accel provision` and said. Returns what was done, for the job's detail.
+
+    Remembered until done: if this step fails, the job's retry (whose roster plan is then empty) still does it.
+    """
+    from dataclasses import replace
+
+    from sync.provision import apply_plan, compute_events_plan, has_team_events, team_events
+
+    made_groups = outcome.result is not None and outcome.result.counts().get("create_group", 0) > 0
+    if not has_team_events(context.config) or not (made_groups or context.get_state("team_events_due")):
+        return ""
+    context.set_state("team_events_due", "1")
+    plan = compute_events_plan(context.client(), context.config)
+    created = team_events(plan)
+    if created:
+        apply_plan(context.client(), replace(plan, changes=created))
+        for change in created:
+            log.info("calendar: created %s (team «%s»)", change.target, change.data.get("team"))
+    context.set_state("team_events_due", None)
+    detail = f"; calendar: {len(created)} team event(s) created" if created else ""
+    others = len(plan.changes) - len(created)
+    if others:
+        log.warning("calendar: %d other change(s) of the schedule wait for `accel provision --apply`", others)
+        detail += f"; {others} other calendar change(s) wait for `accel provision --apply`"
+    return detail
 
 
 # -- snapshot, reminders, report ------------------------------------------------------------------------------
