@@ -47,30 +47,30 @@ def edited(new_cohort: CohortFactory) -> Edited:
         },
     )
     newcomer = replace(
-        by_name["Голубева"],
+        by_name["Фомина"],
         number=f"{code.upper()}-091",
         surname="Новосёлова",
         name="Алёна",
         email=f"p091.{code}@example.org",
     )
     conflicting = replace(
-        by_name["Виноградов"],
+        by_name["Лукин"],
         number=f"{code.upper()}-090",
         surname="Дубликатов",
         name="Денис",
         email=conflict_email,
     )
-    removed = {"Богданова", "Щукина"}  # 2 of 28 in module 1: under the 10% guard
+    removed = {"Блинова", "Шарова"}  # 2 of 28 in module 1: under the 10% guard
     edited_people: list[Person] = []
     for person in people:
         if person.surname in removed:
             continue
-        if person.surname == "Иванова":  # same district
+        if person.surname == "Ермолаева":  # same district
             person = moved(person, "Мильковские волонтёры")
-        elif person.surname == "Михайлова":  # to a team in the other district
+        elif person.surname == "Ильина":  # to a team in the other district
             person = moved(person, "Шаромы — наш дом")
-        elif person.surname == "Петров":  # a bad row: the email is broken
-            person = replace(person, email="petrov-at-example.org")
+        elif person.surname == "Шестаков":  # a bad row: the email is broken
+            person = replace(person, email="shestakov-at-example.org")
         edited_people.append(person)
     edited_people += [newcomer, conflicting]
     roster = write_csv(edited_people, cohort.directory / "roster-edited.csv")
@@ -97,7 +97,7 @@ def test_edited_roster_suspends_moves_skips_and_reports_the_conflict(
     # The bad row is skipped and the conflict reported, and the sync says so in its exit status (1)...
     assert run.returncode == 1, run.explain()
     assert [e["row"] for e in result["roster"]["errors"]] == result["skipped_rows"]
-    assert "petrov-at-example.org" in result["roster"]["errors"][0]["message"]
+    assert "shestakov-at-example.org" in result["roster"]["errors"][0]["message"]
     assert any(named["conflicting"].email in c["message"] for c in result["conflicts"])
     # ... and nothing else failed: every other change of the plan was carried out.
     assert result["applied"] is True
@@ -124,15 +124,15 @@ def test_edited_roster_suspends_moves_skips_and_reports_the_conflict(
         return {name for (course, name), ids in members.items() if course == courses[module] and user in ids}
 
     # Dropped: suspended in every course, never unenrolled; the student role (and so their work) stays.
-    for surname in ("Богданова", "Щукина"):
+    for surname in ("Блинова", "Шарова"):
         for module in MODULES:
             key = (courses[module], uid(surname))
             assert status.get(key) == 1, f"{surname} in {module}: enrolment {status.get(key)}"
             assert roles.get(key) == {5}
     # Moved: in the new team's group and out of the old one, in every course.
     for surname, old, new in (
-        ("Иванова", "Шаромы — наш дом", "Мильковские волонтёры"),
-        ("Михайлова", "Эссо: тропа эвенов", "Шаромы — наш дом"),
+        ("Ермолаева", "Шаромы — наш дом", "Мильковские волонтёры"),
+        ("Ильина", "Эссо: тропа эвенов", "Шаромы — наш дом"),
     ):
         for module in MODULES:
             assert groups_of(uid(surname), module) == {new}, f"{surname} in {module}"
@@ -140,8 +140,8 @@ def test_edited_roster_suspends_moves_skips_and_reports_the_conflict(
         assert old != new
     # The bad row's person is left as they were: active, in their team, email unchanged.
     for module in MODULES:
-        assert status[(courses[module], uid("Петров"))] == 0
-        assert groups_of(uid("Петров"), module) == {"Шаромы — наш дом"}
+        assert status[(courses[module], uid("Шестаков"))] == 0
+        assert groups_of(uid("Шестаков"), module) == {"Шаромы — наш дом"}
     # The conflict: the existing account is not adopted, changed or enrolled; no second account is made.
     other = site.sql(
         "select id, idnumber, firstname from mdl_user where deleted = 0 and lower(email) = :'e'",
@@ -164,7 +164,7 @@ def test_edited_roster_suspends_moves_skips_and_reports_the_conflict(
         assert roles[(courses[module], int(account[0]["id"]))] == {5}
         assert groups_of(int(account[0]["id"]), module) == {newcomer.group}
     # Everyone else is untouched: still active; nobody got a second account.
-    untouched = set(before.values()) - {uid("Богданова"), uid("Щукина")}
+    untouched = set(before.values()) - {uid("Блинова"), uid("Шарова")}
     for user in untouched:
         assert all(s == 0 for (course, u), s in status.items() if u == user)
     assert set(users) - set(before) == {newcomer.email}
