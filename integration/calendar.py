@@ -37,36 +37,32 @@ class CalendarEvent(BaseModel):
         return self.timestart + self.timeduration
 
 
+#: timeend 0 means "no end"; user and site events are not ours.
+_OPTIONS = {"userevents": 0, "siteevents": 0, "timestart": 0, "timeend": 0, "ignorehidden": 0}
+
+
 def get_events(
     client: MoodleClient, *, courseids: Sequence[int], groupids: Sequence[int] = ()
 ) -> list[CalendarEvent]:
     """Course events of ``courseids`` and group events of ``groupids``, at any time, each event once.
 
-    Two calls (field note 23): asked for course ids and group ids together, Moodle returns the course events
+    Two reads (field note 23): asked for course ids and group ids together, Moodle returns the course events
     only and drops the group events, which come back only when the group ids are asked alone. So the course
-    ids are asked first, then (only when there are groups) the group ids on their own, and the answers are
-    merged by event id. Course events carry ``groupid`` null.
-    Calls: core_calendar_get_calendar_events (once or twice).
+    ids are asked first, then (only when there are groups) the group ids on their own, each in as many
+    requests as ``max_input_vars`` needs, and the answers are merged by event id. Course events carry
+    ``groupid`` null.
+    Calls: core_calendar_get_calendar_events (once per kind of id, more for very many ids).
     """
     events: dict[int, CalendarEvent] = {}
-    if courseids:
-        for event in _read_events(client, {"courseids": list(courseids)}):
-            events.setdefault(event.id, event)
-    if groupids:
-        for event in _read_events(client, {"groupids": list(groupids)}):
-            events.setdefault(event.id, event)
+    for selector, ids in (("courseids", courseids), ("groupids", groupids)):
+        for chunk in client.chunks(list(dict.fromkeys(ids)), extra={"options": _OPTIONS}):
+            for event in _read_events(client, {selector: chunk}):
+                events.setdefault(event.id, event)
     return list(events.values())
 
 
 def _read_events(client: MoodleClient, selector: dict[str, list[int]]) -> list[CalendarEvent]:
-    answer = client.call(
-        "core_calendar_get_calendar_events",
-        {
-            "events": selector,
-            # timeend 0 means "no end"; user and site events are not ours.
-            "options": {"userevents": 0, "siteevents": 0, "timestart": 0, "timeend": 0, "ignorehidden": 0},
-        },
-    )
+    answer = client.call("core_calendar_get_calendar_events", {"events": selector, "options": _OPTIONS})
     if not isinstance(answer, dict):
         raise BadResponse("events answer is not an object", status=200, excerpt=str(answer)[:200])
     return [CalendarEvent.model_validate(e) for e in answer.get("events") or []]

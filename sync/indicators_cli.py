@@ -164,9 +164,16 @@ def indicators_pending(app: AppContext, snapshot_id: int | None, as_json: bool) 
 @_FROM
 @_TO
 @_SNAPSHOT
+@click.option("--json", "as_json", is_flag=True, help="Say what was written as JSON (for scripts).")
 @click.pass_obj
 def report_command(
-    app: AppContext, fmt: str, out: str, date_from: str | None, date_to: str | None, snapshot_id: int | None
+    app: AppContext,
+    fmt: str,
+    out: str,
+    date_from: str | None,
+    date_to: str | None,
+    snapshot_id: int | None,
+    as_json: bool,
 ) -> None:
     """Write the indicators report (Russian) from a stored snapshot: XLSX workbook, HTML page with charts,
     or JSON. The file is written whole or not at all."""
@@ -178,4 +185,19 @@ def report_command(
         write_report(report, fmt, Path(out))
     except OSError as exc:
         raise UsageProblem(f"{out}: cannot write the report ({exc.strerror or exc})") from None
+    if as_json:
+        indicators = report.indicators
+        payload = {
+            "written": str(Path(out).resolve()),
+            "format": fmt,
+            "bytes": Path(out).stat().st_size,
+            "cohort": report.cohort,
+            "snapshot_id": report.snapshot_id,
+            "taken_at": indicators.taken_at,
+            "period": indicators.period_label,
+            "notes": len(indicators.notes),
+            "warnings": len(indicators.warnings),
+        }
+        click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+        return
     click.echo(f"Report written: {out}")

@@ -62,6 +62,9 @@ CREATE TABLE IF NOT EXISTS service_state (key TEXT PRIMARY KEY, value TEXT);
 
 #: outcomes after which the slot counts as done
 DONE_OUTCOMES = frozenset({"ok", "unchanged", "held", "nothing"})
+#: last outcomes `accel status` answers with exit 1, for monitoring: the job failed (the site down
+#: included), or a roster change is held for a person to decide
+PROBLEM_OUTCOMES = frozenset({"failed", "site-down", "held"})
 
 
 class JobNotReady(Exception):

@@ -8,6 +8,7 @@ they run (a module-level import would be circular).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import sys
@@ -72,6 +73,7 @@ def _build_runner(app: AppContext, stop_requested: Callable[[], bool]) -> Any:
     type=click.Choice(["roster_sync", "snapshot", "reminders", "report"]),
     help="With --once: run this job now, whatever the timetable says.",
 )
+@click.option("--json", "as_json", is_flag=True, help="With --once: what ran, as JSON.")
 @click.option(
     "--tick",
     default=60,
@@ -81,7 +83,9 @@ def _build_runner(app: AppContext, stop_requested: Callable[[], bool]) -> Any:
     help="Seconds between rounds.",
 )
 @click.pass_obj
-def serve(app: AppContext, once: bool, now_text: str | None, only_job: str | None, tick: int) -> None:
+def serve(
+    app: AppContext, once: bool, now_text: str | None, only_job: str | None, as_json: bool, tick: int
+) -> None:
     """Run the jobs of the [service] timetable: roster sync, snapshots, mentor reminders, reports.
 
     Without --once it runs until stopped; SIGTERM (or Ctrl-C) lets the request in flight finish and exits
@@ -94,8 +98,8 @@ def serve(app: AppContext, once: bool, now_text: str | None, only_job: str | Non
     from sync.service import serve_forever
 
     config = app.config()
-    if (now_text or only_job) and not once:
-        raise UsageProblem("--now and --job go with --once")
+    if (now_text or only_job or as_json) and not once:
+        raise UsageProblem("--now, --job and --json go with --once")
     now = _parse_now(now_text, config.tz)  # with --once: the moment the due jobs are computed for
     stop = threading.Event()
 
@@ -113,17 +117,27 @@ def serve(app: AppContext, once: bool, now_text: str | None, only_job: str | Non
             app.client()
         if once:
             records = [runner.run_now(only_job, now)] if only_job else runner.tick(now, probe_site=True)
-            if not records:
-                click.echo(f"Nothing is due at {now.isoformat(timespec='minutes')}.")
-            for record in records:
-                detail = f": {record.detail}" if record.detail else ""
-                click.echo(
-                    f"{record.job}: {record.outcome} ({record.duration:.1f}s, {record.requests} requests){detail}"
-                )
             # A job asked for by name that could not do its work is a problem for whoever asked; on the
             # timetable, waiting for a first snapshot is normal.
             problems = {"failed", "site-down", "busy"} | ({"waiting"} if only_job else set())
-            if any(record.outcome in problems for record in records):
+            failed = any(record.outcome in problems for record in records)
+            if as_json:
+                payload = {
+                    "now": now.isoformat(timespec="seconds"),
+                    "ok": not failed,
+                    "runs": [dataclasses.asdict(record) for record in records],
+                }
+                click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+            else:
+                if not records:
+                    click.echo(f"Nothing is due at {now.isoformat(timespec='minutes')}.")
+                for record in records:
+                    detail = f": {record.detail}" if record.detail else ""
+                    click.echo(
+                        f"{record.job}: {record.outcome} ({record.duration:.1f}s, {record.requests} requests)"
+                        f"{detail}"
+                    )
+            if failed:
                 sys.exit(EXIT_PROBLEMS)
             return
         import datetime as dt
@@ -142,9 +156,12 @@ def serve(app: AppContext, once: bool, now_text: str | None, only_job: str | Non
 def status(app: AppContext, as_json: bool, now_text: str | None) -> None:
     """Show each job's last run, outcome, duration and next run, and the last indicator values.
 
-    Read from the store only: it needs no site.
+    Read from the store only: it needs no site. Exit 1 when a job's last run failed (the site down
+    included) or a roster change is held, for monitoring; 0 otherwise.
     """
+    from cli import EXIT_PROBLEMS
     from sync.report import format_target, format_value
+    from sync.service import PROBLEM_OUTCOMES
     from sync.service_jobs import latest_indicators
 
     config = app.config()
@@ -152,13 +169,18 @@ def status(app: AppContext, as_json: bool, now_text: str | None) -> None:
     runner = _build_runner(app, lambda: False)
     jobs = runner.status(now)
     indicators = latest_indicators(app.store(), config)
+    problems = [job for job in jobs if job.last_outcome in PROBLEM_OUTCOMES]
     if as_json:
         payload = {
             "now": now.isoformat(timespec="seconds"),
+            "ok": not problems,
+            "problems": [job.job for job in problems],
             "jobs": [job.__dict__ for job in jobs],
             "indicators": indicators,
         }
         click.echo(json.dumps(payload, ensure_ascii=False, indent=2, default=str))
+        if problems:
+            sys.exit(EXIT_PROBLEMS)
         return
     click.echo(f"{'job':<12} {'last run':<26} {'outcome':<12} {'took':>7}  next run")
     for job in jobs:
@@ -180,3 +202,13 @@ def status(app: AppContext, as_json: bool, now_text: str | None) -> None:
             target = f" / {format_target(row['key'], row['target'])}" if row["target"] is not None else ""
             value = format_value(row["key"], row["value"])
             click.echo(f"  {row['title']:<52} {value}{target}  {row['status'] or ''}")
+    if problems:
+        held = [job.job for job in problems if job.last_outcome == "held"]
+        failed = [job.job for job in problems if job.last_outcome != "held"]
+        what = []
+        if failed:
+            what.append(f"last run failed: {', '.join(failed)}")
+        if held:
+            what.append(f"held for a decision: {', '.join(held)}")
+        click.echo(f"\nNeeds attention ({'; '.join(what)}).")
+        sys.exit(EXIT_PROBLEMS)

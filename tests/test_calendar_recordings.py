@@ -145,3 +145,26 @@ def test_fake_reader_sees_course_and_group_events(fake_moodle: FakeMoodle) -> No
     events = get_events(make_client(fake_moodle), courseids=[6], groupids=[13])
     assert sorted((e.id, e.groupid) for e in events) == [(6, None), (7, None), (8, None), (9, None), (10, None),
                                                          (11, None), (12, 13)]  # fmt: skip
+
+
+def test_many_groups_are_asked_in_requests_that_fit_max_input_vars(fake_moodle: FakeMoodle) -> None:
+    _seed_recorded_calendar(fake_moodle)
+    for gid in range(100, 160):  # sixty more teams, each with its consultation
+        fake_moodle.groups[gid] = {
+            "id": gid,
+            "courseid": 6,
+            "name": f"Команда {gid}",
+            "description": "",
+            "idnumber": "",
+        }
+        fake_moodle.events[1000 + gid] = {**fake_moodle.events[12], "id": 1000 + gid, "groupid": gid}
+    client = make_client(fake_moodle, max_input_vars=40)
+    events = get_events(client, courseids=[6], groupids=[13, *range(100, 160)])
+    assert sorted(e.groupid for e in events if e.groupid) == [13, *range(100, 160)]
+    assert fake_moodle.count("core_calendar_get_calendar_events") > 2  # the groups split under the limit
+    assert all(
+        len(params["events"].get("groupids", [])) + 8 <= 40
+        and not (params["events"].keys() >= {"courseids", "groupids"})
+        for name, params in fake_moodle.calls
+        if name == "core_calendar_get_calendar_events"
+    )

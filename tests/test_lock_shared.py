@@ -180,10 +180,10 @@ def test_another_user_in_the_group_is_excluded_and_named(shared_folder: Path) ->
     try:
         with exclusive(path, "accel serve: roster sync"):
             with as_other_user(path, groups=[users]) as other:
-                out, _ = other.communicate(timeout=30)
+                out, err = other.communicate(timeout=30)
     finally:
         os.umask(previous)
-    assert out.startswith("busy:"), out
+    assert out.startswith("busy:"), out + err
     assert "accel serve: roster sync" in out and f"process {os.getpid()}" in out
     assert path.stat().st_gid == users  # setgid folder: the group can open the file
     # And the other way round: the coordinator holds it and writes their name in it.
