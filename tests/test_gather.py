@@ -372,6 +372,26 @@ def test_snapshot_round_trips_through_the_store(
     assert len(pending_submissions(again)) == 3
 
 
+def test_a_feedback_only_assignment_is_found_with_or_without_its_gradebook_item(
+    fake_moodle: FakeMoodle, config: AccelConfig
+) -> None:
+    """Moodle 5.1 gives a feedback-only assignment a text gradebook item (with the activity's ID number,
+    grademax 100) while its feedback comments are on; without them it has none. Either way gather finds it
+    and knows it has no grade."""
+    cohort = build_recorded_cohort(fake_moodle, config)
+    with_item = gather(make_client(fake_moodle), config, now=SNAPSHOT_AT)
+    looked_up = fake_moodle.count("core_course_get_course_module")
+    fake_moodle.assignments[cohort.assign["m2-consultations"]]["feedbackcomments"] = False
+    without_item = gather(make_client(fake_moodle), config, now=SNAPSHOT_AT)
+    # Its ID number comes from core_course_get_course_module then: one request more.
+    assert fake_moodle.count("core_course_get_course_module") - looked_up == looked_up + 1
+    for snap in (with_item, without_item):
+        log = next(a for a in snap.activities if a.key == "m2-consultations")
+        assert log.grademax is None and log.teamsubmission
+    assert {g.key for g in with_item.grades} >= {"m2-consultations"}
+    assert "m2-consultations" not in {g.key for g in without_item.grades}
+
+
 def test_not_enrolled_token_user_gives_warnings_and_missing_activity_notes(
     fake_moodle: FakeMoodle, config: AccelConfig
 ) -> None:

@@ -538,8 +538,13 @@ def _list_participants(site: FakeMoodle, params: dict[str, Any]) -> list[dict[st
 # -- gradebook -----------------------------------------------------------------------------------------------
 def _gradebook_assignments(site: FakeMoodle, courseid: int) -> list[dict[str, Any]]:
     # Every assignment has a gradebook item: a feedback-only one (grade 0) a text item, which holds the
-    # comments (Moodle makes it while the feedback comments plugin is on, as it is by default).
-    return [a for _, a in sorted(site.assignments.items()) if a["course"] == courseid]
+    # comments, while its feedback comments plugin is on (the default; ``"feedbackcomments": False`` turns it
+    # off, and then Moodle makes the item of type "none", which the report leaves out).
+    return [
+        a
+        for _, a in sorted(site.assignments.items())
+        if a["course"] == courseid and (a.get("grade", 100) != 0 or a.get("feedbackcomments", True))
+    ]
 
 
 def _grade_item(
