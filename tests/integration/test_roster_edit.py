@@ -99,7 +99,9 @@ def test_edited_roster_suspends_moves_skips_and_reports_the_conflict(
     assert [e["row"] for e in result["roster"]["errors"]] == result["skipped_rows"]
     assert "shestakov-at-example.org" in result["roster"]["errors"][0]["message"]
     assert any(named["conflicting"].email in c["message"] for c in result["conflicts"])
-    # ... and nothing else failed: every other change of the plan was carried out.
+    # ... and nothing else failed: every other change of the plan was carried out. (Moodle can answer
+    # enrol_manual_enrol_users with an error after it committed the enrolments: the course welcome message,
+    # sent from the course contact, e.g. the coordinator, could not be emailed, "Message was not sent.".)
     assert result["applied"] is True
     assert result["failures"] == [], run.explain()
     assert result["done"] == result["counts"], run.explain()
@@ -170,11 +172,10 @@ def test_edited_roster_suspends_moves_skips_and_reports_the_conflict(
     assert set(users) - set(before) == {newcomer.email}
 
 
-def test_the_edited_roster_synced_again_writes_nothing(
-    edited: tuple[BuiltCohort, dict[str, Person], str],
-) -> None:
-    built = edited[0]
-    again = built.cohort.accel("--stats", "roster", "sync", str(built.roster), "--apply", "--skip-invalid")
+def test_the_edited_roster_synced_again_writes_nothing(edited: Edited) -> None:
+    again = edited.built.cohort.accel(
+        "--stats", "roster", "sync", str(edited.roster), "--apply", "--skip-invalid"
+    )
     assert request_counts(again.output)[1] == 0, again.output
     # The same skipped row and conflict are reported again (exit 1), and nothing else is planned.
     assert again.returncode == 1, again.explain()
