@@ -204,6 +204,8 @@ class AppContext:
         self._client: MoodleClient | None = None
         self._config: AccelConfig | None = None
         self._store: sqlite3.Connection | None = None
+        #: a store used instead of the configured one (a rehearsal's, see `serve --once --now`)
+        self.store_override: Path | None = None
         # Tests inject a factory here to build the client around a fake site.
         self.client_factory: Callable[[], MoodleClient] | None = None
 
@@ -266,6 +268,8 @@ class AppContext:
         """The store named by the configuration's [store] path, else $ACCEL_STORE or the default."""
         from sync.store import default_store_path
 
+        if self.store_override is not None:
+            return self.store_override
         if self.resolved_config_path().exists():
             configured = self.config().store_path()
             if configured is not None:

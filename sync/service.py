@@ -92,6 +92,8 @@ class JobContext:
     #: the cohort's one-writer lock file, or how to find it (it is named after the site: only when asked)
     lock: Path | Callable[[], Path]
     forced: bool = False
+    #: False in a rehearsal (`serve --once --now` without --send): jobs say what they would send instead
+    send_messages: bool = True
     _client: MoodleClient | None = None
     #: the client's counts when this job got it: one client may serve every job of a process
     _requests_before: int = 0
@@ -199,6 +201,7 @@ class ServiceRunner:
         lock_path: Path | Callable[[], Path],
         stop_requested: Callable[[], bool] = lambda: False,
         timetable: Timetable | None = None,
+        send_messages: bool = True,
     ) -> None:
         self.config = config
         self.store = store
@@ -207,6 +210,7 @@ class ServiceRunner:
         self.lock_path = lock_path
         self.stop_requested = stop_requested
         self.timetable = timetable or Timetable.from_config(config)
+        self.send_messages = send_messages
         ensure_schema(store)
 
     # -- state ------------------------------------------------------------------------------------------
@@ -324,6 +328,7 @@ class ServiceRunner:
             client_factory=self.client_factory,
             lock=self.lock_path,
             forced=forced or (job.name == "roster_sync" and self.timetable.is_forced_roster_slot(slot)),
+            send_messages=self.send_messages,
         )
         started_wall = time.monotonic()
         state = self._state(job.name)

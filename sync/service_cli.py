@@ -13,6 +13,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -20,6 +21,7 @@ import click
 if TYPE_CHECKING:
     from cli import AppContext
     from integration.transport import MoodleClient
+    from sync.config import AccelConfig
 
 
 def _parse_now(value: str | None, tz: Any) -> Any:
@@ -36,11 +38,57 @@ def _parse_now(value: str | None, tz: Any) -> Any:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=tz)
 
 
-def _build_runner(app: AppContext, stop_requested: Callable[[], bool]) -> Any:
+def rehearsal_store_path(store: Path) -> Path:
+    """Where the rehearsals of the service whose store is ``store`` keep their state: beside it."""
+    return store.with_name(f"{store.stem}.rehearsal{store.suffix or '.sqlite3'}")
+
+
+def _start_rehearsal(app: AppContext) -> tuple[Path, Path]:
+    """Point ``app`` at the rehearsal store (a first rehearsal starts from a copy of the service's state);
+    returns the rehearsal store and the service's own."""
+    import os
+    import sqlite3
+
+    from cli import UsageProblem
+
+    real = app.store_path()
+    rehearsal = rehearsal_store_path(real)
+    if not rehearsal.exists() and real.exists():
+        # From the service's state, so the guards see its journal and the timetable its done slots; read
+        # through a read-only handle, so nothing of the service's store changes.
+        previous = os.umask(0o077)
+        try:
+            source = sqlite3.connect(f"{real.resolve().as_uri()}?mode=ro", uri=True)
+            try:
+                source.execute("VACUUM INTO ?", (str(rehearsal),))
+            finally:
+                source.close()
+        except sqlite3.Error as exc:
+            raise UsageProblem(f"store {real}: cannot copy it for the rehearsal ({exc})") from None
+        finally:
+            os.umask(previous)
+    app.store_override = rehearsal
+    return rehearsal, real
+
+
+def _rehearsal_config(config: AccelConfig) -> AccelConfig:
+    """The configuration with the report folder moved to its "rehearsal" subfolder."""
+    service = config.service
+    reports = config.relative_path(service.report_dir) / "rehearsal"
+    return config.model_copy(update={"service": service.model_copy(update={"report_dir": str(reports)})})
+
+
+def _build_runner(
+    app: AppContext,
+    stop_requested: Callable[[], bool],
+    *,
+    config: AccelConfig | None = None,
+    send_messages: bool = True,
+) -> Any:
     from sync.service import ServiceRunner
     from sync.service_jobs import default_jobs
 
-    config = app.config()
+    config = config or app.config()
 
     def client_factory() -> MoodleClient:
         client = app.client()
@@ -54,6 +102,7 @@ def _build_runner(app: AppContext, stop_requested: Callable[[], bool]) -> Any:
         default_jobs(),
         lock_path=app.lock_path,  # named after the site: resolved only by a job that takes the lock
         stop_requested=stop_requested,
+        send_messages=send_messages,
     )
 
 
@@ -65,7 +114,13 @@ def _build_runner(app: AppContext, stop_requested: Callable[[], bool]) -> Any:
     "--now",
     "now_text",
     metavar="DATETIME",
-    help="Pretend it is this time (ISO, cohort time zone unless an offset is given): rehearse a timetable.",
+    help=(
+        "With --once: rehearse the timetable as if it were this time (ISO, cohort time zone unless an offset "
+        "is given). A rehearsal keeps its own store and report folder and sends no message without --send."
+    ),
+)
+@click.option(
+    "--send", is_flag=True, help="With --now: send the messages a rehearsal would send (reminders, notices)."
 )
 @click.option(
     "--job",
@@ -84,7 +139,13 @@ def _build_runner(app: AppContext, stop_requested: Callable[[], bool]) -> Any:
 )
 @click.pass_obj
 def serve(
-    app: AppContext, once: bool, now_text: str | None, only_job: str | None, as_json: bool, tick: int
+    app: AppContext,
+    once: bool,
+    now_text: str | None,
+    send: bool,
+    only_job: str | None,
+    as_json: bool,
+    tick: int,
 ) -> None:
     """Run the jobs of the [service] timetable: roster sync, snapshots, mentor reminders, reports.
 
@@ -100,7 +161,23 @@ def serve(
     config = app.config()
     if (now_text or only_job or as_json) and not once:
         raise UsageProblem("--now, --job and --json go with --once")
+    if send and not now_text:
+        raise UsageProblem("--send goes with --now (a rehearsal); the service always sends its messages")
     now = _parse_now(now_text, config.tz)  # with --once: the moment the due jobs are computed for
+    rehearsal = now_text is not None
+    if rehearsal:
+        # Pretending another time must not touch the service's state: its store would then hold runs and a
+        # snapshot from that day, and on the real day the "not twice a day" rule would skip the reminders.
+        rehearsal_store, real_store = _start_rehearsal(app)
+        config = _rehearsal_config(config)
+        sending = "its messages ARE sent (--send)" if send else "no message is sent (--send sends them)"
+        click.echo(
+            f"Rehearsal at {now.isoformat(timespec='minutes')}: state in {rehearsal_store} "
+            f"(`accel status --rehearsal`), not in the service's store {real_store}; reports into "
+            f"{config.relative_path(config.service.report_dir)}; {sending}. The roster job still applies "
+            "roster changes to the site, as the service would.",
+            err=True,
+        )
     stop = threading.Event()
 
     def request_stop(signum: int, _frame: Any) -> None:
@@ -111,7 +188,7 @@ def serve(
 
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        runner = _build_runner(app, stop.is_set)
+        runner = _build_runner(app, stop.is_set, config=config, send_messages=send or not rehearsal)
         if only_job is None or runner.jobs[only_job].needs_site:
             # No MOODLE_URL or token is a configuration error (exit 2), not a job that fails at every retry.
             app.client()
@@ -124,6 +201,7 @@ def serve(
             if as_json:
                 payload = {
                     "now": now.isoformat(timespec="seconds"),
+                    "rehearsal": {"store": str(app.store_path()), "send": send} if rehearsal else None,
                     "ok": not failed,
                     "runs": [dataclasses.asdict(record) for record in records],
                 }
@@ -152,8 +230,11 @@ def serve(
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--now", "now_text", metavar="DATETIME", help="Compute next runs as if it were this time.")
+@click.option(
+    "--rehearsal", is_flag=True, help="Show the rehearsals' store (`serve --once --now`), not the service's."
+)
 @click.pass_obj
-def status(app: AppContext, as_json: bool, now_text: str | None) -> None:
+def status(app: AppContext, as_json: bool, now_text: str | None, rehearsal: bool) -> None:
     """Show each job's last run, outcome, duration and next run, and the last indicator values.
 
     Read from the store only: it needs no site. Exit 1 when a job's last run failed (the site down
@@ -166,6 +247,15 @@ def status(app: AppContext, as_json: bool, now_text: str | None) -> None:
 
     config = app.config()
     now = _parse_now(now_text, config.tz)
+    if rehearsal:
+        from cli import UsageProblem
+
+        path = rehearsal_store_path(app.store_path())
+        if not path.exists():
+            raise UsageProblem(
+                f"no rehearsal has run yet ({path}): `accel serve --once --now DATETIME` makes one"
+            )
+        app.store_override = path
     runner = _build_runner(app, lambda: False)
     jobs = runner.status(now)
     indicators = latest_indicators(app.store(), config)

@@ -91,6 +91,8 @@ def _notify_coordinator(context: JobContext, roster: Roster | None, subject: str
     if not ids:
         log.warning("nobody to tell (%s: no Moodle account found) that %s", who, subject)
         return f"nobody told: {who} not found on the site (set [service] coordinator)"
+    if not context.send_messages:
+        return f"{who} not told: a rehearsal sends no message (--send sends it)"
     body = _notice_body(subject, lines)
     answers = send_instant_messages(context.client(), [message(userid, body) for userid in ids])
     refused = [a.errormessage or "refused" for a in answers if not a.ok]
@@ -257,6 +259,14 @@ def reminders_job(context: JobContext) -> JobResult:
     names = {person.id: person.fullname for person in snapshot.people}
     # Moodle refuses a message over 4096 bytes: a long list goes in several messages.
     reminders = [part for r in reminders for part in split_to_fit(r, names.get(r.mentor, "наставник"))]
+    if not context.send_messages:
+        # A rehearsal: nothing is sent, so nothing is recorded as sent (a later real run still reminds).
+        items = sum(len(r.items) for r in reminders)
+        mentors = len({r.mentor for r in reminders})
+        return JobResult(
+            "ok",
+            f"rehearsal: would remind {mentors} mentor(s) of {items} submission(s); not sent (--send sends)",
+        )
     # Recorded before sending: if the answer is lost, a mentor misses one reminder rather than gets two.
     for reminder in reminders:
         record_sent(context.store, reminder, day, context.now)

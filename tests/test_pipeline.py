@@ -27,6 +27,10 @@ from click.testing import Result
 from openpyxl import load_workbook
 
 from course_templates.loader import ModuleTemplate, load_templates
+from sync.config import load_config
+from sync.indicators import compute
+from sync.snapshot import SnapshotNotFound, find_snapshot
+from sync.store import open_store
 from tests.fake_moodle import ADMIN_ID, FakeMoodle
 from tests.fake_moodle.activities import (
     add_assign,
@@ -485,8 +489,13 @@ def test_the_whole_pipeline_on_one_site(fake_moodle: FakeMoodle, run_cli: Run, c
     assert book["Ждут проверки"].max_row >= 3 + 1
 
     # -- the service, rehearsed on 03.02.2022 09:30 (a Thursday of module 2) ---------------------------------
+    # Without --send a rehearsal says what it would send and sends nothing.
+    dry = accel("serve", "--once", "--now", "2022-02-03T09:30").output
+    assert "would remind 2 mentor(s) of 5 submission(s)" in dry and site.messages == []
+    for suffix in ("", "-wal", "-shm"):  # start the rehearsal again, now sending
+        (tmp / f"accel.rehearsal.sqlite3{suffix}").unlink(missing_ok=True)
     since = len(site.calls)
-    served = accel("serve", "--once", "--now", "2022-02-03T09:30").output
+    served = accel("serve", "--once", "--send", "--now", "2022-02-03T09:30").output
     ran = dict(re.findall(r"^(\w+): ok \([\d.]+s, (\d+) requests\)", served, re.M))
     assert sorted(ran) == ["reminders", "report", "roster_sync", "snapshot"], served
     assert "Moodle already in step" in served and "mentors reminded: 2, submissions listed: 5" in served
@@ -498,12 +507,18 @@ def test_the_whole_pipeline_on_one_site(fake_moodle: FakeMoodle, run_cli: Run, c
     assert told[cohort.user(MENTOR1)].count("<li>") == 1 and T4 in told[cohort.user(MENTOR1)]
     assert told[cohort.user(MENTOR2)].count("<li>") == 4  # T6's concept, two logs, N1's final project
     assert T6 in told[cohort.user(MENTOR2)] and "Эвенское наследие" in told[cohort.user(MENTOR2)]
-    assert len(list((tmp / "reports").iterdir())) == 3
-    # The rehearsal's snapshot counts the calendar as at 03.02.2022: the consultation of 17.02 is ahead.
-    rehearsal = json.loads(accel("indicators", "show", "--snapshot", "2", "--json").output)["indicators"]
-    assert {r["key"]: r["value"] for r in rehearsal["results"]}["consultations_held"] == 5
+    assert len(list((tmp / "reports" / "rehearsal").iterdir())) == 3
+    # The rehearsal's snapshot, in the rehearsal's store, counts the calendar as at 03.02.2022: the
+    # consultation of 17.02 is ahead. The service's store has only the snapshot `indicators gather` took.
+    rehearsal_store = open_store(tmp / "accel.rehearsal.sqlite3")
+    _sid, at_rehearsal = find_snapshot(rehearsal_store, 2)
+    assert compute(at_rehearsal, load_config(config).targets_for()).result("consultations_held").value == 5
+    rehearsal_store.close()
+    assert json.loads(accel("status", "--json").output)["jobs"][0]["last_run"] is None
+    with pytest.raises(SnapshotNotFound):
+        find_snapshot(open_store(tmp / "accel.sqlite3"), 2)
 
-    status = json.loads(accel("status", "--json", "--now", "2022-02-03T10:00").output)
+    status = json.loads(accel("status", "--rehearsal", "--json", "--now", "2022-02-03T10:00").output)
     jobs = {job["job"]: job for job in status["jobs"]}
     assert {name: job["last_outcome"] for name, job in jobs.items()} == dict.fromkeys(ran, "ok")
     assert jobs["reminders"]["next_run"].startswith("2022-02-04T09:00")

@@ -61,7 +61,7 @@ def test_serve_once_runs_what_is_due_and_reminds_each_mentor_once_a_day(
     config = write_config(tmp_path)
     cohort_ids = build_recorded_cohort(fake_moodle, load_config(config))
 
-    first = run_cli("--config", str(config), "serve", "--once", "--now", "2022-02-03T09:30")
+    first = run_cli("--config", str(config), "serve", "--once", "--send", "--now", "2022-02-03T09:30")
     assert first.exit_code == 0, first.output
     assert re.search(r"^snapshot: ok", first.output, re.M)
     assert re.search(r"^reminders: ok .*mentors reminded: 1, submissions listed: 3", first.output, re.M)
@@ -75,24 +75,32 @@ def test_serve_once_runs_what_is_due_and_reminds_each_mentor_once_a_day(
     logs = [item for item in items if "«Журнал консультаций»" in item]
     assert len(items) == 3 and len(logs) == 1 and logs[0].startswith("Команда «Эссо»")
     assert "Доработанный проект" in sent[0]["text"] and "/mod/assign/view.php" in sent[0]["text"]
-    reports = sorted(p.name for p in (tmp_path / "reports").iterdir())
+    reports = sorted(p.name for p in (tmp_path / "reports" / "rehearsal").iterdir())
     assert [Path(name).suffix for name in reports] == [".html", ".json", ".xlsx"]
 
-    again = run_cli("--config", str(config), "serve", "--once", "--now", "2022-02-03T09:45")
+    again = run_cli("--config", str(config), "serve", "--once", "--send", "--now", "2022-02-03T09:45")
     assert again.exit_code == 0 and "Nothing is due" in again.output
     forced = run_cli(
-        "--config", str(config), "serve", "--once", "--now", "2022-02-03T15:00", "--job", "reminders"
+        "--config",
+        str(config),
+        "serve",
+        "--once",
+        "--send",
+        "--now",
+        "2022-02-03T15:00",
+        "--job",
+        "reminders",
     )
     assert forced.exit_code == 0, forced.output
     assert "reminders: nothing" in forced.output
     assert len(reminders_sent(fake_moodle)) == 1  # never the same submission to the same mentor twice a day
 
-    next_day = run_cli("--config", str(config), "serve", "--once", "--now", "2022-02-04T09:05")
+    next_day = run_cli("--config", str(config), "serve", "--once", "--send", "--now", "2022-02-04T09:05")
     assert next_day.exit_code == 0, next_day.output
     assert "snapshot: ok" in next_day.output and "reminders: ok" in next_day.output
     assert len(reminders_sent(fake_moodle)) == 2
 
-    status = run_cli("--config", str(config), "status", "--json", "--now", "2022-02-04T10:00")
+    status = run_cli("--config", str(config), "status", "--rehearsal", "--json", "--now", "2022-02-04T10:00")
     payload = json.loads(status.output)
     jobs = {job["job"]: job for job in payload["jobs"]}
     assert jobs["reminders"]["last_outcome"] == "ok"
@@ -101,7 +109,7 @@ def test_serve_once_runs_what_is_due_and_reminds_each_mentor_once_a_day(
     assert jobs["snapshot"]["last_duration"] is not None
     values = {row["key"]: row for row in payload["indicators"]["values"]}
     assert values["participants"]["value"] == 8 and values["participants"]["target"] == 50
-    text = run_cli("--config", str(config), "status", "--now", "2022-02-04T10:00")
+    text = run_cli("--config", str(config), "status", "--rehearsal", "--now", "2022-02-04T10:00")
     assert "reminders" in text.output and "Indicators (snapshot of 2022-02-04" in text.output
 
 
@@ -114,11 +122,11 @@ def test_reminders_refused_by_the_site_are_sent_when_the_job_is_retried(
     build_recorded_cohort(fake_moodle, load_config(config))
     # The administrator forgot to add the messaging function to the service: Moodle refuses the whole call.
     fake_moodle.service_functions = set(required_functions()) - {"core_message_send_instant_messages"}
-    first = run_cli("--config", str(config), "serve", "--once", "--now", "2022-02-03T09:30")
+    first = run_cli("--config", str(config), "serve", "--once", "--send", "--now", "2022-02-03T09:30")
     assert re.search(r"^reminders: failed .*accessexception", first.output, re.M), first.output
     assert reminders_sent(fake_moodle) == []
     fake_moodle.service_functions = None  # added
-    retry = run_cli("--config", str(config), "serve", "--once", "--now", "2022-02-03T09:40")
+    retry = run_cli("--config", str(config), "serve", "--once", "--send", "--now", "2022-02-03T09:40")
     assert re.search(r"^reminders: ok .*mentors reminded: 1, submissions listed: 3", retry.output, re.M), (
         retry.output
     )
@@ -148,22 +156,38 @@ def test_an_unsafe_roster_change_is_held_and_the_coordinator_told_once(
     config = write_config(tmp_path, 'roster_file = "roster.csv"\nroster_check_minutes = 15\n', coordinator)
     # The [service] table is already open above, so the two keys land in it.
     synced = run_cli(
-        "--config", str(config), "serve", "--once", "--now", "2022-02-03T10:00", "--job", "roster_sync"
+        "--config",
+        str(config),
+        "serve",
+        "--once",
+        "--send",
+        "--now",
+        "2022-02-03T10:00",
+        "--job",
+        "roster_sync",
     )
     assert synced.exit_code == 0, synced.output
     assert "roster_sync: ok" in synced.output and "applied" in synced.output
     quiet = run_cli(
-        "--config", str(config), "serve", "--once", "--now", "2022-02-03T10:15", "--job", "roster_sync"
+        "--config",
+        str(config),
+        "serve",
+        "--once",
+        "--send",
+        "--now",
+        "2022-02-03T10:15",
+        "--job",
+        "roster_sync",
     )
     assert "Moodle already in step" in quiet.output or "unchanged" in quiet.output
 
-    unchanged = run_cli("--config", str(config), "serve", "--once", "--now", "2022-02-03T10:30")
+    unchanged = run_cli("--config", str(config), "serve", "--once", "--send", "--now", "2022-02-03T10:30")
     assert "roster_sync: unchanged" in unchanged.output
 
     write_roster(EXAMPLE_ROSTER, roster, keep=lambda n: n % 2 == 0)  # half the people gone
     before = len(fake_moodle.messages)
     writes_before = fake_moodle.count("enrol_manual_enrol_users")
-    held = run_cli("--config", str(config), "serve", "--once", "--now", "2022-02-03T10:45")
+    held = run_cli("--config", str(config), "serve", "--once", "--send", "--now", "2022-02-03T10:45")
     assert held.exit_code == 0, held.output
     assert "roster_sync: held" in held.output
     assert fake_moodle.count("enrol_manual_enrol_users") == writes_before  # nothing suspended
@@ -179,15 +203,15 @@ def test_an_unsafe_roster_change_is_held_and_the_coordinator_told_once(
     assert len(notices) == 1 and int(notices[0]["useridto"]) == expected
     assert "остановлена" in notices[0]["text"]
 
-    still = run_cli("--config", str(config), "serve", "--once", "--now", "2022-02-03T11:00")
+    still = run_cli("--config", str(config), "serve", "--once", "--send", "--now", "2022-02-03T11:00")
     assert "roster_sync: held" in still.output
     assert len(fake_moodle.messages) == before + 1  # told once, not every quarter of an hour
 
     shutil.copy(EXAMPLE_ROSTER, roster)  # the coordinator puts the file right: Moodle is in step with it
-    back = run_cli("--config", str(config), "serve", "--once", "--now", "2022-02-03T11:15")
+    back = run_cli("--config", str(config), "serve", "--once", "--send", "--now", "2022-02-03T11:15")
     assert "roster_sync: unchanged" in back.output
     write_roster(EXAMPLE_ROSTER, roster, keep=lambda n: n != 0)  # one participant really left
-    small = run_cli("--config", str(config), "serve", "--once", "--now", "2022-02-03T11:30")
+    small = run_cli("--config", str(config), "serve", "--once", "--send", "--now", "2022-02-03T11:30")
     assert re.search(r"roster_sync: ok .*applied .*3 suspend", small.output), small.output
 
 
@@ -201,18 +225,34 @@ def test_a_held_change_whose_notice_failed_is_told_on_the_retry(
     shutil.copy(EXAMPLE_ROSTER, roster)
     config = write_config(tmp_path, 'roster_file = "roster.csv"\nroster_check_minutes = 15\n')
     synced = run_cli(
-        "--config", str(config), "serve", "--once", "--now", "2022-02-03T10:00", "--job", "roster_sync"
+        "--config",
+        str(config),
+        "serve",
+        "--once",
+        "--send",
+        "--now",
+        "2022-02-03T10:00",
+        "--job",
+        "roster_sync",
     )
     assert "roster_sync: ok" in synced.output, synced.output
     write_roster(EXAMPLE_ROSTER, roster, keep=lambda n: n % 2 == 0)  # half the people gone
     before = len(fake_moodle.messages)
     fake_moodle.service_functions = set(required_functions()) - {"core_message_send_instant_messages"}
     failed = run_cli(
-        "--config", str(config), "serve", "--once", "--now", "2022-02-03T10:45", "--job", "roster_sync"
+        "--config",
+        str(config),
+        "serve",
+        "--once",
+        "--send",
+        "--now",
+        "2022-02-03T10:45",
+        "--job",
+        "roster_sync",
     )
     assert "roster_sync: failed" in failed.output and "accessexception" in failed.output, failed.output
     fake_moodle.service_functions = None
-    retry = run_cli("--config", str(config), "serve", "--once", "--now", "2022-02-03T11:00")
+    retry = run_cli("--config", str(config), "serve", "--once", "--send", "--now", "2022-02-03T11:00")
     assert re.search(r"^roster_sync: held .*admin told", retry.output, re.M), retry.output
     assert len(fake_moodle.messages) == before + 1
 
@@ -228,8 +268,10 @@ def test_site_down_for_an_hour_then_a_clean_catch_up(
         fake_moodle.inject(wsfunction, "connection", times=down)
     outcomes = []
     for minute in range(0, 60):  # `serve --once` from a timer, every minute for an hour
-        result = run_cli("--config", str(config), "serve", "--once", "--now", f"2022-02-03T09:{minute:02d}")
-        outcomes.append(result.output.strip())
+        result = run_cli(
+            "--config", str(config), "serve", "--once", "--send", "--now", f"2022-02-03T09:{minute:02d}"
+        )
+        outcomes.append(result.stdout.strip())
     attempts = [o for o in outcomes if "site-down" in o]
     assert 3 <= len(attempts) <= 5  # the jobs try at 5, 10, 20 minutes... not once a minute
     # Between the attempts no site job runs; the report waits for a first snapshot (no request, no back-off).
@@ -242,11 +284,11 @@ def test_site_down_for_an_hour_then_a_clean_catch_up(
     assert job_attempts == 5 * len(attempts)  # each job attempt: one request and its 4 retries
     for fault in fake_moodle.injected:
         fault.remaining = 0  # Moodle is started again
-    back = run_cli("--config", str(config), "serve", "--once", "--now", "2022-02-03T10:00")
+    back = run_cli("--config", str(config), "serve", "--once", "--send", "--now", "2022-02-03T10:00")
     assert back.exit_code == 0, back.output
     # The very next run catches up, though the jobs' back-off runs until later.
     assert "snapshot: ok" in back.output and "reminders: ok" in back.output and "report: ok" in back.output
-    again = run_cli("--config", str(config), "serve", "--once", "--now", "2022-02-03T10:01")
+    again = run_cli("--config", str(config), "serve", "--once", "--send", "--now", "2022-02-03T10:01")
     assert "Nothing is due" in again.output
 
 
