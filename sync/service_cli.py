@@ -74,7 +74,8 @@ def _start_rehearsal(app: AppContext) -> tuple[Path, Path]:
 def _rehearsal_config(config: AccelConfig) -> AccelConfig:
     """The configuration with the report folder moved to its "rehearsal" subfolder."""
     service = config.service
-    reports = config.relative_path(service.report_dir) / "rehearsal"
+    # Absolute: the jobs resolve report_dir against the configuration's folder again.
+    reports = config.relative_path(service.report_dir).absolute() / "rehearsal"
     return config.model_copy(update={"service": service.model_copy(update={"report_dir": str(reports)})})
 
 

@@ -146,3 +146,27 @@ def test_send_goes_with_now_and_a_missing_rehearsal_is_said(run_cli: Run, tmp_pa
     assert result.exit_code == 2 and "--send goes with --now" in result.output
     result = run_cli("--config", str(config), "status", "--rehearsal")
     assert result.exit_code == 2 and "no rehearsal has run yet" in result.output
+
+
+def test_a_rehearsal_with_a_relative_configuration_path_writes_its_reports_in_the_right_folder(
+    fake_moodle: FakeMoodle, run_cli: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "cohort").mkdir()
+    write_config(tmp_path / "cohort")
+    monkeypatch.chdir(tmp_path)
+    build_recorded_cohort(fake_moodle, load_config(Path("cohort/accelerator.toml")))
+    assert run_cli("--config", "cohort/accelerator.toml", "indicators", "gather").exit_code == 0
+    result = run_cli(
+        "--config",
+        "cohort/accelerator.toml",
+        "serve",
+        "--once",
+        "--now",
+        "2026-12-07T07:00",
+        "--job",
+        "report",
+    )
+    assert result.exit_code == 0, result.output
+    reports = tmp_path / "cohort" / "reports" / "rehearsal"
+    assert f"reports into {reports};" in result.stderr
+    assert len(list(reports.iterdir())) == 3
