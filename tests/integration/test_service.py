@@ -1,5 +1,6 @@
-"""The service on a real Moodle: `accel serve --once --now …` reminds each mentor in a Moodle message of their
-teams' waiting work, never twice the same day; a second apply is refused (exit 5) while one runs."""
+"""The service on a real Moodle: `accel serve --once --now … --send` reminds each mentor in a Moodle message of
+their teams' waiting work, never twice the same day (a rehearsal without --send sends nothing); a second apply
+is refused (exit 5) while one runs."""
 
 from __future__ import annotations
 
@@ -76,9 +77,16 @@ def test_serve_once_reminds_each_mentor_in_moodle_once_a_day(
     assert waiting and set(waiting) <= set(mentors)
 
     # The work was submitted just now; four days later at 09:30 (the reminders are due at 09:00) it has
-    # waited longer than reminder_after_hours (72).
+    # waited longer than reminder_after_hours (72). A rehearsal (--now) sends nothing without --send.
     day = dt.datetime.now(ZONE).date() + dt.timedelta(days=4)
-    first = cohort.accel("--stats", "serve", "--once", "--now", f"{day.isoformat()}T09:30")
+    rehearsal = cohort.accel("--stats", "serve", "--once", "--now", f"{day.isoformat()}T09:30")
+    assert rehearsal.returncode == 0, rehearsal.explain()
+    assert request_counts(rehearsal.output)[1] == 0, rehearsal.output
+    for mentor in mentors:
+        assert site.sql(MESSAGES_TO, user=mentor) == []
+
+    day += dt.timedelta(days=1)
+    first = cohort.accel("--stats", "serve", "--once", "--now", f"{day.isoformat()}T09:30", "--send")
     assert first.returncode == 0, first.explain()
     assert f"mentors reminded: {len(waiting)}," in first.output, first.output
     assert write_functions(first.output) == {"core_message_send_instant_messages": 1}
@@ -95,7 +103,7 @@ def test_serve_once_reminds_each_mentor_in_moodle_once_a_day(
 
     # Later the same day: nothing is sent again.
     again = cohort.accel(
-        "--stats", "serve", "--once", "--now", f"{day.isoformat()}T11:00", "--job", "reminders"
+        "--stats", "serve", "--once", "--now", f"{day.isoformat()}T11:00", "--send", "--job", "reminders"
     )
     assert again.returncode == 0, again.explain()
     assert request_counts(again.output)[1] == 0, again.output
@@ -103,7 +111,7 @@ def test_serve_once_reminds_each_mentor_in_moodle_once_a_day(
         assert len(site.sql(MESSAGES_TO, user=mentor)) == 1
     # The next day the work still waits, and each mentor is reminded once more.
     next_day = (day + dt.timedelta(days=1)).isoformat()
-    later = cohort.accel("serve", "--once", "--now", f"{next_day}T09:30", "--job", "reminders")
+    later = cohort.accel("serve", "--once", "--now", f"{next_day}T09:30", "--send", "--job", "reminders")
     assert later.returncode == 0, later.explain()
     for mentor in waiting:
         assert len(site.sql(MESSAGES_TO, user=mentor)) == 2
