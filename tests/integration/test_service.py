@@ -11,7 +11,8 @@ import signal
 from zoneinfo import ZoneInfo
 
 from tests.integration.conftest import Activity, BuiltCohort, CohortFactory
-from tests.integration.moodle_site import Site, request_counts, wait_for, write_functions
+from tests.integration.moodle_site import CONSULTATIONS, Site, request_counts, wait_for, write_functions
+from tests.integration.roster_data import cohort_people, write_csv
 from tests.integration.test_indicators import NON_EMPTY_COMMENT
 
 ZONE = ZoneInfo("Asia/Kamchatka")
@@ -157,3 +158,39 @@ def test_a_second_apply_is_refused_with_exit_5_while_one_runs(site: Site, new_co
         )
         == 3
     )
+
+
+def test_the_service_roster_job_makes_the_teams_and_their_waiting_consultations(
+    site: Site, new_cohort: CohortFactory
+) -> None:
+    """The roster job of `accel serve`, after an apply that made the teams' groups, creates the team
+    consultations of the schedule itself: nobody has to remember a second `provision --apply`."""
+    cohort = new_cohort()
+    people = cohort_people(cohort.code)
+    write_csv(people, cohort.directory / "roster.csv")
+    cohort.config.write_text(
+        cohort.config.read_text(encoding="utf-8").replace(
+            "[service]\n", '[service]\nroster_file = "roster.csv"\n'
+        ),
+        encoding="utf-8",
+    )
+    cohort.accel_ok("provision", "--apply")
+    m2 = cohort.course_ids()["m2"]
+    team_events = "select count(*) from mdl_event where courseid = :'m2' and eventtype = 'group'"
+    assert site.sql_int(team_events, m2=m2) == 0
+
+    run = cohort.accel("serve", "--once", "--job", "roster_sync")
+    assert run.returncode == 0, run.explain()
+    users = cohort.user_ids()
+    assert set(users) == {p.email for p in people}
+    stored = site.sql(
+        """select e.name, g.name as team from mdl_event e join mdl_groups g on g.id = e.groupid
+            where e.courseid = :'m2' and e.eventtype = 'group' order by e.name""",
+        m2=m2,
+    )
+    assert [(e["name"], e["team"]) for e in stored] == sorted(
+        (t, team) for t, _s, _d, team in CONSULTATIONS if team
+    )
+    # Provisioning finds nothing left to do.
+    after = cohort.accel("--stats", "provision", "--apply")
+    assert after.returncode == 0 and request_counts(after.output)[1] == 0, after.explain()
