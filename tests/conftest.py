@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,18 @@ def recording(name: str) -> dict[str, Any]:
 
 def all_recordings() -> list[Path]:
     return sorted(RECORDINGS.glob("*.json"))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _session_lock_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Fixtures wider than a test (a site provisioned once per module) lock in a folder of the session's."""
+    previous = os.environ.get("ACCEL_LOCK_DIR")
+    os.environ["ACCEL_LOCK_DIR"] = str(tmp_path_factory.mktemp("session-locks"))
+    yield
+    if previous is None:
+        os.environ.pop("ACCEL_LOCK_DIR", None)
+    else:
+        os.environ["ACCEL_LOCK_DIR"] = previous
 
 
 @pytest.fixture(autouse=True)
