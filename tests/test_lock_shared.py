@@ -126,19 +126,16 @@ HOLD = textwrap.dedent(
 @contextlib.contextmanager
 def as_other_user(path: Path, *, groups: list[int], hold: float = 60) -> Iterator[subprocess.Popen[str]]:
     nobody = pwd.getpwnam("nobody")
-
-    def switch() -> None:
-        os.setgroups(groups)
-        os.setgid(groups[0] if groups else nobody.pw_gid)
-        os.setuid(nobody.pw_uid)
-        os.umask(0o077)
-
+    # Popen's own user/group switches (not a preexec_fn, which is unsafe with the test run's threads).
     process = subprocess.Popen(
         [SYSTEM_PYTHON, "-c", HOLD.format(root=str(ROOT), path=str(path), hold=hold)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        preexec_fn=switch,
+        user=nobody.pw_uid,
+        group=groups[0] if groups else nobody.pw_gid,
+        extra_groups=groups,
+        umask=0o077,
         cwd="/",
     )
     try:
