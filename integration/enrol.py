@@ -8,13 +8,16 @@ change also needs :func:`unassign_roles` (note 22); several writes answer ``null
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from integration.errors import BadResponse
+from integration.errors import BadResponse, MessageNotSent
 from integration.transport import MoodleClient
+
+log = logging.getLogger(__name__)
 
 #: What roster sync and the indicators need to know about a course participant.
 DEFAULT_USERFIELDS = ("id", "username", "firstname", "lastname", "idnumber", "email", "roles", "groups")
@@ -130,12 +133,28 @@ def get_users_courses(client: MoodleClient, userid: int) -> list[UserCourse]:
     return [UserCourse.model_validate(entry) for entry in answer or []]
 
 
-def enrol_users(client: MoodleClient, enrolments: Sequence[Enrolment]) -> None:
+def enrol_users(client: MoodleClient, enrolments: Sequence[Enrolment]) -> int:
     """Enrol with the manual method, or update existing enrolments (suspend / reactivate / add a role).
 
+    A site that cannot send e-mail answers "Message was not sent." once the course has a contact, because
+    Moodle sends the course welcome message after saving the enrolments (see
+    :class:`~integration.errors.MessageNotSent`): the enrolments of that request are saved, so it is logged as
+    a warning for the administrator and the next request is sent. The number of such requests is returned.
     Calls: enrol_manual_enrol_users.
     """
-    client.call_batched("enrol_manual_enrol_users", "enrolments", enrolments, write=True)
+    unsent = 0
+    for chunk in client.chunks(list(enrolments)):
+        try:
+            client.call("enrol_manual_enrol_users", {"enrolments": chunk}, write=True)
+        except MessageNotSent:
+            unsent += 1
+            log.warning(
+                "enrol_manual_enrol_users: %d enrolment change(s) saved, but Moodle could not send the course "
+                'welcome message ("Message was not sent."): check the site\'s outgoing mail, or turn off '
+                '"Send course welcome message" in the courses\' manual enrolment method',
+                len(chunk),
+            )
+    return unsent
 
 
 def unenrol_users(client: MoodleClient, unenrolments: Sequence[Unenrolment]) -> None:

@@ -19,6 +19,7 @@ Moodle answers most failures with HTTP 200 and a JSON body ``{"exception", "erro
         ├── AccessDenied              accessexception (function not in the token's service), nopermissions, ...
         ├── InvalidParameter          invalidparameter / invalidextparam / missingparam (generic, field note 3)
         ├── InvalidResponse           invalidresponse on a read (on a write: UncertainAnswer)
+        ├── MessageNotSent            "Message was not sent.": the change was saved, a notification e-mail failed
         ├── RecordNotFound            invalidrecord / invalidrecordunknown (also: unknown wsfunction, note 4)
         ├── ShortnameTaken            shortnametaken
         ├── CategoryIdnumberTaken     categoryidnumbertaken
@@ -170,6 +171,18 @@ class InvalidResponse(MoodleError):
     not of the request. On a write the client raises :class:`UncertainAnswer` instead."""
 
 
+class MessageNotSent(MoodleError):
+    """The call did its work, then Moodle failed to send a notification (errorcode "Message was not sent.").
+
+    Seen on ``enrol_manual_enrol_users``: courses copied from a template keep its manual enrolment's "send
+    course welcome message", and Moodle sends that message on every enrol call (new enrolments, and also
+    suspending or reactivating one) once the course has a contact (an editing teacher). The enrolments are
+    committed first and the message is sent after the commit (``core\\message\\manager`` buffers messages
+    during the transaction), so when the site cannot send e-mail the call answers this error although every
+    enrolment of the call was saved.
+    """
+
+
 class RecordNotFound(MoodleError):
     """A record (course, user, ...) does not exist; an unknown wsfunction also gives this (field note 4)."""
 
@@ -204,6 +217,7 @@ ERRORCODE_CLASSES: dict[str, type[MoodleError]] = {
     "invalidextparam": InvalidParameter,
     "missingparam": InvalidParameter,
     "invalidresponse": InvalidResponse,
+    "Message was not sent.": MessageNotSent,
     "invalidrecord": RecordNotFound,
     "invalidrecordunknown": RecordNotFound,
     "shortnametaken": ShortnameTaken,

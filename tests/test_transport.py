@@ -20,6 +20,7 @@ from integration.errors import (
     ConfigurationError,
     InvalidParameter,
     InvalidToken,
+    MessageNotSent,
     MoodleError,
     MoodleUnreachable,
     NoCompletionCriteria,
@@ -72,6 +73,7 @@ EXPECTED_CLASS = {
     "categoryidnumbertaken": CategoryIdnumberTaken,
     "wsusercannotassign": CannotAssignRole,
     "nocriteriaset": NoCompletionCriteria,
+    "Message was not sent.": MessageNotSent,
 }
 
 

@@ -139,6 +139,9 @@ class FakeMoodle:
     token_revoked: bool = False
     #: names the token's service allows; None means every registered handler.
     service_functions: set[str] | None = None
+    #: the site cannot send e-mail (no mail server; a bad no-reply address): Moodle's course welcome message on
+    #: enrol_manual_enrol_users fails after the enrolments were saved (recording welcome_message_not_sent)
+    mail_fails: bool = False
 
     users: dict[int, dict[str, Any]] = field(default_factory=dict)
     categories: dict[int, dict[str, Any]] = field(default_factory=dict)

@@ -481,6 +481,9 @@ def _enrol_users(site: FakeMoodle, params: dict[str, Any]) -> None:
         roleid = _role(item.get("roleid"), user["id"], course["id"])
         suspend = item.get("suspend")
         checked.append((course["id"], user["id"], roleid, None if suspend is None else as_int(suspend) == 1))
+    # The welcome message of each enrolment goes from the course's contact at the time; the real site's first
+    # sync (the coordinator enrolled in the same call as everyone) did not fail.
+    welcomed_by_contact = site.mail_fails and any(_has_contact(site, c[0]) for c in checked)
     for courseid, userid, roleid, suspend in checked:
         entry = site.enrolments.get((courseid, userid))
         if entry is None:
@@ -489,7 +492,18 @@ def _enrol_users(site: FakeMoodle, params: dict[str, Any]) -> None:
         entry["roles"].add(roleid)  # a second role is added, not swapped (field note 22)
         if suspend is not None:
             entry["suspended"] = suspend
+    if welcomed_by_contact:
+        # Copied courses keep the template's "send course welcome message"; Moodle sends it, from the course
+        # contact, after committing the enrolments, on every call (suspend and reactivate too), and a failed
+        # e-mail becomes the call's answer (recording enrol_manual_enrol_users__welcome_message_not_sent).
+        raise Fault("Message was not sent.", "error/Message was not sent.")
     return None
+
+
+def _has_contact(site: FakeMoodle, courseid: int) -> bool:
+    """Moodle's course contact: an editing teacher (role 3) of the course; without one the welcome message
+    goes from the no-reply user and the real site does not fail."""
+    return any(cid == courseid and 3 in entry["roles"] for (cid, _), entry in site.enrolments.items())
 
 
 def _drop_memberships(site: FakeMoodle, courseid: int, userid: int) -> None:
