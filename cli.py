@@ -41,10 +41,10 @@ from integration.errors import (
     UncertainAnswer,
 )
 from integration.transport import MoodleClient
-from sync.store import StoreBusy, StoreError
+from sync.core.store import StoreBusy, StoreError
 
 if TYPE_CHECKING:
-    from sync.config import AccelConfig
+    from sync.core.config import AccelConfig
 
 EXIT_OK = 0
 EXIT_PROBLEMS = 1
@@ -214,7 +214,7 @@ class AppContext:
 
     def config(self) -> AccelConfig:
         if self._config is None:
-            from sync.config import ConfigError, load_config
+            from sync.core.config import ConfigError, load_config
 
             path = self.resolved_config_path()
             if not path.exists():
@@ -266,7 +266,7 @@ class AppContext:
 
     def store_path(self) -> Path:
         """The store named by the configuration's [store] path, else $ACCEL_STORE or the default."""
-        from sync.store import default_store_path
+        from sync.core.store import default_store_path
 
         if self.store_override is not None:
             return self.store_override
@@ -278,7 +278,7 @@ class AppContext:
 
     def store(self) -> sqlite3.Connection:
         if self._store is None:
-            from sync.store import open_store
+            from sync.core.store import open_store
 
             path = self.store_path()
             try:
@@ -291,15 +291,15 @@ class AppContext:
         return self._store
 
     def lock_path(self) -> Path:
-        """The one-writer lock of this cohort on this site (sync/lock.py), the same whoever runs accel."""
-        from sync.lock import lock_path_for
+        """The one-writer lock of this cohort on this site (sync/core/lock.py), the same whoever runs accel."""
+        from sync.core.lock import lock_path_for
 
         return lock_path_for(self.client().url, self.config().cohort.code)
 
     @contextlib.contextmanager
     def exclusive(self, purpose: str, wait: float = 0.0) -> Iterator[None]:
         """Hold the cohort's one-writer lock while a sync or apply runs; exit 5 if it is busy."""
-        from sync.lock import LockBusy, LockHolder, LockUnavailable, exclusive
+        from sync.core.lock import LockBusy, LockHolder, LockUnavailable, exclusive
 
         def tell(holder: LockHolder | None) -> None:
             who = holder.describe() if holder else "another process"

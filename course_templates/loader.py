@@ -22,14 +22,14 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from sync.config import INDICATORS, MODULE_KEYS, key_path
+from sync.core.vocabulary import INDICATORS, MODULE_KEYS, key_path
 
 BUNDLED_DIR = Path(__file__).resolve().parent
 
 # Activity types the program uses (Moodle module names, as in core_course_get_contents "modname").
 ActivityType = Literal["page", "forum", "assign", "feedback", "choice", "data", "url", "resource", "label"]
 GROUPMODES: dict[str, int] = {"none": 0, "separate": 1, "visible": 2}
-# Indicators of program.md an activity can feed (one list for the whole product: the config's targets).
+# Indicators of program.md an activity can feed (one list for the whole product: sync.core.vocabulary).
 KNOWN_INDICATORS: frozenset[str] = frozenset(INDICATORS)
 PLACEHOLDERS: frozenset[str] = frozenset(
     {"cohort_code", "cohort_code_upper", "cohort_short", "cohort_name", "module_title", "module_number"}

@@ -1,6 +1,6 @@
 """Calendar events of the cohort's courses: webinars and consultations (field note 17).
 
-Events made by ``accel provision`` say their kind in their description (see ``sync.config.event_kind``):
+Events made by ``accel provision`` say their kind in their description (see ``sync.core.vocabulary.event_kind``):
 a last paragraph "Вид события: вебинар" or "Вид события: консультация". Moodle has no free "type" field
 for events (``eventtype`` is course/group/user/site), and the description is returned by
 core_calendar_get_calendar_events after format_text, which strips HTML comments and unknown markup but keeps

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-#: Every command that applies a plan takes the one-writer lock (sync/lock.py) and may wait for it.
+#: Every command that applies a plan takes the one-writer lock (sync/core/lock.py) and may wait for it.
 wait_for_lock = click.option(
     "--wait",
     type=click.FloatRange(min=0),

@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any, TypeVar
 
+from course_templates.courses import module_courses
 from integration import activities as act
 from integration import assign, grades
 from integration.calendar import get_events
@@ -32,8 +33,8 @@ from integration.enrol import get_enrolled_users
 from integration.errors import InvalidToken, MoodleError, RecordNotFound
 from integration.groups import get_course_groupings, get_course_groups, get_group_members, get_groupings
 from integration.transport import MoodleClient
-from sync.config import AccelConfig, event_kind
-from sync.roster_names import idnumber_prefix
+from sync.core.config import AccelConfig
+from sync.core.vocabulary import event_kind, idnumber_prefix
 from sync.snapshot import (
     Activity,
     CalendarEvent,
@@ -118,7 +119,7 @@ def gather(client: MoodleClient, config: AccelConfig, *, now: int | None = None)
 
     # -- courses -----------------------------------------------------------------------------------------
     courses: list[CourseSnap] = []
-    for mc in config.module_courses():
+    for mc in module_courses(config):
         found = get_course_by_field(client, "shortname", mc.shortname)
         if found is None:
             _note(notes, "missing_course", f"Курс {mc.shortname} ({mc.fullname}) не найден на сайте.")

@@ -27,7 +27,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sync.config import INDICATORS
+from sync.core.vocabulary import INDICATORS, team_key
 from sync.snapshot import Activity, CalendarEvent, GradeRecord, Snapshot, Submission, Team
 
 INDICATOR_KEYS: tuple[str, ...] = INDICATORS  # program.md, in its order
@@ -966,19 +966,16 @@ def _ngo_intent(ctx: Context, target: float | None) -> IndicatorResult:
 # ------------------------------------------------------------------------------------------- breakdowns
 
 
-def _team_key(team: Team) -> str:
-    return team.name.strip()
-
-
 def _team_rows(ctx: Context, reviews: list[_Review]) -> list[TeamRow]:
     m1 = ctx.course_id("m1")
-    by_name: dict[str, list[Team]] = defaultdict(list)
+    # One row per team, whatever the case, spaces or quotes of its groups' names in each module: the roster
+    # sync's rule (sync.core.vocabulary.team_key), so a report never splits a team the sync treats as one.
+    by_key: dict[str, list[Team]] = defaultdict(list)
     for t in ctx.snap.teams:
-        by_name[_team_key(t)].append(t)
+        by_key[team_key(t.name)].append(t)
     present = [k for k in TEAM_ASSIGNMENTS if k in ctx.activities]
     rows: list[TeamRow] = []
-    for name in sorted(by_name):
-        teams = by_name[name]
+    for same_team, teams in by_key.items():
         # The team's home group: module 1's, unless the team has no participants there (a young NGO joins in
         # module 2) and has them in another module.
         home = next(
@@ -989,7 +986,7 @@ def _team_rows(ctx: Context, reviews: list[_Review]) -> list[TeamRow]:
         cities = [ctx.people[u].city for u in home.member_ids if u in ctx.people]
         district = next((t.district for t in teams if t.district), "")
         row = TeamRow(
-            name=name,
+            name=home.name.strip(),  # as the team's home group spells it
             district=district or "без района",
             village=team_village(home, cities) or "не указано",
             members=len(students),
@@ -1028,10 +1025,12 @@ def _team_rows(ctx: Context, reviews: list[_Review]) -> list[TeamRow]:
             row.status[key] = status
             row.grades[key] = g.grade
         row.feedback_received = sum(
-            1 for r in reviews if r.team is not None and _team_key(r.team) == name and r.grade.feedback
+            1
+            for r in reviews
+            if r.team is not None and team_key(r.team.name) == same_team and r.grade.feedback
         )
         rows.append(row)
-    return rows
+    return sorted(rows, key=lambda row: row.name)
 
 
 def _mentor_rows(ctx: Context, reviews: list[_Review], pending: list[PendingItem]) -> list[MentorRow]:
@@ -1041,7 +1040,8 @@ def _mentor_rows(ctx: Context, reviews: list[_Review], pending: list[PendingItem
         for uid in ids:
             row = mentors.setdefault(uid, MentorRow(userid=uid, name=ctx.name(uid)))
             for team in ctx.teams_by_course.get(cid, []):
-                if uid in team.member_ids and team.name not in row.teams:
+                known = {team_key(name) for name in row.teams}
+                if uid in team.member_ids and team_key(team.name) not in known:
                     row.teams.append(team.name)
     for r in reviews:
         if r.team is None or r.key in EXPERT_REVIEWED:
@@ -1072,9 +1072,9 @@ def _mentor_rows(ctx: Context, reviews: list[_Review], pending: list[PendingItem
 def _place_rows(
     ctx: Context, teams: list[TeamRow], developed: IndicatorResult, presented: IndicatorResult
 ) -> tuple[list[PlaceRow], list[PlaceRow]]:
-    dev = {e.label for e in developed.evidence}
-    pres = {e.label for e in presented.evidence}
-    team_place = {t.name: (t.district, t.village) for t in teams}
+    dev = {team_key(e.label) for e in developed.evidence}
+    pres = {team_key(e.label) for e in presented.evidence}
+    team_place = {team_key(t.name): (t.district, t.village) for t in teams}
     districts: dict[str, PlaceRow] = {}
     villages: dict[tuple[str, str], PlaceRow] = {}
     for t in teams:
@@ -1082,8 +1082,8 @@ def _place_rows(
         v = villages.setdefault((t.district, t.village), PlaceRow(district=t.district, village=t.village))
         for row in (d, v):
             row.teams += 1
-            row.projects_developed += int(t.name in dev)
-            row.projects_presented += int(t.name in pres)
+            row.projects_developed += int(team_key(t.name) in dev)
+            row.projects_presented += int(team_key(t.name) in pres)
     # Participants: every active student of any module, placed by their module-1 team (or their own city).
     m1 = ctx.course_id("m1")
     everyone: set[int] = set().union(*ctx.active_students.values()) if ctx.active_students else set()
@@ -1094,7 +1094,7 @@ def _place_rows(
             t for cid in sorted(ctx.course_by_id) for t in ctx.teams_of_user.get((cid, uid), [])
         ]
         if teams_of:
-            district, village = team_place.get(_team_key(teams_of[0]), ("без района", "не указано"))
+            district, village = team_place.get(team_key(teams_of[0].name), ("без района", "не указано"))
         else:
             person = ctx.people.get(uid)
             district, village = "без команды", (person.city if person and person.city else "не указано")

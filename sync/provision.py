@@ -10,7 +10,7 @@ matching things by ID number (category, courses) or short name, and lists the ch
   return nothing (field note 9);
 - section titles as in the template (sections are added when the course has fewer);
 - webinars (course events) and consultations (group events, or course events without a team), marked with
-  their kind (``sync.config.event_kind``).
+  their kind (``sync.core.vocabulary.event_kind``).
 
 It also warns about every activity date copied from the template that falls outside the course's dates: the
 copy keeps them and the standard web services cannot shift them (field note 15).
@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo
 
+from course_templates.courses import ModuleCourse, module_courses
 from course_templates.loader import ModuleTemplate
 from integration.calendar import CalendarEvent, create_events, delete_events, get_events
 from integration.courses import (
@@ -50,9 +51,9 @@ from integration.courses import (
 from integration.enrol import enrol_users, get_enrolled_users
 from integration.groups import Group, get_course_groups
 from integration.transport import MoodleClient
-from sync.config import AccelConfig, ModuleCourse, ScheduledEvent, event_description, event_kind
+from sync.core.config import AccelConfig, ScheduledEvent
+from sync.core.vocabulary import event_description, event_kind, team_key
 from sync.provision_templates import TemplateCheck, check_template
-from sync.roster_read import team_key
 
 #: The kinds of change, in the order apply carries them out.
 Action = Literal[
@@ -625,7 +626,7 @@ def compute_plan(client: MoodleClient, config: AccelConfig, templates: Mapping[s
                 },
             )
         )
-    for mc in config.module_courses(templates):
+    for mc in module_courses(config, templates):
         plan.courses[mc.key] = _plan_course(client, config, templates[mc.key], mc, category, plan)
     _read_and_plan_events(client, config, plan)
     return plan
@@ -650,7 +651,7 @@ def compute_events_plan(client: MoodleClient, config: AccelConfig) -> Plan:
     Calls: core_course_get_courses_by_field, core_group_get_course_groups, core_calendar_get_calendar_events.
     """
     plan = Plan(cohort=config.cohort.code, cohort_name=config.cohort.name, category=None, courses={})
-    for mc in config.module_courses():
+    for mc in module_courses(config):
         state = CourseState(desired=mc)
         state.course = get_course_by_field(client, "idnumber", mc.idnumber)
         if state.course is None:

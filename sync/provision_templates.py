@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from course_templates.courses import module_courses
 from course_templates.loader import ModuleTemplate
 from integration.activities import get_data_fields, get_feedback_items
 from integration.courses import (
@@ -25,7 +26,7 @@ from integration.courses import (
 )
 from integration.errors import MoodleError
 from integration.transport import MoodleClient
-from sync.config import AccelConfig
+from sync.core.config import AccelConfig
 
 CANNOT_CREATE_ACTIVITIES = (
     "Moodle's standard web services cannot create activities (assignments, forums, surveys, databases...). "
@@ -256,7 +257,7 @@ def template_shortnames(
     """Short name of each module's template course: the config's [modules.mN] template, else the file's."""
     if config is None:
         return {key: t.template_shortname for key, t in templates.items()}
-    return {mc.key: mc.template_shortname for mc in config.module_courses(templates)}
+    return {mc.key: mc.template_shortname for mc in module_courses(config, templates)}
 
 
 def check_templates(

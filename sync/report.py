@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sync.core.private_files import ensure_private_dir, write_private
 from sync.indicators import (
     INDICATOR_KEYS,
     TEAM_ASSIGNMENTS,
@@ -26,11 +27,10 @@ from sync.indicators import (
     compute,
     fmt_date,
 )
-from sync.private_files import ensure_private_dir, write_private
 from sync.snapshot import Snapshot
 
 if TYPE_CHECKING:
-    from sync.config import AccelConfig
+    from sync.core.config import AccelConfig
 
 FORMATS: tuple[str, ...] = ("xlsx", "html", "json")
 

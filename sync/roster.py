@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from course_templates.courses import module_courses
 from integration.courses import get_course_by_field
 from integration.enrol import get_enrolled_users
 from integration.groups import get_course_groupings, get_course_groups, get_groupings
@@ -43,7 +44,7 @@ from sync.roster_plan import (
 from sync.roster_read import Roster, RosterPerson, is_valid_email
 
 if TYPE_CHECKING:
-    from sync.config import AccelConfig
+    from sync.core.config import AccelConfig
 
 #: How many further usernames (name2, name3...) to ask about at once when a plain one is taken.
 USERNAME_PROBE = 4
@@ -462,7 +463,7 @@ def default_report_path(roster_path: str) -> Path:
 
 def cohort_courses(config: AccelConfig) -> list[CohortCourse]:
     """The three module courses of the cohort (short names and ID numbers from the configuration)."""
-    return [CohortCourse(c.number, c.shortname, c.idnumber) for c in config.module_courses()]
+    return [CohortCourse(c.number, c.shortname, c.idnumber) for c in module_courses(config)]
 
 
 def roles_from(config: AccelConfig) -> Roles:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from course_templates.courses import course_modules
 from sync.cli_options import wait_for_lock
 from sync.provision import waiting_team_events
 from sync.roster import (
@@ -36,7 +37,7 @@ from sync.roster_read import Roster, RosterFileError, max_roster_bytes, read_ros
 
 if TYPE_CHECKING:
     from cli import AppContext
-    from sync.config import AccelConfig
+    from sync.core.config import AccelConfig
 
 #: Lines of each kind of operation shown in the text plan (the JSON output has them all).
 SHOWN_PER_KIND = 25
@@ -63,7 +64,7 @@ def _course_modules(app: AppContext) -> dict[str, int] | None:
     """Course short name -> module number from the configuration, when there is one (for Moodle upload files)."""
     if not app.resolved_config_path().exists():
         return None
-    return {c.shortname: c.number for c in app.config().module_courses()}
+    return course_modules(app.config())
 
 
 def _read(path: str, course_modules: dict[str, int] | None, config: AccelConfig | None) -> Roster:
@@ -279,7 +280,7 @@ def roster_sync(
     from cli import Problems, UsageProblem
 
     config = app.config()
-    data = _read(file, {c.shortname: c.number for c in config.module_courses()}, config)
+    data = _read(file, course_modules(config), config)
     guards = Guards.from_config(config)
     if max_suspend_share is not None:
         guards = Guards(max_suspend_share, guards.max_shrink_share, guards.shrink_min_people)

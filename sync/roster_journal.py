@@ -1,12 +1,12 @@
 """The roster journal: every change an applied sync made (or tried), in the local SQLite store.
 
-The store's location is documented in sync/store.py (config [store] path, else $ACCEL_STORE, else
+The store's location is documented in sync/core/store.py (config [store] path, else $ACCEL_STORE, else
 ~/.local/share/accel/accel.sqlite3). Two tables: ``roster_runs`` (one row per ``accel roster sync --apply``)
 and ``roster_journal`` (one row per operation: when, what, for whom, and Moodle's answer when it failed).
 
 A run also keeps its cohort and how many people its file had, for the shrink guard (a file much shorter than
 the last one applied to the same cohort is held: sync/roster.py). Stores written before these columns get
-them from the store's migration (sync/store.py), with an empty cohort: such runs are not compared.
+them from the store's migration (sync/core/store.py), with an empty cohort: such runs are not compared.
 """
 
 from __future__ import annotations
@@ -57,19 +57,6 @@ def _now() -> str:
 
 def ensure_schema(connection: sqlite3.Connection) -> None:
     connection.executescript(SCHEMA)
-
-
-def migrate_add_cohort(connection: sqlite3.Connection) -> None:
-    """Store format 0 -> 1: ``roster_runs`` gains ``cohort`` and ``people`` (when the table exists at all)."""
-    from sync.store import table_columns
-
-    columns = table_columns(connection, "roster_runs")
-    if not columns:
-        return  # created with every column when the first run is journalled
-    if "cohort" not in columns:
-        connection.execute("ALTER TABLE roster_runs ADD COLUMN cohort TEXT NOT NULL DEFAULT ''")
-    if "people" not in columns:
-        connection.execute("ALTER TABLE roster_runs ADD COLUMN people INTEGER")
 
 
 _INSERT_ENTRY = (

@@ -41,12 +41,6 @@ def slug(text: str, *, max_length: int = 40) -> str:
     return word or "x"
 
 
-def idnumber_prefix(course_idnumber: str, course_shortname: str) -> str:
-    """How the ID numbers the roster sync gives a course's groups and groupings begin: the course's ID number
-    (else its short name), lower case, then ``-`` and the team's or district's slug (``kam21-m1-milkovsky-mr``)."""
-    return (course_idnumber or course_shortname).lower()
-
-
 def username_base(firstname: str, lastname: str) -> str:
     """The readable part of a username: ``firstname.lastname`` transliterated (``anna.ivanova``)."""
     parts = [_ascii_word(firstname), _ascii_word(lastname)]

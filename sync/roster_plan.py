@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
 from integration.users import MoodleUser
-from sync.roster_names import idnumber_prefix, slug
-from sync.roster_read import RosterPerson, team_key
+from sync.core.vocabulary import idnumber_prefix, team_key
+from sync.roster_names import slug
+from sync.roster_read import RosterPerson
 
 #: Listed in apply order (OP_ORDER below is this list).
 OpKind = Literal[
@@ -53,7 +54,7 @@ def role_name(roleid: int | None) -> str:
 
 @dataclass(frozen=True)
 class Roles:
-    """Moodle role ids of the program roles (sync/config.py [roles]; coordinator: editing teacher)."""
+    """Moodle role ids of the program roles (sync/core/config.py [roles]; coordinator: editing teacher)."""
 
     student: int = 5
     mentor: int = 4

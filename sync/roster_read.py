@@ -11,7 +11,6 @@ the column, in the words the file itself uses.
 from __future__ import annotations
 
 import csv
-import html
 import io
 import os
 import re
@@ -24,10 +23,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from charset_normalizer import from_bytes
 
+from sync.core.vocabulary import team_key
 from sync.roster_names import is_valid_username
 
 if TYPE_CHECKING:
-    from sync.config import AccelConfig
+    from sync.core.config import AccelConfig
 
 Role = Literal["participant", "mentor", "expert", "coordinator"]
 ROLES: tuple[Role, ...] = ("participant", "mentor", "expert", "coordinator")
@@ -168,16 +168,6 @@ def clean(value: object) -> str:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     text = str(value).replace("\u00a0", " ").replace("\ufeff", "")
-    return re.sub(r"\s+", " ", text).strip()
-
-
-def team_key(name: str) -> str:
-    """Team names compare without case, extra spaces, ё/е or quote style differences.
-
-    Moodle returns group names through format_string, so "&" comes back as "&amp;": unescaped first.
-    """
-    text = html.unescape(name).casefold().replace("ё", "е")
-    text = re.sub(r"[«»\"“”„']", "", text)
     return re.sub(r"\s+", " ", text).strip()
 
 

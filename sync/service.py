@@ -29,8 +29,8 @@ import schedule
 
 from integration.errors import AccelMoodleError, Cancelled, TransportError, UncertainAnswer
 from integration.transport import MoodleClient
-from sync.config import AccelConfig
-from sync.lock import LockBusy
+from sync.core.config import AccelConfig
+from sync.core.lock import LockBusy
 from sync.timetable import JOB_NAMES, Timetable
 
 log = logging.getLogger("accel.service")

@@ -21,7 +21,7 @@ import click
 if TYPE_CHECKING:
     from cli import AppContext
     from integration.transport import MoodleClient
-    from sync.config import AccelConfig
+    from sync.core.config import AccelConfig
 
 
 def _parse_now(value: str | None, tz: Any) -> Any:

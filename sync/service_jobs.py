@@ -19,11 +19,12 @@ import logging
 import sqlite3
 from typing import TYPE_CHECKING, Any, Literal
 
+from course_templates.courses import course_modules
 from integration.errors import MoodleError
 from integration.messages import fits, message, send_instant_messages
 from integration.users import get_users_by_field
-from sync.config import AccelConfig
-from sync.lock import exclusive
+from sync.core.config import AccelConfig
+from sync.core.lock import exclusive
 from sync.service import Job, JobContext, JobNotReady, JobResult
 
 if TYPE_CHECKING:
@@ -151,7 +152,7 @@ def roster_sync_job(context: JobContext) -> JobResult:
         )
         return JobResult("held", "; ".join(reasons) + f" ({told})")
 
-    courses = {c.shortname: c.number for c in context.config.module_courses()}
+    courses = course_modules(context.config)
     try:
         roster = read_roster(path, course_modules=courses, max_bytes=max_bytes)
     except RosterFileError as exc:

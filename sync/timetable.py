@@ -14,7 +14,7 @@ import datetime as dt
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from sync.config import WEEKDAYS, AccelConfig
+from sync.core.config import WEEKDAYS, AccelConfig
 
 JOB_NAMES: tuple[str, ...] = ("roster_sync", "snapshot", "reminders", "report")
 

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from cli import main
-from sync.config import load_config
+from sync.core.config import load_config
 from tests.fake_moodle import FakeMoodle
 from tests.test_gather import build_recorded_cohort
 
@@ -110,7 +110,7 @@ def test_a_store_that_cannot_be_opened_is_a_configuration_error(
 
 def cohort_lock(site: FakeMoodle) -> Path:
     """The example cohort's one-writer lock on the fake site (in the test's own ACCEL_LOCK_DIR)."""
-    from sync.lock import lock_path_for
+    from sync.core.lock import lock_path_for
 
     return lock_path_for(site.url, load_config(EXAMPLE).cohort.code)
 
@@ -125,7 +125,7 @@ def test_a_lock_file_that_cannot_be_created_is_a_configuration_error(
 
 
 def test_waiting_for_the_lock_names_who_holds_it(fake_moodle: FakeMoodle, run_cli: Run) -> None:
-    from sync.lock import exclusive
+    from sync.core.lock import exclusive
 
     with exclusive(cohort_lock(fake_moodle), "roster sync --apply"):
         result = run_cli("provision", "--apply", "--wait", "0.2", config=EXAMPLE)
@@ -216,7 +216,7 @@ def test_status_shows_indicator_values_as_indicators_show_does(fake_moodle: Fake
 
 
 def test_roster_sync_waits_for_the_lock_when_told_to(fake_moodle: FakeMoodle, run_cli: Run) -> None:
-    from sync.lock import exclusive
+    from sync.core.lock import exclusive
 
     with exclusive(cohort_lock(fake_moodle), "provision --apply"):
         result = run_cli("roster", "sync", str(ROSTER), "--apply", "--wait", "0.2", config=EXAMPLE)

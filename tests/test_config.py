@@ -7,14 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from sync.config import (
-    EVENT_KIND_MARKERS,
-    INDICATORS,
-    ConfigError,
-    event_description,
-    event_kind,
-    load_config,
-)
+from course_templates.courses import module_courses
+from sync.core.config import ConfigError, TargetsSection, load_config
+from sync.core.vocabulary import EVENT_KIND_MARKERS, INDICATORS, event_description, event_kind
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "kamchatka-2021.toml"
@@ -49,7 +44,7 @@ def test_example_is_the_2021_kamchatka_cohort() -> None:
     cfg = load_config(EXAMPLE)
     assert cfg.cohort.code == "kam21"
     assert cfg.category_idnumber == "kam21"
-    courses = cfg.module_courses()
+    courses = module_courses(cfg)
     assert [c.key for c in courses] == ["m1", "m2", "m3"]
     assert [c.shortname for c in courses] == ["KAM21-M1", "KAM21-M2", "KAM21-M3"]
     assert [c.idnumber for c in courses] == ["kam21-m1", "kam21-m2", "kam21-m3"]
@@ -83,7 +78,7 @@ def test_defaults(tmp_path: Path) -> None:
     assert cfg.store_path() is None
     # No schedule: the webinar/consultation targets follow the (empty) schedule.
     assert cfg.targets_for()["webinars_held"] == 0
-    assert [c.template_shortname for c in cfg.module_courses()] == [
+    assert [c.template_shortname for c in module_courses(cfg)] == [
         "ACCEL-TPL-M1",
         "ACCEL-TPL-M2",
         "ACCEL-TPL-M3",
@@ -164,3 +159,8 @@ def test_event_kind_marker_round_trip() -> None:
         assert event_kind(event_description(kind, "Ссылка\nв курсе")) == kind  # type: ignore[arg-type]
     assert event_kind("Вебинар без метки") is None
     assert event_kind(None) is None
+
+
+def test_targets_have_one_key_per_indicator_in_the_programs_order() -> None:
+    """[targets] keys are the vocabulary's indicator keys (the templates and the reports use the same list)."""
+    assert tuple(TargetsSection.model_fields) == INDICATORS

@@ -15,13 +15,15 @@ from typing import Any
 
 import pytest
 
-from sync.config import AccelConfig, event_description, load_config
+from course_templates.courses import module_courses
+from sync.core.config import AccelConfig, load_config
+from sync.core.store import open_store
+from sync.core.vocabulary import event_description
 from sync.gather import gather
 from sync.indicators import compute
 from sync.pending import pending_submissions
 from sync.roster_names import slug
 from sync.snapshot import list_snapshots, load_snapshot, save_snapshot
-from sync.store import open_store
 from tests.conftest import make_client
 from tests.fake_moodle import FakeMoodle
 from tests.fake_moodle.activities import (
@@ -123,7 +125,7 @@ def _group(site: FakeMoodle, courseid: int, village: str, members: list[int]) ->
 
 def build_recorded_cohort(site: FakeMoodle, config: AccelConfig) -> Cohort:
     c = Cohort()
-    for mc in config.module_courses():
+    for mc in module_courses(config):
         c.courses[mc.key] = add_course(
             site, shortname=mc.shortname, fullname=mc.fullname, idnumber=mc.idnumber,
             startdate=mc.startdate, enddate=mc.enddate,

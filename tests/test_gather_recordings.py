@@ -25,7 +25,7 @@ import responses
 from integration.errors import InvalidParameter
 from integration.grades import get_course_grades
 from integration.transport import MoodleClient
-from sync.config import load_config
+from sync.core.config import load_config
 from sync.gather import gather
 from sync.indicators import compute
 from sync.pending import pending_submissions

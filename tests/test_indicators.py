@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from sync.core.vocabulary import team_key
 from sync.indicators import Period, compute, parse_amount, plain_text
 from sync.pending import pending_submissions, team_mentor_ids
+from sync.roster_read import read_roster
 from sync.snapshot import (
     Activity,
     CalendarEvent,
@@ -546,3 +549,29 @@ def test_teams_behind_their_due_dates() -> None:
     assert rows["Команда 1"].status["m1-idea"] == "черновик, срок прошёл"
     assert rows["Команда 2"].overdue == []  # graded: the mentor dealt with it
     assert rows["Команда 0"].status["m1-concept"] == "не сдано"  # no due date: never overdue
+
+
+def test_the_report_and_the_roster_see_one_team_whatever_the_case_and_spaces_of_its_name(
+    tmp_path: Path,
+) -> None:
+    """One team-name rule for everyone (sync.core.vocabulary.team_key): what the roster sync treats as one team
+    (and makes one group per course for) is one row of the report, not one per spelling of its groups."""
+    assert team_key("Команда  Эссо") == team_key("команда эссо") == team_key("КОМАНДА «ЭССО»")
+    roster_file = tmp_path / "roster.csv"
+    roster_file.write_text(
+        "ФИО;Email;Команда;Муниципальный район\n"
+        "Иванова Анна;anna@example.org;Команда  Эссо;Быстринский МР\n"
+        "Петров Пётр;petr@example.org;команда эссо;Быстринский МР\n",
+        encoding="utf-8",
+    )
+    roster = read_roster(roster_file)
+    assert not roster.errors
+    assert len(roster.teams()) == 1
+
+    snap = make_snapshot(teams=1)
+    spelled = {1: "Команда  Эссо", 2: "команда эссо", 3: "КОМАНДА «ЭССО»"}
+    teams = [t.model_copy(update={"name": spelled[t.courseid]}) for t in snap.teams]
+    report = compute(snap.model_copy(update={"teams": teams}))
+    assert [(row.name, row.members, row.total) for row in report.teams] == [("Команда  Эссо", 2, 5)]
+    assert [(d.district, d.teams, d.participants) for d in report.districts] == [("Район А", 1, 2)]
+    assert [m.teams for m in report.mentors] == [["Команда  Эссо"]]

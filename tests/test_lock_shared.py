@@ -17,8 +17,8 @@ import pytest
 from click.testing import Result
 
 from cli import AppContext
-from sync.config import load_config
-from sync.lock import LockBusy, LockUnavailable, exclusive, lock_dir, lock_path_for, site_key
+from sync.core.config import load_config
+from sync.core.lock import LockBusy, LockUnavailable, exclusive, lock_dir, lock_path_for, site_key
 from tests.conftest import make_client
 from tests.fake_moodle import FakeMoodle
 
@@ -112,7 +112,7 @@ HOLD = textwrap.dedent(
     import sys, time
     sys.path.insert(0, {root!r})
     from pathlib import Path
-    from sync.lock import LockBusy, exclusive
+    from sync.core.lock import LockBusy, exclusive
     try:
         with exclusive(Path({path!r}), "roster sync --apply (coordinator)"):
             print("locked", flush=True)
@@ -145,7 +145,7 @@ def as_other_user(path: Path, *, groups: list[int], hold: float = 60) -> Iterato
         process.wait(timeout=10)
 
 
-#: an interpreter another account may run (the venv's may live in root's home); sync/lock.py needs only stdlib
+#: an interpreter another account may run (the venv's may live in root's home); sync/core/lock.py needs only stdlib
 SYSTEM_PYTHON = "/usr/bin/python3"
 needs_root = pytest.mark.skipif(
     os.geteuid() != 0 or not Path(SYSTEM_PYTHON).exists(),

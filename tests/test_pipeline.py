@@ -27,10 +27,10 @@ from click.testing import Result
 from openpyxl import load_workbook
 
 from course_templates.loader import ModuleTemplate, load_templates
-from sync.config import load_config
+from sync.core.config import load_config
+from sync.core.store import open_store
 from sync.indicators import compute
 from sync.snapshot import SnapshotNotFound, find_snapshot
-from sync.store import open_store
 from tests.fake_moodle import ADMIN_ID, FakeMoodle
 from tests.fake_moodle.activities import (
     add_assign,

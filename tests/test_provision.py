@@ -7,10 +7,12 @@ from typing import Any
 
 import pytest
 
+from course_templates.courses import module_courses
 from course_templates.loader import ModuleTemplate, load_templates
 from integration.errors import UncertainWrite
 from integration.transport import MoodleClient
-from sync.config import AccelConfig, event_kind, load_config
+from sync.core.config import AccelConfig, load_config
+from sync.core.vocabulary import event_kind
 from sync.gather import gather
 from sync.indicators import compute
 from sync.provision import ApplyResult, Change, Plan, ProvisionBlocked, apply_plan, compute_plan
@@ -172,7 +174,7 @@ def test_plan_apply_plan_end_to_end(site: FakeMoodle, client: MoodleClient, conf
     category = next(c for c in site.categories.values() if c["idnumber"] == "kam21")
     courses = {c["idnumber"]: c for c in cohort_courses(site)}
     assert sorted(courses) == ["kam21-m1", "kam21-m2", "kam21-m3"]
-    for mc in config.module_courses(TEMPLATES):
+    for mc in module_courses(config, TEMPLATES):
         course = courses[mc.idnumber]
         assert course["shortname"] == mc.shortname
         assert course["fullname"] == mc.fullname

@@ -22,7 +22,7 @@ from integration.courses import (
 )
 from integration.errors import RecordNotFound, ShortnameTaken
 from integration.transport import MoodleClient
-from sync.config import event_kind
+from sync.core.vocabulary import event_kind
 from tests.conftest import recording
 from tests.fake_moodle import URL
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
-from sync.config import load_config
+from sync.core.config import load_config
 from tests.fake_moodle import FakeMoodle
 from tests.test_gather import build_recorded_cohort
 from tests.test_roster_sync import EXAMPLE_ROSTER, cohort

@@ -14,7 +14,7 @@ import pytest
 from click.testing import Result
 from openpyxl import load_workbook
 
-from sync.config import load_config
+from sync.core.config import load_config
 from tests.fake_moodle import FakeMoodle
 from tests.fake_moodle.activities import add_entry, submit
 from tests.test_gather import EXAMPLE, build_recorded_cohort, ts

@@ -14,13 +14,7 @@ from hypothesis import strategies as st
 from openpyxl import Workbook
 
 from sync.roster_names import USERNAME_RE, assign_usernames, slug, transliterate, username_base
-from sync.roster_read import (
-    RosterFileError,
-    parse_modules,
-    parse_role,
-    read_roster,
-    split_fullname,
-)
+from sync.roster_read import RosterFileError, parse_modules, parse_role, read_roster, split_fullname
 from tests.fake_moodle import FakeMoodle
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -416,7 +410,7 @@ def test_transliteration_is_readable() -> None:
 
 
 def test_team_names_match_moodles_escaped_group_names() -> None:
-    from sync.roster_read import team_key
+    from sync.core.vocabulary import team_key
 
     # Moodle answers group names through format_string: "&" arrives as "&amp;".
     assert team_key("Команда «Рыбаки &amp; охотники»") == team_key('Команда "Рыбаки & охотники"')

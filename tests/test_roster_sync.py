@@ -12,12 +12,12 @@ import pytest
 from click.testing import Result
 
 from integration.transport import MoodleClient
-from sync.config import load_config
+from sync.core.config import load_config
+from sync.core.store import open_store
 from sync.roster import SyncOutcome, apply_sync, check_guards, cohort_courses, plan_sync
 from sync.roster_journal import entries, runs
 from sync.roster_plan import Roles
 from sync.roster_read import Roster, read_roster
-from sync.store import open_store
 from tests.conftest import make_client
 from tests.fake_moodle import ADMIN_ID, FakeMoodle
 from tests.fake_moodle.courses import add_course

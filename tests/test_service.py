@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 
 from integration.errors import Cancelled, MoodleUnreachable
-from sync.config import AccelConfig, load_config
-from sync.lock import LockBusy, exclusive
+from sync.core.config import AccelConfig, load_config
+from sync.core.lock import LockBusy, exclusive
+from sync.core.store import open_store
 from sync.service import Job, JobContext, JobNotReady, JobResult, ServiceRunner
-from sync.store import open_store
 from sync.timetable import Schedule, Timetable
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "kamchatka-2021.toml"
@@ -233,7 +233,7 @@ def test_a_stale_lock_of_a_killed_process_does_not_block(tmp_path: Path) -> None
             import sys, time
             sys.path.insert(0, {str(Path(__file__).parent.parent)!r})
             from pathlib import Path
-            from sync.lock import exclusive
+            from sync.core.lock import exclusive
             with exclusive(Path({str(path)!r}), "roster sync --apply"):
                 print("locked", flush=True)
                 time.sleep(60)

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
-from sync.config import load_config
+from sync.core.config import load_config
 from tests.fake_moodle import ADMIN_ID, FakeMoodle
 from tests.fake_moodle.http import serve_over_http
 from tests.test_gather import EXAMPLE, build_recorded_cohort

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
+from sync.core.store import STORE_VERSION, StoreBusy, StoreError, open_store, store_version
 from sync.roster import apply_sync, plan_sync
 from sync.roster_journal import Journal, last_applied_run, runs
 from sync.roster_plan import Roles
@@ -24,7 +25,6 @@ from sync.snapshot import (
     load_all_snapshots,
     save_snapshot,
 )
-from sync.store import STORE_VERSION, StoreBusy, StoreError, open_store, store_version
 from tests.conftest import make_client
 from tests.fake_moodle import FakeMoodle
 from tests.fake_moodle.people import add_user
@@ -104,7 +104,7 @@ def test_a_busy_store_stops_the_cli_with_exit_5_and_one_line(
 ) -> None:
     path = tmp_path / "busy.sqlite3"
     monkeypatch.setenv("ACCEL_STORE", str(path))
-    monkeypatch.setattr("sync.store.BUSY_TIMEOUT", 0.2)
+    monkeypatch.setattr("sync.core.store.BUSY_TIMEOUT", 0.2)
     cohort(fake_moodle)
     roster = write_roster(tmp_path / "roster.csv", standard_rows())
     holder = open_store(path)

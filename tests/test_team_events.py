@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 from click.testing import Result
 
-from sync.config import event_kind, load_config
-from sync.lock import LockBusy, exclusive, lock_path_for
+from sync.core.config import load_config
+from sync.core.lock import LockBusy, exclusive, lock_path_for
+from sync.core.vocabulary import event_kind
 from tests.fake_moodle import FakeMoodle
 from tests.test_provision import seed_site
 from tests.test_roster_sync import EXAMPLE_ROSTER

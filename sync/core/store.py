@@ -5,7 +5,7 @@ tables with ``CREATE TABLE IF NOT EXISTS``; what changes an existing table's sha
 numbered by the store's format (``PRAGMA user_version``), so that a store written by an earlier accel is
 brought up to date, not broken, and one written by a later accel is refused rather than misread.
 
-The store holds personal data: it is created 0600 in a folder created 0700 (sync/private_files.py), and
+The store holds personal data: it is created 0600 in a folder created 0700 (sync/core/private_files.py), and
 SQLite gives its WAL and shared-memory files the database's mode.
 
 Writers keep their transactions short and never hold one open while a request to Moodle is in flight (the
@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from sync.private_files import create_private_file, narrow
+from sync.core.private_files import create_private_file, narrow
 
 #: How long a statement waits for another process's write to finish before the store counts as busy.
 BUSY_TIMEOUT = 30.0
@@ -105,9 +105,15 @@ class StoreConnection(sqlite3.Connection):
 
 
 def _migrate_roster_runs_cohort(connection: sqlite3.Connection) -> None:
-    from sync.roster_journal import migrate_add_cohort
-
-    migrate_add_cohort(connection)
+    """Format 0 -> 1: the roster journal's ``roster_runs`` (sync/roster/journal.py) gains ``cohort`` and
+    ``people``, when the table exists at all (else the journal creates it with every column)."""
+    columns = table_columns(connection, "roster_runs")
+    if not columns:
+        return
+    if "cohort" not in columns:
+        connection.execute("ALTER TABLE roster_runs ADD COLUMN cohort TEXT NOT NULL DEFAULT ''")
+    if "people" not in columns:
+        connection.execute("ALTER TABLE roster_runs ADD COLUMN people INTEGER")
 
 
 #: ``MIGRATIONS[n]`` brings a store of format ``n`` to format ``n + 1``. Format 0 is every store written

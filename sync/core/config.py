@@ -19,59 +19,25 @@ Every section model forbids unknown keys so that a typo ("strat = ...") is an er
 path, not a silently ignored line. Other features add their own optional sections ([roster], [service], ...)
 as separate models plus one optional field on :class:`AccelConfig`.
 
-Calendar events made by provisioning carry a kind marker so that gathering can tell webinars from
-consultations without guessing from titles: see :data:`EVENT_KIND_MARKERS` and :func:`event_kind`.
+The program's words the configuration uses (module keys, indicator keys, event kinds) are defined in
+:mod:`sync.core.vocabulary`; the cohort's courses (names from the module templates, dates from here) are
+worked out by ``course_templates.courses.module_courses``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import html
 import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-if TYPE_CHECKING:  # pragma: no cover - typing only
-    from course_templates.loader import ModuleTemplate
-
-MODULE_KEYS: tuple[str, ...] = ("m1", "m2", "m3")
-
-# --- Calendar event kinds ------------------------------------------------------------------------------------
-# Moodle events have no free "type" field (eventtype is course/group/user/site) and
-# core_calendar_get_calendar_events returns the description after format_text, which strips HTML comments and
-# unknown markup. So provisioning ends each event description with a short visible paragraph that names the
-# kind in Russian ("Вид события: вебинар" / "Вид события: консультация"); :func:`event_kind` reads it back.
-# Gathering counts webinars_held / consultations_held with it.
-EventKind = Literal["webinar", "consultation"]
-EVENT_KIND_LABELS: dict[EventKind, str] = {"webinar": "вебинар", "consultation": "консультация"}
-EVENT_KIND_MARKERS: dict[str, str] = {
-    kind: f"<p>Вид события: {label}</p>" for kind, label in EVENT_KIND_LABELS.items()
-}
-_KIND_BY_LABEL: dict[str, EventKind] = {label: kind for kind, label in EVENT_KIND_LABELS.items()}
-_EVENT_MARKER_RE = re.compile(r"Вид\s+события:\s*(" + "|".join(_KIND_BY_LABEL) + ")", re.IGNORECASE)
-
-
-def event_kind(description: str | None) -> EventKind | None:
-    """The kind of a calendar event made by `accel provision`, read from its description; None otherwise."""
-    if not description:
-        return None
-    text = re.sub(r"<[^>]+>", " ", description).replace("&nbsp;", " ")
-    m = _EVENT_MARKER_RE.search(text)
-    if m is None:
-        return None
-    return _KIND_BY_LABEL[m.group(1).lower()]
-
-
-def event_description(kind: EventKind, text: str) -> str:
-    """The HTML description of a scheduled event: the coordinator's text, then the kind marker."""
-    body = "".join(f"<p>{html.escape(line)}</p>" for line in text.splitlines() if line.strip())
-    return body + EVENT_KIND_MARKERS[kind]
+from sync.core.vocabulary import MODULE_KEYS, EventKind, key_path
 
 
 class ConfigError(Exception):
@@ -144,7 +110,8 @@ class RolesSection(_Section):
 
 
 class TargetsSection(_Section):
-    """Grant indicator targets (program.md). None = no target (the indicator is only reported).
+    """Grant indicator targets (program.md), one field per key of ``INDICATORS`` in its order. None = no target
+    (the indicator is only reported).
 
     webinars_held / consultations_held default to the number of scheduled events (see AccelConfig.targets_for).
     """
@@ -162,9 +129,6 @@ class TargetsSection(_Section):
     votes_cast: int | None = Field(default=None, ge=0)
     satisfaction: float | None = Field(default=None, ge=0)
     ngo_intent: float | None = Field(default=None, ge=0, le=1, description="share 0..1")
-
-
-INDICATORS: tuple[str, ...] = tuple(TargetsSection.model_fields)
 
 
 class EventSpec(_Section):
@@ -267,35 +231,6 @@ class ServiceSection(_Section):
         if v.lower() not in WEEKDAYS:
             raise ValueError(f"must be one of {', '.join(WEEKDAYS)}")
         return v.lower()
-
-
-@dataclass(frozen=True)
-class ModuleCourse:
-    """One course of the cohort, as it must be on the site."""
-
-    key: str  # m1 / m2 / m3
-    number: int  # 1 / 2 / 3
-    title: str  # Russian module title from the template
-    shortname: str
-    idnumber: str
-    fullname: str
-    template_shortname: str
-    start: dt.datetime  # aware, cohort time zone
-    end: dt.datetime
-    visible: bool
-    format: str
-    groupmode: int  # 0 none, 1 separate, 2 visible
-    groupmodeforce: bool
-    summary: str
-
-    @property
-    def startdate(self) -> int:
-        """Unix time as Moodle stores it (course startdate)."""
-        return int(self.start.timestamp())
-
-    @property
-    def enddate(self) -> int:
-        return int(self.end.timestamp())
 
 
 @dataclass(frozen=True)
@@ -404,37 +339,6 @@ class AccelConfig(BaseModel):
             p = Path(self.source).parent / p
         return p
 
-    def module_courses(self, templates: Mapping[str, ModuleTemplate] | None = None) -> list[ModuleCourse]:
-        """The three courses of the cohort (names from the module templates, dates from [modules])."""
-        if templates is None:
-            from course_templates.loader import load_templates
-
-            templates = load_templates(self.templates_dir())
-        out: list[ModuleCourse] = []
-        for number, key in enumerate(MODULE_KEYS, start=1):
-            tpl = templates[key]
-            m = self.modules[key]
-            values = {**self.placeholders(), "module_title": tpl.title, "module_number": str(number)}
-            out.append(
-                ModuleCourse(
-                    key=key,
-                    number=number,
-                    title=tpl.title,
-                    shortname=tpl.course.shortname.format(**values),
-                    idnumber=tpl.course.idnumber.format(**values),
-                    fullname=tpl.course.fullname.format(**values),
-                    template_shortname=m.template or tpl.template_shortname,
-                    start=self.to_datetime(m.start),
-                    end=self.to_datetime(m.end, end_of_day=True),
-                    visible=m.visible,
-                    format=tpl.course.format,
-                    groupmode=tpl.course.groupmode_id,
-                    groupmodeforce=tpl.course.groupmodeforce,
-                    summary=tpl.course.summary.format(**values),
-                )
-            )
-        return out
-
     def scheduled_events(self) -> list[ScheduledEvent]:
         """Webinars then consultations, in file order, with times in the cohort time zone."""
         events: list[ScheduledEvent] = []
@@ -466,17 +370,6 @@ class AccelConfig(BaseModel):
         if t["consultations_held"] is None:
             t["consultations_held"] = len(self.schedule.consultations)
         return t
-
-
-def key_path(loc: tuple[int | str, ...]) -> str:
-    """An error location as people read it: ``modules.m1.start``, ``schedule.webinars[0].title``."""
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out or "(top level)"
 
 
 #: pydantic names the member of a union (``start: datetime | date``) as the last part of an error's place
