@@ -23,9 +23,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from integration.transport import MoodleClient  # noqa: E402
-from sync.roster import CohortCourse, apply_sync, plan_sync  # noqa: E402
-from sync.roster_plan import Roles  # noqa: E402
-from sync.roster_read import read_roster  # noqa: E402
+from sync.roster.plan import Roles  # noqa: E402
+from sync.roster.read import read_roster  # noqa: E402
+from sync.roster.sync import CohortCourse, apply_sync, plan_sync  # noqa: E402
 from tests.fake_moodle import ADMIN_ID, FakeMoodle  # noqa: E402
 from tests.fake_moodle.courses import add_course  # noqa: E402
 from tests.fake_moodle.people import enrol  # noqa: E402

@@ -1,7 +1,7 @@
 """Moodle users: look-up by a unique field, creation and update.
 
 A batch write is all-or-nothing and its error does not say which user was bad (field notes 3 and 5);
-isolating that user is the caller's job (sync/roster_apply.py splits the batch).
+isolating that user is the caller's job (sync/roster/apply.py splits the batch).
 """
 
 from __future__ import annotations

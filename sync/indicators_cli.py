@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 def _period_option(app: AppContext, date_from: str | None, date_to: str | None) -> Any:
     from cli import UsageProblem
-    from sync.report import parse_period
+    from sync.indicators.report.model import parse_period
 
     try:
         return parse_period(date_from, date_to, app.config().tz)
@@ -30,7 +30,7 @@ def _period_option(app: AppContext, date_from: str | None, date_to: str | None) 
 
 def _stored_snapshot(app: AppContext, snapshot_id: int | None) -> Any:
     from cli import UsageProblem
-    from sync.snapshot import SnapshotNotFound, find_snapshot
+    from sync.indicators.snapshot import SnapshotNotFound, find_snapshot
 
     cohort = None if snapshot_id is not None else app.config().cohort.code
     try:
@@ -42,8 +42,8 @@ def _stored_snapshot(app: AppContext, snapshot_id: int | None) -> Any:
 def _report_for(app: AppContext, snapshot_id: int | None, date_from: str | None, date_to: str | None) -> Any:
     import time as _time
 
-    from sync.report import build_report
-    from sync.snapshot import load_all_snapshots
+    from sync.indicators.report.model import build_report
+    from sync.indicators.snapshot import load_all_snapshots
 
     config = app.config()
     period = _period_option(app, date_from, date_to)
@@ -84,8 +84,8 @@ def indicators_gather(app: AppContext, as_json: bool) -> None:
     pledges and survey answers with batch reads only (the request count does not grow with people).
     Nothing is written to the site. Exit 0 when stored (notes and Moodle warnings are printed).
     """
-    from sync.gather import gather
-    from sync.snapshot import save_snapshot
+    from sync.indicators.gather import gather
+    from sync.indicators.snapshot import save_snapshot
 
     config = app.config()
     snapshot = gather(app.client(), config)
@@ -130,7 +130,8 @@ def indicators_show(
     --from/--to limit the counts to what happened in the period (for a quarterly report); without them the
     whole grant period is counted.
     """
-    from sync.report import render_indicators_text, report_json
+    from sync.indicators.report.json import report_json
+    from sync.indicators.report.text import render_indicators_text
 
     report = _report_for(app, snapshot_id, date_from, date_to)
     if as_json:
@@ -145,7 +146,7 @@ def indicators_show(
 @click.pass_obj
 def indicators_pending(app: AppContext, snapshot_id: int | None, as_json: bool) -> None:
     """List team submissions waiting for a mentor's grade, oldest first, with how long each has waited."""
-    from sync.pending import pending_submissions, render_pending
+    from sync.indicators.pending import pending_submissions, render_pending
 
     _sid, snapshot = _stored_snapshot(app, snapshot_id)
     items = pending_submissions(snapshot)
@@ -178,7 +179,7 @@ def report_command(
     """Write the indicators report (Russian) from a stored snapshot: XLSX workbook, HTML page with charts,
     or JSON. The file is written whole or not at all."""
     from cli import UsageProblem
-    from sync.report import write_report
+    from sync.indicators.report.write import write_report
 
     report = _report_for(app, snapshot_id, date_from, date_to)
     try:

@@ -57,8 +57,8 @@ def templates_check(app: AppContext, as_json: bool) -> None:
     one, else the file's template_shortname (ACCEL-TPL-M1...).
     """
     from cli import EXIT_OK, EXIT_PROBLEMS
-    from sync.provision_report import render_template_checks
-    from sync.provision_templates import CANNOT_CREATE_ACTIVITIES, check_templates, template_shortnames
+    from sync.provision.render import render_template_checks
+    from sync.provision.templates import CANNOT_CREATE_ACTIVITIES, check_templates, template_shortnames
 
     module_templates = _module_templates(app)
     config = app.config() if app.resolved_config_path().exists() else None
@@ -85,8 +85,9 @@ def provision(app: AppContext, do_apply: bool, as_json: bool, wait: float) -> No
     Exit 0 when done (or nothing to do), 1 when the plan has problems or a step failed.
     """
     from cli import EXIT_OK, EXIT_PROBLEMS, Problems
-    from sync.provision import ApplyResult, ProvisionBlocked, apply_plan, compute_plan
-    from sync.provision_report import render_plan, render_progress
+    from sync.provision.apply import ApplyResult, ProvisionBlocked, apply_plan
+    from sync.provision.plan import compute_plan
+    from sync.provision.render import render_plan, render_progress
 
     config = app.config()
     module_templates = _module_templates(app)

@@ -17,8 +17,12 @@ import click
 
 from course_templates.courses import course_modules
 from sync.cli_options import wait_for_lock
-from sync.provision import waiting_team_events
-from sync.roster import (
+from sync.provision.plan import waiting_team_events
+from sync.roster.apply import write_failure_report
+from sync.roster.journal import entries, runs
+from sync.roster.plan import OP_ORDER, Removal
+from sync.roster.read import Roster, RosterFileError, max_roster_bytes, read_roster
+from sync.roster.sync import (
     Guards,
     RosterStop,
     SyncOutcome,
@@ -30,10 +34,6 @@ from sync.roster import (
     roles_from,
     write_report,
 )
-from sync.roster_apply import write_failure_report
-from sync.roster_journal import entries, runs
-from sync.roster_plan import OP_ORDER, Removal
-from sync.roster_read import Roster, RosterFileError, max_roster_bytes, read_roster
 
 if TYPE_CHECKING:
     from cli import AppContext

@@ -86,8 +86,8 @@ def _build_runner(
     config: AccelConfig | None = None,
     send_messages: bool = True,
 ) -> Any:
-    from sync.service import ServiceRunner
-    from sync.service_jobs import default_jobs
+    from sync.service.jobs import default_jobs
+    from sync.service.runner import ServiceRunner
 
     config = config or app.config()
 
@@ -157,7 +157,7 @@ def serve(
     import threading
 
     from cli import EXIT_PROBLEMS, UsageProblem
-    from sync.service import serve_forever
+    from sync.service.runner import serve_forever
 
     config = app.config()
     if (now_text or only_job or as_json) and not once:
@@ -242,9 +242,9 @@ def status(app: AppContext, as_json: bool, now_text: str | None, rehearsal: bool
     included) or a roster change is held, for monitoring; 0 otherwise.
     """
     from cli import EXIT_PROBLEMS
-    from sync.report import format_target, format_value
-    from sync.service import PROBLEM_OUTCOMES
-    from sync.service_jobs import latest_indicators
+    from sync.indicators.report.model import format_target, format_value
+    from sync.service.jobs import latest_indicators
+    from sync.service.runner import PROBLEM_OUTCOMES
 
     config = app.config()
     now = _parse_now(now_text, config.tz)

@@ -11,7 +11,7 @@ import pytest
 from integration.errors import MoodleError
 from integration.transport import MoodleClient
 from integration.users import get_users_by_field
-from sync.service_jobs import _coordinator_ids
+from sync.service.jobs import _coordinator_ids
 from tests.fake_moodle import FakeMoodle
 from tests.fake_moodle.people import add_user
 

@@ -19,11 +19,11 @@ from course_templates.courses import module_courses
 from sync.core.config import AccelConfig, load_config
 from sync.core.store import open_store
 from sync.core.vocabulary import event_description
-from sync.gather import gather
-from sync.indicators import compute
-from sync.pending import pending_submissions
-from sync.roster_names import slug
-from sync.snapshot import list_snapshots, load_snapshot, save_snapshot
+from sync.indicators.compute import compute
+from sync.indicators.gather import gather
+from sync.indicators.pending import pending_submissions
+from sync.indicators.snapshot import list_snapshots, load_snapshot, save_snapshot
+from sync.roster.names import slug
 from tests.conftest import make_client
 from tests.fake_moodle import FakeMoodle
 from tests.fake_moodle.activities import (
@@ -424,7 +424,7 @@ def test_missing_course_is_a_note_not_a_crash(fake_moodle: FakeMoodle, config: A
 def test_robustness_notes_reach_the_report(
     fake_moodle: FakeMoodle, config: AccelConfig, tmp_path: Path
 ) -> None:
-    from sync.report import write_cohort_reports
+    from sync.indicators.report.write import write_cohort_reports
 
     cohort = build_recorded_cohort(fake_moodle, config)
     # A deleted user: Moodle drops their enrolments (the fake hides deleted users), their survey answer stays.

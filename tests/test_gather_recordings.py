@@ -26,9 +26,9 @@ from integration.errors import InvalidParameter
 from integration.grades import get_course_grades
 from integration.transport import MoodleClient
 from sync.core.config import load_config
-from sync.gather import gather
-from sync.indicators import compute
-from sync.pending import pending_submissions
+from sync.indicators.compute import compute
+from sync.indicators.gather import gather
+from sync.indicators.pending import pending_submissions
 from tests.conftest import recording
 from tests.fake_moodle.core import unflatten
 from tests.test_gather import EXAMPLE

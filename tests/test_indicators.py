@@ -8,10 +8,9 @@ from typing import Any
 import pytest
 
 from sync.core.vocabulary import team_key
-from sync.indicators import Period, compute, parse_amount, plain_text
-from sync.pending import pending_submissions, team_mentor_ids
-from sync.roster_read import read_roster
-from sync.snapshot import (
+from sync.indicators.compute import Period, compute, parse_amount, plain_text
+from sync.indicators.pending import pending_submissions, team_mentor_ids
+from sync.indicators.snapshot import (
     Activity,
     CalendarEvent,
     ChoiceOption,
@@ -27,6 +26,7 @@ from sync.snapshot import (
     SurveyResult,
     Team,
 )
+from sync.roster.read import read_roster
 
 DAY = 86400
 M1_START, M1_END = 1_633_000_000, 1_633_000_000 + 30 * DAY

@@ -29,8 +29,8 @@ from openpyxl import load_workbook
 from course_templates.loader import ModuleTemplate, load_templates
 from sync.core.config import load_config
 from sync.core.store import open_store
-from sync.indicators import compute
-from sync.snapshot import SnapshotNotFound, find_snapshot
+from sync.indicators.compute import compute
+from sync.indicators.snapshot import SnapshotNotFound, find_snapshot
 from tests.fake_moodle import ADMIN_ID, FakeMoodle
 from tests.fake_moodle.activities import (
     add_assign,

@@ -13,7 +13,7 @@ from click.testing import Result
 
 from sync.core.private_files import ensure_private_dir, write_private
 from sync.core.store import open_store
-from sync.roster_apply import write_failure_report
+from sync.roster.apply import write_failure_report
 from tests.fake_moodle import FakeMoodle
 from tests.fake_moodle.people import add_user
 from tests.test_roster_sync import CONFIG, cohort, standard_rows, write_roster
@@ -107,8 +107,8 @@ def test_roster_sync_failure_report_from_the_cli_is_private(
 
 def test_service_report_folder_and_reports_are_private(tmp_path: Path) -> None:
     from sync.core.config import load_config
-    from sync.report import write_cohort_reports
-    from sync.snapshot import Snapshot, save_snapshot
+    from sync.indicators.report.write import write_cohort_reports
+    from sync.indicators.snapshot import Snapshot, save_snapshot
 
     config = load_config(CONFIG)
     store = open_store(tmp_path / "s.sqlite3")

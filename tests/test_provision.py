@@ -13,10 +13,11 @@ from integration.errors import UncertainWrite
 from integration.transport import MoodleClient
 from sync.core.config import AccelConfig, load_config
 from sync.core.vocabulary import event_kind
-from sync.gather import gather
-from sync.indicators import compute
-from sync.provision import ApplyResult, Change, Plan, ProvisionBlocked, apply_plan, compute_plan
-from sync.provision_templates import check_template
+from sync.indicators.compute import compute
+from sync.indicators.gather import gather
+from sync.provision.apply import ApplyResult, ProvisionBlocked, apply_plan
+from sync.provision.plan import Change, Plan, compute_plan
+from sync.provision.templates import check_template
 from tests.conftest import make_client
 from tests.fake_moodle import FakeMoodle
 from tests.fake_moodle.courses import add_category, add_course, find_course

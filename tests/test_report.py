@@ -230,7 +230,7 @@ def test_html_charts_render_in_headless_chromium(
 
 
 def test_numbers_are_written_the_russian_way_everywhere() -> None:
-    from sync.report import format_percent, format_value, ru_number
+    from sync.indicators.report.model import format_percent, format_value, ru_number
 
     assert format_percent(28.571) == "28,571 %" and format_percent(28.6) == "28,6 %"
     assert format_percent(50.0) == "50 %" and format_percent(None) == "—"
@@ -252,8 +252,8 @@ def test_the_html_report_uses_decimal_commas(
 
 def test_team_grid_shows_a_review_without_grade_as_answered() -> None:
     """«сдано, ждёт оценки» is for work no mentor has answered; a comment saved without a grade answers it."""
-    from sync.indicators import REVIEWED_WITHOUT_GRADE
-    from sync.report_html import _cell_state
+    from sync.indicators.compute import REVIEWED_WITHOUT_GRADE
+    from sync.indicators.report.html import _cell_state
 
     assert _cell_state("сдано") == "submitted"
     assert _cell_state(REVIEWED_WITHOUT_GRADE) == "graded"

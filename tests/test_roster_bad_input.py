@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl import Workbook
 
-from sync.roster_read import RosterFileError, read_roster
+from sync.roster.read import RosterFileError, read_roster
 from tests.fake_moodle import FakeMoodle
 from tests.test_roster_sync import CONFIG, HEADER, cohort, participant, standard_rows
 

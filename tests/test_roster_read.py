@@ -13,8 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl import Workbook
 
-from sync.roster_names import USERNAME_RE, assign_usernames, slug, transliterate, username_base
-from sync.roster_read import RosterFileError, parse_modules, parse_role, read_roster, split_fullname
+from sync.roster.names import USERNAME_RE, assign_usernames, slug, transliterate, username_base
+from sync.roster.read import RosterFileError, read_roster
+from sync.roster.read.headers import parse_modules, parse_role, split_fullname
 from tests.fake_moodle import FakeMoodle
 
 ROOT = Path(__file__).resolve().parent.parent

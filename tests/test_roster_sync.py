@@ -14,10 +14,10 @@ from click.testing import Result
 from integration.transport import MoodleClient
 from sync.core.config import load_config
 from sync.core.store import open_store
-from sync.roster import SyncOutcome, apply_sync, check_guards, cohort_courses, plan_sync
-from sync.roster_journal import entries, runs
-from sync.roster_plan import Roles
-from sync.roster_read import Roster, read_roster
+from sync.roster.journal import entries, runs
+from sync.roster.plan import Roles
+from sync.roster.read import Roster, read_roster
+from sync.roster.sync import SyncOutcome, apply_sync, check_guards, cohort_courses, plan_sync
 from tests.conftest import make_client
 from tests.fake_moodle import ADMIN_ID, FakeMoodle
 from tests.fake_moodle.courses import add_course
@@ -415,7 +415,7 @@ def test_existing_groups_are_matched_by_name_and_suspended_people_reactivated(
 
 
 def test_guard_counts_per_course() -> None:
-    from sync.roster_plan import CourseGuard, Plan
+    from sync.roster.plan import CourseGuard, Plan
 
     plan = Plan(guards=[CourseGuard(1, "KAM21-M1", 20, 2), CourseGuard(2, "KAM21-M2", 20, 3)])
     reasons = check_guards(plan, [object()], max_share=0.1, removal="suspend")  # type: ignore[list-item]
@@ -448,7 +448,7 @@ def test_request_budget_for_1200_participants_at_max_input_vars_1000() -> None:
 
 
 def test_sync_roster_for_the_service_holds_a_guarded_change(fake_moodle: FakeMoodle, tmp_path: Path) -> None:
-    from sync.roster import roles_from, sync_roster
+    from sync.roster.sync import roles_from, sync_roster
 
     cohort(fake_moodle)
     config = load_config(CONFIG)
@@ -575,8 +575,8 @@ def test_many_bad_items_first_do_not_stop_the_good_ones(
 
 def test_one_account_is_never_given_to_two_roster_people() -> None:
     from integration.users import MoodleUser
-    from sync.roster_plan import match_people
-    from sync.roster_read import RosterPerson
+    from sync.roster.plan import match_people
+    from sync.roster.read import RosterPerson
 
     account = MoodleUser(id=9, username="anna", email="old@example.org", idnumber="A-1")
     anna = RosterPerson(

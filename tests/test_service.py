@@ -18,8 +18,8 @@ from integration.errors import Cancelled, MoodleUnreachable
 from sync.core.config import AccelConfig, load_config
 from sync.core.lock import LockBusy, exclusive
 from sync.core.store import open_store
-from sync.service import Job, JobContext, JobNotReady, JobResult, ServiceRunner
-from sync.timetable import Schedule, Timetable
+from sync.service.runner import Job, JobContext, JobNotReady, JobResult, ServiceRunner
+from sync.service.timetable import Schedule, Timetable
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "kamchatka-2021.toml"
 KAMCHATKA = dt.timezone(dt.timedelta(hours=12))

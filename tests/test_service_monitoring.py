@@ -16,7 +16,7 @@ from integration.errors import MoodleUnreachable, UncertainAnswer
 from integration.transport import MoodleClient
 from sync.core.config import load_config
 from sync.core.store import open_store
-from sync.service import Job, JobResult, ServiceRunner
+from sync.service.runner import Job, JobResult, ServiceRunner
 from tests.fake_moodle import FakeMoodle
 from tests.test_gather import build_recorded_cohort
 from tests.test_service import Recorder, at, runner_for

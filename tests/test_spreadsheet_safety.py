@@ -10,7 +10,7 @@ from pathlib import Path
 from click.testing import Result
 from openpyxl import load_workbook
 
-from sync.roster_apply import FORMULA_STARTS, spreadsheet_text, write_failure_report
+from sync.roster.apply import FORMULA_STARTS, spreadsheet_text, write_failure_report
 from tests.fake_moodle import FakeMoodle
 from tests.fake_moodle.activities import add_entry
 from tests.test_gather import EXAMPLE, ts

@@ -13,11 +13,7 @@ import pytest
 from click.testing import Result
 
 from sync.core.store import STORE_VERSION, StoreBusy, StoreError, open_store, store_version
-from sync.roster import apply_sync, plan_sync
-from sync.roster_journal import Journal, last_applied_run, runs
-from sync.roster_plan import Roles
-from sync.roster_read import read_roster
-from sync.snapshot import (
+from sync.indicators.snapshot import (
     SNAPSHOT_SCHEMA_VERSION,
     Snapshot,
     SnapshotFormatError,
@@ -25,6 +21,10 @@ from sync.snapshot import (
     load_all_snapshots,
     save_snapshot,
 )
+from sync.roster.journal import Journal, last_applied_run, runs
+from sync.roster.plan import Roles
+from sync.roster.read import read_roster
+from sync.roster.sync import apply_sync, plan_sync
 from tests.conftest import make_client
 from tests.fake_moodle import FakeMoodle
 from tests.fake_moodle.people import add_user

@@ -189,7 +189,7 @@ def test_roster_sync_reads_no_calendar_without_team_events_in_the_schedule(
 
 
 def test_the_events_plan_leaves_courses_not_made_yet_to_provisioning(fake_moodle: FakeMoodle) -> None:
-    from sync.provision import compute_events_plan, waiting_team_events
+    from sync.provision.plan import compute_events_plan, waiting_team_events
     from tests.conftest import make_client
     from tests.test_provision import EXAMPLE
 

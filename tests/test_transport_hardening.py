@@ -30,9 +30,9 @@ from integration.errors import (
     UncertainWrite,
 )
 from integration.transport import MoodleClient, retry_after_seconds
-from sync.roster import apply_sync, plan_sync
-from sync.roster_plan import Roles
-from sync.roster_read import read_roster
+from sync.roster.plan import Roles
+from sync.roster.read import read_roster
+from sync.roster.sync import apply_sync, plan_sync
 from tests.conftest import make_client
 from tests.fake_moodle import FakeMoodle
 from tests.test_roster_sync import COURSES, cohort, standard_rows, write_roster

@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import urlsplit
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ class LockHolder:
 
 def _user_name() -> str:
     try:
-        import pwd
+        import pwd  # not on every platform: the ImportError below
 
         return pwd.getpwuid(os.getuid()).pw_name
     except (ImportError, KeyError):
@@ -91,8 +92,6 @@ def site_key(url: str) -> str:
     http:// and https:// of one host are one site, and so are ``moodle.example.org/`` and
     ``MOODLE.example.org``.
     """
-    from urllib.parse import urlsplit
-
     parts = urlsplit(url.strip())
     host = (parts.hostname or "").lower()
     port = parts.port

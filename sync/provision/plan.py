@@ -1,4 +1,4 @@
-"""Provisioning a cohort's courses: a plan computed from the live site, and apply, the only writer.
+"""Provisioning a cohort's courses: the plan, computed from the live site (apply is sync/provision/apply.py).
 
 The plan compares what the cohort configuration and the module templates ask for with what the site holds,
 matching things by ID number (category, courses) or short name, and lists the changes with their reasons:
@@ -15,10 +15,9 @@ matching things by ID number (category, courses) or short name, and lists the ch
 It also warns about every activity date copied from the template that falls outside the course's dates: the
 copy keeps them and the standard web services cannot shift them (field note 15).
 
-Apply carries a plan out. Each step is one write whose effect the next plan can see, so an apply stopped
-at any point (a dropped connection, a Moodle error, Ctrl-C) is finished by running it again: a course copied
-but not yet given its ID number is recognised by its short name in the cohort category and adopted.
-After a complete apply a new plan is empty and a second apply writes nothing.
+A course copied but not yet given its ID number (an apply stopped midway) is recognised by its short name
+in the cohort category and adopted. After a complete apply a new plan is empty and a second apply writes
+nothing.
 """
 
 from __future__ import annotations
@@ -26,34 +25,29 @@ from __future__ import annotations
 import datetime as dt
 import html
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo
 
 from course_templates.courses import ModuleCourse, module_courses
 from course_templates.loader import ModuleTemplate
-from integration.calendar import CalendarEvent, create_events, delete_events, get_events
+from integration.calendar import CalendarEvent, get_events
 from integration.courses import (
     Category,
     Course,
     Section,
-    add_section,
-    create_category,
-    duplicate_course,
     get_categories_by_idnumber,
     get_contents,
     get_course_by_field,
     get_course_module,
-    rename_section,
-    update_courses,
 )
-from integration.enrol import enrol_users, get_enrolled_users
+from integration.enrol import get_enrolled_users
 from integration.groups import Group, get_course_groups
 from integration.transport import MoodleClient
 from sync.core.config import AccelConfig, ScheduledEvent
 from sync.core.vocabulary import event_description, event_kind, team_key
-from sync.provision_templates import TemplateCheck, check_template
+from sync.provision.templates import TemplateCheck, check_template
 
 #: The kinds of change, in the order apply carries them out.
 Action = Literal[
@@ -214,10 +208,6 @@ class Plan:
             "empty": self.empty,
             "blocked": self.blocked,
         }
-
-
-class ProvisionBlocked(Exception):
-    """Apply refuses a plan with blocking problems."""
 
 
 # -- planning ----------------------------------------------------------------------------------------------
@@ -645,7 +635,7 @@ def compute_events_plan(client: MoodleClient, config: AccelConfig) -> Plan:
     """The events part of the provisioning plan alone: what `accel provision` would do to the calendar.
 
     For the roster sync, which makes the teams a team consultation waits for: after an apply that made groups
-    the service's roster job carries out this plan's team events (:func:`team_events`, with :func:`apply_plan`),
+    the service's roster job carries out this plan's team events (:func:`team_events`, with ``sync.provision.apply.apply_plan``),
     and `accel roster sync --apply` says which team events now wait. The cohort's courses are found by ID number; one not on the site yet is left
     to `accel provision` with its events. Same planning code as :func:`compute_plan`; writes nothing.
     Calls: core_course_get_courses_by_field, core_group_get_course_groups, core_calendar_get_calendar_events.
@@ -680,150 +670,3 @@ def waiting_team_events(client: MoodleClient, config: AccelConfig) -> list[str]:
     if not has_team_events(config):
         return []
     return [f"{c.target} (team «{c.data['team']}»)" for c in team_events(compute_events_plan(client, config))]
-
-
-# -- apply -------------------------------------------------------------------------------------------------
-Progress = Callable[[int, int, Change], None]
-
-
-@dataclass
-class ApplyResult:
-    done: list[Change] = field(default_factory=list)
-    created_courses: dict[str, int] = field(default_factory=dict)
-
-
-def apply_plan(
-    client: MoodleClient,
-    plan: Plan,
-    *,
-    progress: Progress | None = None,
-    result: ApplyResult | None = None,
-) -> ApplyResult:
-    """Carry the plan out, in order. The only code that writes.
-
-    ``progress`` is told about each step just before it is written; ``result`` (if given) is filled as steps
-    finish, so a caller that catches an interruption can say how far it got. Raises ProvisionBlocked when the plan has blocking problems (nothing is written then).
-    """
-    if plan.blocked:
-        raise ProvisionBlocked("; ".join(p.message for p in plan.problems if p.blocking))
-    result = result if result is not None else ApplyResult()
-    changes = plan.ordered_changes()
-    total = len(changes)
-    course_ids: dict[str, int] = {k: st.course.id for k, st in plan.courses.items() if st.course is not None}
-    category_id = plan.category.id if plan.category else None
-    sections_cache: dict[int, list[Section]] = {}
-
-    started = 0
-
-    def start(*steps: Change) -> None:
-        # Shown before the write: a copy can take a while, and if it fails the last line says which step.
-        nonlocal started
-        for change in steps:
-            started += 1
-            if progress is not None:
-                progress(started, total, change)
-
-    def finish(*steps: Change) -> None:
-        result.done.extend(steps)
-
-    def courseid_of(change: Change) -> int:
-        cid = change.data.get("courseid")
-        if cid:
-            return int(cid)
-        assert change.module is not None
-        return course_ids[change.module]
-
-    by_action: dict[str, list[Change]] = {}
-    for change in changes:
-        by_action.setdefault(change.action, []).append(change)
-
-    for change in by_action.get("create_category", []):
-        start(change)
-        d = change.data
-        category_id = create_category(
-            client, name=d["name"], idnumber=d["idnumber"], parent=d["parent"], description=d["description"]
-        )
-        finish(change)
-
-    # Copy, then set the fields core_course_duplicate_course cannot (ID number, dates...). A copy whose
-    # update did not happen is adopted by the next plan (short name, no ID number, cohort category).
-    for change in by_action.get("create_course", []):
-        assert change.module is not None and category_id is not None
-        start(change)
-        fields = {**change.data["fields"], "categoryid": category_id}
-        new_id = duplicate_course(
-            client,
-            template_id=change.data["template_id"],
-            fullname=fields["fullname"],
-            shortname=fields["shortname"],
-            categoryid=category_id,
-            visible=bool(fields["visible"]),
-        )
-        course_ids[change.module] = new_id
-        result.created_courses[change.module] = new_id
-        update_courses(client, [{"id": new_id, **fields}])
-        finish(change)
-
-    updates = by_action.get("update_course", [])
-    if updates:
-        start(*updates)
-        payload = []
-        for change in updates:
-            fields = dict(change.data["fields"])
-            if "categoryid" in fields and fields["categoryid"] is None:
-                fields["categoryid"] = category_id
-            payload.append({"id": change.data["courseid"], **fields})
-        update_courses(client, payload)
-        finish(*updates)
-
-    for change in by_action.get("add_sections", []):
-        start(change)
-        cid = courseid_of(change)
-        for _ in range(int(change.data["count"])):
-            add_section(client, cid)
-        sections_cache.pop(cid, None)
-        finish(change)
-
-    for change in by_action.get("rename_section", []):
-        start(change)
-        cid = courseid_of(change)
-        section_id = change.data.get("section_id")
-        if section_id is None:
-            if cid not in sections_cache:
-                sections_cache[cid] = get_contents(client, cid)  # a read: the copy's new section ids
-            number = int(change.data["number"])
-            section_id = next(s.id for s in sections_cache[cid] if s.section == number and not s.component)
-        rename_section(
-            client, section_id=int(section_id), name=change.data["title"], course_format=change.data["format"]
-        )
-        finish(change)
-
-    enrolments = by_action.get("enrol_service", [])
-    if enrolments:
-        start(*enrolments)
-        enrol_users(
-            client,
-            [
-                {
-                    "roleid": c.data["roleid"],
-                    "userid": c.data["userid"],
-                    "courseid": courseid_of(c),
-                    "suspend": 0,
-                }
-                for c in enrolments
-            ],
-        )
-        finish(*enrolments)
-
-    deletions = by_action.get("delete_event", [])
-    if deletions:
-        start(*deletions)
-        delete_events(client, [int(c.data["eventid"]) for c in deletions])
-        finish(*deletions)
-
-    creations = by_action.get("create_event", [])
-    if creations:
-        start(*creations)
-        create_events(client, [{**c.data["event"], "courseid": courseid_of(c)} for c in creations])
-        finish(*creations)
-    return result

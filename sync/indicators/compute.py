@@ -28,7 +28,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from sync.core.vocabulary import INDICATORS, team_key
-from sync.snapshot import Activity, CalendarEvent, GradeRecord, Snapshot, Submission, Team
+from sync.indicators.snapshot import Activity, CalendarEvent, GradeRecord, Snapshot, Submission, Team
 
 INDICATOR_KEYS: tuple[str, ...] = INDICATORS  # program.md, in its order
 

@@ -17,8 +17,8 @@ from typing import Any, Literal, get_args
 
 from integration.users import MoodleUser
 from sync.core.vocabulary import idnumber_prefix, team_key
-from sync.roster_names import slug
-from sync.roster_read import RosterPerson
+from sync.roster.names import slug
+from sync.roster.read import RosterPerson
 
 #: Listed in apply order (OP_ORDER below is this list).
 OpKind = Literal[

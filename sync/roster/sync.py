@@ -1,7 +1,7 @@
 """Roster sync: keep Moodle's users, enrolments, teams (groups) and districts (groupings) in step with the roster.
 
-    read_roster (sync/roster_read.py)  ->  gather_site (here: batch reads)  ->  build_plan (sync/roster_plan.py)
-    ->  check_guards (here)  ->  Applier (sync/roster_apply.py, the only code that writes)
+    read_roster (sync/roster/read/)  ->  read_site (here: batch reads)  ->  build_plan (sync/roster/plan.py)
+    ->  check_guards (here)  ->  Applier (sync/roster/apply.py, the only code that writes)
 
 Request budget: reads are batched (users by ID number and by email in chunks under max_input_vars, field note
 6; two enrolment reads per course to find suspended enrolments, field note 21; groups and groupings per
@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from course_templates.courses import module_courses
 from integration.courses import get_course_by_field
@@ -25,10 +25,11 @@ from integration.enrol import get_enrolled_users
 from integration.groups import get_course_groupings, get_course_groups, get_groupings
 from integration.transport import MoodleClient
 from integration.users import MoodleUser, get_users_by_field
-from sync.roster_apply import Applier, ApplyResult, write_failure_report
-from sync.roster_journal import Journal, last_applied_run
-from sync.roster_names import assign_usernames, is_valid_username, username_base
-from sync.roster_plan import (
+from sync.core.config import AccelConfig
+from sync.roster.apply import Applier, ApplyResult, write_failure_report
+from sync.roster.journal import Journal, last_applied_run
+from sync.roster.names import assign_usernames, is_valid_username, username_base
+from sync.roster.plan import (
     CourseMember,
     Match,
     Plan,
@@ -41,10 +42,7 @@ from sync.roster_plan import (
     build_plan,
     match_people,
 )
-from sync.roster_read import Roster, RosterPerson, is_valid_email
-
-if TYPE_CHECKING:
-    from sync.core.config import AccelConfig
+from sync.roster.read import Roster, RosterPerson, is_valid_email
 
 #: How many further usernames (name2, name3...) to ask about at once when a plain one is taken.
 USERNAME_PROBE = 4

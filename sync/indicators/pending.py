@@ -12,8 +12,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sync.indicators import Context, PendingItem, Period, fmt_date, pending_items
-from sync.snapshot import Snapshot
+from sync.indicators.compute import Context, PendingItem, Period, fmt_date, pending_items
+from sync.indicators.snapshot import Snapshot
 
 
 def pending_submissions(snapshot: Snapshot) -> list[PendingItem]:

@@ -10,8 +10,14 @@ from __future__ import annotations
 import html
 from collections.abc import Callable, Sequence
 
-from sync.indicators import ASSIGNMENT_TITLES, REVIEWED_WITHOUT_GRADE, TITLES, IndicatorResult, TeamRow
-from sync.report import (
+from sync.indicators.compute import (
+    ASSIGNMENT_TITLES,
+    REVIEWED_WITHOUT_GRADE,
+    TITLES,
+    IndicatorResult,
+    TeamRow,
+)
+from sync.indicators.report.model import (
     HistoryPoint,
     Report,
     format_percent,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sync.provision import Change, Plan
-from sync.provision_templates import CANNOT_CREATE_ACTIVITIES, TemplateCheck
+from sync.provision.plan import Change, Plan
+from sync.provision.templates import CANNOT_CREATE_ACTIVITIES, TemplateCheck
 
 
 def _label(change: Change) -> str:

@@ -32,9 +32,9 @@ from integration.transport import MoodleClient
 from integration.users import create_users, get_users_by_field, update_users
 from sync.core.private_files import write_private
 from sync.core.vocabulary import team_key
-from sync.roster_journal import Journal
-from sync.roster_plan import OP_ORDER, Op, OpKind, Plan
-from sync.roster_read import RosterPerson
+from sync.roster.journal import Journal
+from sync.roster.plan import OP_ORDER, Op, OpKind, Plan
+from sync.roster.read import RosterPerson
 
 #: After this many single items of one kind failed in a row with the same errorcode and none succeeded, a
 #: failing batch of that kind is no longer split (see Applier._isolate_batch).

@@ -16,8 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from integration.messages import fits
-from sync.indicators import PendingItem
-from sync.pending import waited_text
+from sync.indicators.compute import PendingItem
+from sync.indicators.pending import waited_text
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS reminders_sent (

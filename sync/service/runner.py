@@ -7,7 +7,7 @@ Rules that make it safe to leave alone for months:
 - When the site is unreachable (or answers with something that is not Moodle's JSON) *every* job that needs
   the site waits for the same doubling delay, so an hour of downtime costs a handful of requests, not a
   storm; the first job after it is the probe, and the rest follow in the same round (a clean catch-up).
-- A slot missed during downtime runs once, not once per missed slot (see :mod:`sync.timetable`).
+- A slot missed during downtime runs once, not once per missed slot (see :mod:`sync.service.timetable`).
 - Shutdown (SIGTERM) lets the request in flight finish and sends no new one (the client's cancel hook);
   the interrupted job is simply due again next time, and plan/apply re-reads the site, so nothing is
   duplicated.
@@ -31,7 +31,7 @@ from integration.errors import AccelMoodleError, Cancelled, TransportError, Unce
 from integration.transport import MoodleClient
 from sync.core.config import AccelConfig
 from sync.core.lock import LockBusy
-from sync.timetable import JOB_NAMES, Timetable
+from sync.service.timetable import JOB_NAMES, Timetable
 
 log = logging.getLogger("accel.service")
 

@@ -5,7 +5,7 @@ The store's location is documented in sync/core/store.py (config [store] path, e
 and ``roster_journal`` (one row per operation: when, what, for whom, and Moodle's answer when it failed).
 
 A run also keeps its cohort and how many people its file had, for the shrink guard (a file much shorter than
-the last one applied to the same cohort is held: sync/roster.py). Stores written before these columns get
+the last one applied to the same cohort is held: sync/roster/sync.py). Stores written before these columns get
 them from the store's migration (sync/core/store.py), with an empty cohort: such runs are not compared.
 """
 
@@ -15,10 +15,9 @@ import datetime as dt
 import json
 import sqlite3
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from sync.roster_plan import Op
+from sync.roster.plan import Op
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS roster_runs (

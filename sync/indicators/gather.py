@@ -1,4 +1,4 @@
-"""Gathering: read the cohort's courses from Moodle into a dated :class:`~sync.snapshot.Snapshot`.
+"""Gathering: read the cohort's courses from Moodle into a dated :class:`~sync.indicators.snapshot.Snapshot`.
 
 Only batch reads, so the number of requests depends on the number of courses and activities and never on the
 number of people (about 40 for a cohort of three courses):
@@ -35,7 +35,7 @@ from integration.groups import get_course_groupings, get_course_groups, get_grou
 from integration.transport import MoodleClient
 from sync.core.config import AccelConfig
 from sync.core.vocabulary import event_kind, idnumber_prefix
-from sync.snapshot import (
+from sync.indicators.snapshot import (
     Activity,
     CalendarEvent,
     ChoiceOption,

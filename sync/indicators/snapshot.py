@@ -1,9 +1,9 @@
 """The snapshot: everything the indicators need, read from Moodle at one moment, and its SQLite persistence.
 
 A snapshot is plain data (pydantic models, JSON-serialisable) so that indicators can be recomputed later for
-any reporting period with no site at hand. `sync/gather.py` builds one from the web services;
-`sync/indicators.py` computes from one. The store keeps every snapshot (dated) so that reports can also show
-the indicators over time.
+any reporting period with no site at hand. `sync/indicators/gather.py` builds one from the web services;
+`sync/indicators/compute.py` computes from one. The store keeps every snapshot (dated) so that reports can
+also show the indicators over time.
 """
 
 from __future__ import annotations

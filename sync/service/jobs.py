@@ -17,7 +17,8 @@ import hashlib
 import html
 import logging
 import sqlite3
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import replace
+from typing import Any, Literal
 
 from course_templates.courses import course_modules
 from integration.errors import MoodleError
@@ -25,11 +26,26 @@ from integration.messages import fits, message, send_instant_messages
 from integration.users import get_users_by_field
 from sync.core.config import AccelConfig
 from sync.core.lock import exclusive
-from sync.service import Job, JobContext, JobNotReady, JobResult
-
-if TYPE_CHECKING:
-    from sync.roster import SyncOutcome
-    from sync.roster_read import Roster
+from sync.indicators.compute import compute
+from sync.indicators.gather import gather, gather_and_store
+from sync.indicators.pending import pending_submissions
+from sync.indicators.report.write import write_cohort_reports
+from sync.indicators.snapshot import SnapshotNotFound, find_snapshot
+from sync.provision.apply import apply_plan
+from sync.provision.plan import compute_events_plan, has_team_events, team_events
+from sync.roster.names import is_valid_username
+from sync.roster.read import (
+    Roster,
+    RosterFileError,
+    RosterFileUnavailable,
+    is_valid_email,
+    max_roster_bytes,
+    read_file_bytes,
+    read_roster,
+)
+from sync.roster.sync import Guards, RosterStop, SyncOutcome, cohort_courses, roles_from, sync_roster
+from sync.service.reminders import day_of, forget_sent, plan_reminders, record_sent, sent_today, split_to_fit
+from sync.service.runner import Job, JobContext, JobNotReady, JobResult
 
 log = logging.getLogger("accel.service")
 
@@ -48,8 +64,6 @@ def default_jobs() -> list[Job]:
 
 def _coordinator_ids(context: JobContext, roster: Roster | None) -> tuple[list[int], str]:
     """Who to tell: ``[service] coordinator`` (a username or an email), else the roster's coordinators."""
-    from sync.roster_names import is_valid_username
-    from sync.roster_read import is_valid_email
 
     client = context.client()
     wanted = (context.config.service.coordinator or "").strip()
@@ -103,14 +117,6 @@ def _notify_coordinator(context: JobContext, roster: Roster | None, subject: str
 
 
 def roster_sync_job(context: JobContext) -> JobResult:
-    from sync.roster import Guards, RosterStop, cohort_courses, roles_from, sync_roster
-    from sync.roster_read import (
-        RosterFileError,
-        RosterFileUnavailable,
-        max_roster_bytes,
-        read_file_bytes,
-        read_roster,
-    )
 
     service = context.config.service
     if not service.roster_file:
@@ -198,9 +204,6 @@ def _team_events_after_sync(context: JobContext, outcome: SyncOutcome) -> str:
 
     Remembered until done: if this step fails, the job's retry (whose roster plan is then empty) still does it.
     """
-    from dataclasses import replace
-
-    from sync.provision import apply_plan, compute_events_plan, has_team_events, team_events
 
     made_groups = outcome.result is not None and outcome.result.counts().get("create_group", 0) > 0
     if not has_team_events(context.config) or not (made_groups or context.get_state("team_events_due")):
@@ -225,7 +228,6 @@ def _team_events_after_sync(context: JobContext, outcome: SyncOutcome) -> str:
 
 
 def snapshot_job(context: JobContext) -> JobResult:
-    from sync.gather import gather_and_store
 
     snapshot_id, snapshot = gather_and_store(
         context.client(), context.config, context.store, now=int(context.now.timestamp())
@@ -234,16 +236,6 @@ def snapshot_job(context: JobContext) -> JobResult:
 
 
 def reminders_job(context: JobContext) -> JobResult:
-    from sync.gather import gather
-    from sync.pending import pending_submissions
-    from sync.reminders import (
-        day_of,
-        forget_sent,
-        plan_reminders,
-        record_sent,
-        sent_today,
-        split_to_fit,
-    )
 
     client = context.client()
     snapshot = gather(client, context.config, now=int(context.now.timestamp()))
@@ -302,8 +294,6 @@ def reminders_job(context: JobContext) -> JobResult:
 
 
 def report_job(context: JobContext) -> JobResult:
-    from sync.report import write_cohort_reports
-    from sync.snapshot import SnapshotNotFound
 
     service = context.config.service
     out_dir = context.config.relative_path(service.report_dir)
@@ -318,8 +308,6 @@ def report_job(context: JobContext) -> JobResult:
 
 def latest_indicators(store: sqlite3.Connection, config: AccelConfig) -> dict[str, Any] | None:
     """The newest snapshot's indicator values, for `accel status` (no site needed)."""
-    from sync.indicators import compute
-    from sync.snapshot import SnapshotNotFound, find_snapshot
 
     try:
         snapshot_id, snapshot = find_snapshot(store, cohort=config.cohort.code)
