@@ -12,8 +12,9 @@ import pytest
 import responses
 from click.testing import CliRunner, Result
 
-from cli import AppContext, main
 from integration.transport import MoodleClient
+from sync.commands import main
+from sync.commands.context import AppContext
 from tests.fake_moodle import FakeMoodle
 
 RECORDINGS = Path(__file__).parent / "fixtures" / "recordings"

@@ -3,13 +3,16 @@ traceback, the documented exit code (README, "Exit codes")."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
-from cli import main
+import cli
+from sync.commands import main
 from sync.core.config import load_config
 from tests.fake_moodle import FakeMoodle
 from tests.test_gather import build_recorded_cohort
@@ -302,3 +305,16 @@ def test_help_names_options_as_the_readme_does(command: list[str], shown: str) -
     result = accel(*command, "--help")
     assert result.exit_code == 0
     assert shown in " ".join(result.output.split()) + " "
+
+
+def test_the_console_script_is_the_commands_main_group_with_every_command() -> None:
+    """`accel = "cli:main"` and `python -m cli`: cli.py only hands over to sync/commands."""
+    assert cli.main is main
+    assert sorted(main.commands) == [
+        "doctor", "indicators", "provision", "report", "roster", "serve", "status", "templates",
+    ]  # fmt: skip
+    shown = subprocess.run(
+        [sys.executable, "-m", "cli", "--help"], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert shown.stdout.startswith("Usage: accel [OPTIONS] COMMAND [ARGS]...")
+    assert "roster" in shown.stdout and "serve" in shown.stdout

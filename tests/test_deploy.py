@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from cli import EXIT_AUTH, EXIT_USAGE, read_token
+from sync.commands.context import EXIT_AUTH, EXIT_USAGE, read_token
 from sync.core.lock import DEFAULT_LOCK_DIR
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -13,10 +13,10 @@ import requests
 import responses
 from click.testing import CliRunner, Result
 
-from cli import main
 from integration.errors import InvalidToken, MoodleUnreachable, UncertainWrite
 from integration.functions import required_functions
 from integration.site import SiteInfo
+from sync.commands import main
 from tests.conftest import make_client, recording
 from tests.fake_moodle import FakeMoodle
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
-from cli import AppContext
+from sync.commands.context import AppContext
 from sync.core.config import load_config
 from sync.core.lock import LockBusy, LockUnavailable, exclusive, lock_dir, lock_path_for, site_key
 from tests.conftest import make_client
@@ -211,7 +211,7 @@ def test_status_needs_no_site_for_the_lock(tmp_path: Path, monkeypatch: pytest.M
     """The lock is named after the site, so only a job that takes it asks for the site."""
     from click.testing import CliRunner
 
-    from cli import main
+    from sync.commands import main
 
     for name in ("MOODLE_URL", "MOODLE_TOKEN", "MOODLE_TOKEN_FILE"):
         monkeypatch.delenv(name, raising=False)

@@ -18,7 +18,6 @@ import pytest
 import responses
 from click.testing import CliRunner
 
-from cli import AppContext, main
 from integration.errors import (
     BadResponse,
     InvalidResponse,
@@ -30,6 +29,8 @@ from integration.errors import (
     UncertainWrite,
 )
 from integration.transport import MoodleClient, retry_after_seconds
+from sync.commands import main
+from sync.commands.context import AppContext
 from sync.roster.plan import Roles
 from sync.roster.read import read_roster
 from sync.roster.sync import apply_sync, plan_sync

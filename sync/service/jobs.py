@@ -64,7 +64,6 @@ def default_jobs() -> list[Job]:
 
 def _coordinator_ids(context: JobContext, roster: Roster | None) -> tuple[list[int], str]:
     """Who to tell: ``[service] coordinator`` (a username or an email), else the roster's coordinators."""
-
     client = context.client()
     wanted = (context.config.service.coordinator or "").strip()
     if wanted:
@@ -117,7 +116,6 @@ def _notify_coordinator(context: JobContext, roster: Roster | None, subject: str
 
 
 def roster_sync_job(context: JobContext) -> JobResult:
-
     service = context.config.service
     if not service.roster_file:
         return JobResult("nothing", "no [service] roster_file set")
@@ -204,7 +202,6 @@ def _team_events_after_sync(context: JobContext, outcome: SyncOutcome) -> str:
 
     Remembered until done: if this step fails, the job's retry (whose roster plan is then empty) still does it.
     """
-
     made_groups = outcome.result is not None and outcome.result.counts().get("create_group", 0) > 0
     if not has_team_events(context.config) or not (made_groups or context.get_state("team_events_due")):
         return ""
@@ -228,7 +225,6 @@ def _team_events_after_sync(context: JobContext, outcome: SyncOutcome) -> str:
 
 
 def snapshot_job(context: JobContext) -> JobResult:
-
     snapshot_id, snapshot = gather_and_store(
         context.client(), context.config, context.store, now=int(context.now.timestamp())
     )
@@ -236,7 +232,6 @@ def snapshot_job(context: JobContext) -> JobResult:
 
 
 def reminders_job(context: JobContext) -> JobResult:
-
     client = context.client()
     snapshot = gather(client, context.config, now=int(context.now.timestamp()))
     day = day_of(context.now, context.config.tz)
@@ -294,7 +289,6 @@ def reminders_job(context: JobContext) -> JobResult:
 
 
 def report_job(context: JobContext) -> JobResult:
-
     service = context.config.service
     out_dir = context.config.relative_path(service.report_dir)
     try:
@@ -308,7 +302,6 @@ def report_job(context: JobContext) -> JobResult:
 
 def latest_indicators(store: sqlite3.Connection, config: AccelConfig) -> dict[str, Any] | None:
     """The newest snapshot's indicator values, for `accel status` (no site needed)."""
-
     try:
         snapshot_id, snapshot = find_snapshot(store, cohort=config.cohort.code)
     except SnapshotNotFound:

@@ -49,7 +49,6 @@ class Report(BaseModel):
 
     @property
     def tz(self) -> dt.tzinfo:
-
         return ZoneInfo(self.timezone)
 
     def date(self, ts: int | None, with_time: bool = False) -> str:
@@ -68,7 +67,6 @@ def build_report(
     now: int,
 ) -> Report:
     """Indicators of `snapshot` for `period`, and the same indicators for every snapshot of `history`."""
-
     indicators = compute(snapshot, targets, period)
     indicators.period_label = period.label(ZoneInfo(timezone))
     points: list[HistoryPoint] = []

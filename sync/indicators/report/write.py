@@ -46,7 +46,6 @@ def write_cohort_reports(
 ) -> list[Path]:
     """Reports of the cohort's newest snapshot, one file per format, named by cohort and snapshot date
     (``indicators-kam21-2022-03-31.html``); for the service's weekly report job."""
-
     sid, snapshot = find_snapshot(store, cohort=config.cohort.code)
     report = build_report(
         snapshot,

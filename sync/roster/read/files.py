@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from charset_normalizer import from_bytes
+from openpyxl import load_workbook
 
 from sync.core.config import AccelConfig
 from sync.roster.read.headers import clean, find_header
@@ -251,8 +252,6 @@ def load_xlsx(data: bytes, name: str, max_bytes: int) -> Table:
 
 
 def _read_workbook(data: bytes, name: str, formulas: bool) -> Table:
-    from openpyxl import load_workbook
-
     book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     try:
         rows: list[tuple[int, list[str]]] = []
@@ -278,8 +277,6 @@ def _check_formula_values(
     data: bytes, name: str, sheet_index: int, values: list[tuple[Any, ...]], first_row: int
 ) -> None:
     """Refuse a table with formula cells that have no stored value (openpyxl would read them as empty)."""
-    from openpyxl import load_workbook
-
     book = load_workbook(io.BytesIO(data), read_only=True, data_only=False)
     try:
         sheet: Any = book.worksheets[sheet_index]

@@ -1,8 +1,6 @@
 """`accel roster ...`: check a roster file, plan and apply a sync, show the journal.
 
-Kept beside the roster modules so that cli.py only registers the group; the logic is in sync/roster*.py.
-cli.py imports this module to register the commands, so the commands import cli's error classes when
-they run (a module-level import would be circular).
+The logic is in sync/roster/; these commands parse options, call it and render.
 """
 
 from __future__ import annotations
@@ -11,12 +9,13 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
 from course_templates.courses import course_modules
-from sync.cli_options import wait_for_lock
+from sync.commands.context import AppContext, Problems, UsageProblem, wait_for_lock
+from sync.core.config import AccelConfig
 from sync.provision.plan import waiting_team_events
 from sync.roster.apply import write_failure_report
 from sync.roster.journal import entries, runs
@@ -34,10 +33,6 @@ from sync.roster.sync import (
     roles_from,
     write_report,
 )
-
-if TYPE_CHECKING:
-    from cli import AppContext
-    from sync.core.config import AccelConfig
 
 #: Lines of each kind of operation shown in the text plan (the JSON output has them all).
 SHOWN_PER_KIND = 25
@@ -68,8 +63,6 @@ def _course_modules(app: AppContext) -> dict[str, int] | None:
 
 
 def _read(path: str, course_modules: dict[str, int] | None, config: AccelConfig | None) -> Roster:
-    from cli import UsageProblem
-
     try:
         return read_roster(path, course_modules=course_modules, max_bytes=max_roster_bytes(config))
     except RosterFileError as exc:
@@ -78,8 +71,6 @@ def _read(path: str, course_modules: dict[str, int] | None, config: AccelConfig 
 
 def _check_report_folder(report: Path) -> None:
     """Exit 2 before anything is written when the failure report could not be written where it should go."""
-    from cli import UsageProblem
-
     folder = report.parent  # or the nearest folder above it that exists: the report creates the rest
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
@@ -137,8 +128,6 @@ def roster_check(app: AppContext, file: str, as_json: bool) -> None:
     Every problem names the file, the row and the column. Exit 0 when the file is valid, 1 when it has
     errors (warnings alone do not fail).
     """
-    from cli import Problems
-
     config = app.config() if app.resolved_config_path().exists() else None
     data = _read(file, _course_modules(app), config)
     summary = _roster_summary(data)
@@ -277,8 +266,6 @@ def roster_sync(
     well, 1 when the file has errors, a guard stopped the apply, some items failed (see the failure report)
     or people were skipped because of a conflict, 2 on a usage error.
     """
-    from cli import Problems, UsageProblem
-
     config = app.config()
     data = _read(file, course_modules(config), config)
     guards = Guards.from_config(config)
@@ -343,8 +330,7 @@ def roster_sync(
             write_report(outcome, report_path)  # conflicts and skipped rows are still reported
             return outcome
         # The bar goes to stderr so that --json output on stdout stays parseable.
-        progress_bar: Any = click.progressbar(length=len(outcome.plan.ops), label="Applying", file=sys.stderr)
-        with progress_bar as bar:
+        with click.progressbar(length=len(outcome.plan.ops), label="Applying", file=sys.stderr) as bar:
             return apply_sync(
                 client,
                 outcome,

@@ -1,34 +1,35 @@
 """`accel serve` and `accel status`: run the [service] timetable's jobs, and show how they went.
 
-Kept beside the service modules so that cli.py only registers the commands; the logic is in
-sync/service.py and sync/service_jobs.py.
-cli.py imports this module to register the commands, so the commands import cli's error classes when
-they run (a module-level import would be circular).
+The logic is in sync/service/ (the timetable, the runner and its jobs); these commands parse options, call
+it and render.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import logging
+import os
+import signal
+import sqlite3
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from types import FrameType
 
 import click
 
-if TYPE_CHECKING:
-    from cli import AppContext
-    from integration.transport import MoodleClient
-    from sync.core.config import AccelConfig
+from integration.transport import MoodleClient
+from sync.commands.context import EXIT_PROBLEMS, AppContext, UsageProblem
+from sync.core.config import AccelConfig
+from sync.indicators.report.model import format_target, format_value
+from sync.service.jobs import default_jobs, latest_indicators
+from sync.service.runner import PROBLEM_OUTCOMES, ServiceRunner, serve_forever
 
 
-def _parse_now(value: str | None, tz: Any) -> Any:
-    import datetime as dt
-
-    from cli import UsageProblem
-
+def _parse_now(value: str | None, tz: dt.tzinfo) -> dt.datetime:
     if value is None:
         return dt.datetime.now(tz)
     try:
@@ -46,11 +47,6 @@ def rehearsal_store_path(store: Path) -> Path:
 def _start_rehearsal(app: AppContext) -> tuple[Path, Path]:
     """Point ``app`` at the rehearsal store (a first rehearsal starts from a copy of the service's state);
     returns the rehearsal store and the service's own."""
-    import os
-    import sqlite3
-
-    from cli import UsageProblem
-
     real = app.store_path()
     rehearsal = rehearsal_store_path(real)
     if not rehearsal.exists() and real.exists():
@@ -85,10 +81,7 @@ def _build_runner(
     *,
     config: AccelConfig | None = None,
     send_messages: bool = True,
-) -> Any:
-    from sync.service.jobs import default_jobs
-    from sync.service.runner import ServiceRunner
-
+) -> ServiceRunner:
     config = config or app.config()
 
     def client_factory() -> MoodleClient:
@@ -153,12 +146,6 @@ def serve(
     Without --once it runs until stopped; SIGTERM (or Ctrl-C) lets the request in flight finish and exits
     cleanly. What ran, and how, is kept in the store: see `accel status`.
     """
-    import signal
-    import threading
-
-    from cli import EXIT_PROBLEMS, UsageProblem
-    from sync.service.runner import serve_forever
-
     config = app.config()
     if (now_text or only_job or as_json) and not once:
         raise UsageProblem("--now, --job and --json go with --once")
@@ -181,7 +168,7 @@ def serve(
         )
     stop = threading.Event()
 
-    def request_stop(signum: int, _frame: Any) -> None:
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
         logging.getLogger("accel.service").info(
             "signal %d: finishing the request in flight, then stopping", signum
         )
@@ -219,7 +206,6 @@ def serve(
             if failed:
                 sys.exit(EXIT_PROBLEMS)
             return
-        import datetime as dt
 
         logging.getLogger("accel.service").info("service started (a round every %ds)", tick)
         serve_forever(runner, stop=stop, clock=lambda: dt.datetime.now(config.tz), tick_seconds=tick)
@@ -241,16 +227,9 @@ def status(app: AppContext, as_json: bool, now_text: str | None, rehearsal: bool
     Read from the store only: it needs no site. Exit 1 when a job's last run failed (the site down
     included) or a roster change is held, for monitoring; 0 otherwise.
     """
-    from cli import EXIT_PROBLEMS
-    from sync.indicators.report.model import format_target, format_value
-    from sync.service.jobs import latest_indicators
-    from sync.service.runner import PROBLEM_OUTCOMES
-
     config = app.config()
     now = _parse_now(now_text, config.tz)
     if rehearsal:
-        from cli import UsageProblem
-
         path = rehearsal_store_path(app.store_path())
         if not path.exists():
             raise UsageProblem(

@@ -1,9 +1,6 @@
 """`accel templates check` and `accel provision`: the module templates and the cohort's courses.
 
-Kept beside the provisioning modules so that cli.py only registers the commands; the logic is in
-sync/provision*.py and course_templates/.
-cli.py imports this module to register the commands, so the commands import cli's error classes when
-they run (a module-level import would be circular).
+The logic is in sync/provision/ and course_templates/; these commands parse options, call it and render.
 """
 
 from __future__ import annotations
@@ -11,22 +8,20 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-from typing import TYPE_CHECKING, Any
 
 import click
 
+from course_templates.loader import ModuleTemplate, TemplateError, load_templates
 from integration.errors import AccelMoodleError
-from sync.cli_options import wait_for_lock
+from sync.commands.context import EXIT_OK, EXIT_PROBLEMS, AppContext, Problems, UsageProblem, wait_for_lock
+from sync.provision.apply import ApplyResult, ProvisionBlocked, apply_plan
+from sync.provision.plan import Change, compute_plan
+from sync.provision.render import render_plan, render_progress, render_template_checks
+from sync.provision.templates import CANNOT_CREATE_ACTIVITIES, check_templates, template_shortnames
 
-if TYPE_CHECKING:
-    from cli import AppContext
 
-
-def _module_templates(app: AppContext) -> Any:
+def _module_templates(app: AppContext) -> dict[str, ModuleTemplate]:
     """The module templates (the configuration's [templates] dir, else the bundled ones); exit 2 if bad."""
-    from cli import UsageProblem
-    from course_templates.loader import TemplateError, load_templates
-
     directory = app.config().templates_dir() if app.resolved_config_path().exists() else None
     if directory is not None and not directory.is_dir():
         raise UsageProblem(
@@ -56,10 +51,6 @@ def templates_check(app: AppContext, as_json: bool) -> None:
     The template courses are found by short name: [modules.mN] template in the configuration if there is
     one, else the file's template_shortname (ACCEL-TPL-M1...).
     """
-    from cli import EXIT_OK, EXIT_PROBLEMS
-    from sync.provision.render import render_template_checks
-    from sync.provision.templates import CANNOT_CREATE_ACTIVITIES, check_templates, template_shortnames
-
     module_templates = _module_templates(app)
     config = app.config() if app.resolved_config_path().exists() else None
     checks = check_templates(app.client(), module_templates, template_shortnames(module_templates, config))
@@ -84,11 +75,6 @@ def provision(app: AppContext, do_apply: bool, as_json: bool, wait: float) -> No
     the plan out; running it again changes nothing, and an interrupted apply is finished by running it again.
     Exit 0 when done (or nothing to do), 1 when the plan has problems or a step failed.
     """
-    from cli import EXIT_OK, EXIT_PROBLEMS, Problems
-    from sync.provision.apply import ApplyResult, ProvisionBlocked, apply_plan
-    from sync.provision.plan import compute_plan
-    from sync.provision.render import render_plan, render_progress
-
     config = app.config()
     module_templates = _module_templates(app)
     client = app.client()
@@ -115,7 +101,7 @@ def provision(app: AppContext, do_apply: bool, as_json: bool, wait: float) -> No
         result = ApplyResult()
         total = len(plan.changes)
 
-        def show(done: int, count: int, change: Any) -> None:
+        def show(done: int, count: int, change: Change) -> None:
             click.echo(render_progress(done, count, change), err=as_json)
 
         if total and not as_json:

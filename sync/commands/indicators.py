@@ -1,37 +1,42 @@
 """`accel indicators gather | show | pending` and `accel report`: the grant indicators and their reports.
 
-Kept beside the indicator modules so that cli.py only registers the commands; the logic is in
-sync/gather.py, sync/indicators.py, sync/pending.py and sync/report*.py.
-cli.py imports this module to register the commands, so the commands import cli's error classes when
-they run (a module-level import would be circular).
+The logic is in sync/indicators/ (gather, compute, pending, report/); these commands parse options, call it
+and render.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import click
 
-if TYPE_CHECKING:
-    from cli import AppContext
+from sync.commands.context import AppContext, UsageProblem
+from sync.indicators.compute import Period
+from sync.indicators.gather import gather
+from sync.indicators.pending import pending_submissions, render_pending
+from sync.indicators.report.json import report_json
+from sync.indicators.report.model import Report, build_report, parse_period
+from sync.indicators.report.text import render_indicators_text
+from sync.indicators.report.write import write_report
+from sync.indicators.snapshot import (
+    Snapshot,
+    SnapshotNotFound,
+    find_snapshot,
+    load_all_snapshots,
+    save_snapshot,
+)
 
 
-def _period_option(app: AppContext, date_from: str | None, date_to: str | None) -> Any:
-    from cli import UsageProblem
-    from sync.indicators.report.model import parse_period
-
+def _period_option(app: AppContext, date_from: str | None, date_to: str | None) -> Period:
     try:
         return parse_period(date_from, date_to, app.config().tz)
     except ValueError as exc:
         raise UsageProblem(str(exc)) from None
 
 
-def _stored_snapshot(app: AppContext, snapshot_id: int | None) -> Any:
-    from cli import UsageProblem
-    from sync.indicators.snapshot import SnapshotNotFound, find_snapshot
-
+def _stored_snapshot(app: AppContext, snapshot_id: int | None) -> tuple[int, Snapshot]:
     cohort = None if snapshot_id is not None else app.config().cohort.code
     try:
         return find_snapshot(app.store(), snapshot_id, cohort)
@@ -39,12 +44,9 @@ def _stored_snapshot(app: AppContext, snapshot_id: int | None) -> Any:
         raise UsageProblem(str(exc)) from None
 
 
-def _report_for(app: AppContext, snapshot_id: int | None, date_from: str | None, date_to: str | None) -> Any:
-    import time as _time
-
-    from sync.indicators.report.model import build_report
-    from sync.indicators.snapshot import load_all_snapshots
-
+def _report_for(
+    app: AppContext, snapshot_id: int | None, date_from: str | None, date_to: str | None
+) -> Report:
     config = app.config()
     period = _period_option(app, date_from, date_to)
     sid, snapshot = _stored_snapshot(app, snapshot_id)
@@ -56,7 +58,7 @@ def _report_for(app: AppContext, snapshot_id: int | None, date_from: str | None,
         timezone=config.cohort.timezone,
         snapshot_id=sid,
         history=load_all_snapshots(app.store(), snapshot.cohort),
-        now=int(_time.time()),
+        now=int(time.time()),
     )
 
 
@@ -84,9 +86,6 @@ def indicators_gather(app: AppContext, as_json: bool) -> None:
     pledges and survey answers with batch reads only (the request count does not grow with people).
     Nothing is written to the site. Exit 0 when stored (notes and Moodle warnings are printed).
     """
-    from sync.indicators.gather import gather
-    from sync.indicators.snapshot import save_snapshot
-
     config = app.config()
     snapshot = gather(app.client(), config)
     sid = save_snapshot(app.store(), snapshot)
@@ -130,9 +129,6 @@ def indicators_show(
     --from/--to limit the counts to what happened in the period (for a quarterly report); without them the
     whole grant period is counted.
     """
-    from sync.indicators.report.json import report_json
-    from sync.indicators.report.text import render_indicators_text
-
     report = _report_for(app, snapshot_id, date_from, date_to)
     if as_json:
         click.echo(json.dumps(report_json(report), ensure_ascii=False, indent=2))
@@ -146,8 +142,6 @@ def indicators_show(
 @click.pass_obj
 def indicators_pending(app: AppContext, snapshot_id: int | None, as_json: bool) -> None:
     """List team submissions waiting for a mentor's grade, oldest first, with how long each has waited."""
-    from sync.indicators.pending import pending_submissions, render_pending
-
     _sid, snapshot = _stored_snapshot(app, snapshot_id)
     items = pending_submissions(snapshot)
     if as_json:
@@ -178,9 +172,6 @@ def report_command(
 ) -> None:
     """Write the indicators report (Russian) from a stored snapshot: XLSX workbook, HTML page with charts,
     or JSON. The file is written whole or not at all."""
-    from cli import UsageProblem
-    from sync.indicators.report.write import write_report
-
     report = _report_for(app, snapshot_id, date_from, date_to)
     try:
         write_report(report, fmt, Path(out))

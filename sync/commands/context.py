@@ -1,0 +1,354 @@
+"""What every command shares: the application context, exit codes, the CLI's error classes, token reading,
+logging set-up and the options several commands take.
+
+The command modules beside this one (doctor, provision, roster, indicators, service) import it at the top;
+``sync/commands/__init__.py`` assembles them under the ``main`` group. Exit codes (documented in the README):
+
+    0  all well
+    1  problems found or some items failed (details printed)
+    2  usage or configuration error
+    3  the site is unreachable or gave an answer that is not Moodle's JSON
+    4  the token is invalid or its service lacks access
+    5  another sync or apply holds the lock
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import sqlite3
+import stat
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from integration.errors import (
+    AccelMoodleError,
+    AccessDenied,
+    BadResponse,
+    ConfigurationError,
+    InvalidToken,
+    MoodleError,
+    MoodleUnreachable,
+    RequestTooLarge,
+    TransportError,
+    UncertainAnswer,
+)
+from integration.transport import MoodleClient
+from sync.core.config import AccelConfig, ConfigError, load_config
+from sync.core.lock import LockBusy, LockHolder, LockUnavailable, lock_path_for
+from sync.core.lock import exclusive as take_lock
+from sync.core.store import default_store_path, open_store
+
+EXIT_OK = 0
+EXIT_PROBLEMS = 1
+EXIT_USAGE = 2
+EXIT_UNREACHABLE = 3
+EXIT_AUTH = 4
+EXIT_LOCKED = 5
+
+DEFAULT_CONFIG = "accelerator.toml"
+#: the smallest max_input_vars accepted (--max-input-vars or MOODLE_MAX_INPUT_VARS)
+MIN_INPUT_VARS = 10
+
+
+class UsageProblem(click.ClickException):
+    """A usage or configuration error the user can fix (exit 2)."""
+
+    exit_code = EXIT_USAGE
+
+
+class SiteUnreachable(click.ClickException):
+    exit_code = EXIT_UNREACHABLE
+
+
+class AuthProblem(click.ClickException):
+    exit_code = EXIT_AUTH
+
+
+class Locked(click.ClickException):
+    """Another sync or apply holds the lock (exit 5)."""
+
+    exit_code = EXIT_LOCKED
+
+
+class Problems(click.ClickException):
+    """The command ran but found problems or some items failed (exit 1)."""
+
+    exit_code = EXIT_PROBLEMS
+
+
+class _RedactingFilter(logging.Filter):
+    """Scrubs the token from every log record, whoever logs it (defence in depth)."""
+
+    def __init__(self, secret: str) -> None:
+        super().__init__()
+        self.secret = secret
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secret and self.secret in record.getMessage():
+            record.msg = record.getMessage().replace(self.secret, "***")
+            record.args = None
+        return True
+
+
+class JsonLineFormatter(logging.Formatter):
+    """One JSON object per line, for journald and log shippers."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key in ("job", "outcome", "duration", "wsfunction"):
+            if hasattr(record, key):
+                entry[key] = getattr(record, key)
+        if record.exc_info:
+            entry["error"] = self.formatException(record.exc_info).splitlines()[-1]
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def configure_logging(verbosity: int, log_format: str) -> None:
+    level = logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    handler = logging.StreamHandler(sys.stderr)
+    if log_format == "json":
+        handler.setFormatter(JsonLineFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.set_name("accel")
+    root = logging.getLogger()
+    # Replace only our own handler, so repeated runs in one process don't stack them and others stay.
+    root.handlers[:] = [h for h in root.handlers if h.get_name() != "accel"] + [handler]
+    root.setLevel(level)
+    # urllib3 at DEBUG prints every request line; useful, and it never sees the token (it is in the body).
+    logging.getLogger("urllib3").setLevel(logging.DEBUG if verbosity >= 3 else logging.WARNING)
+
+
+def read_token() -> str:
+    """The token from MOODLE_TOKEN or the file named by MOODLE_TOKEN_FILE."""
+    token = os.environ.get("MOODLE_TOKEN", "").strip()
+    token_file = os.environ.get("MOODLE_TOKEN_FILE", "").strip()
+    if token and token_file:
+        raise UsageProblem("set MOODLE_TOKEN or MOODLE_TOKEN_FILE, not both")
+    if token_file:
+        path = Path(token_file).expanduser()
+        try:
+            token = path.read_text(encoding="utf-8").strip()
+            mode = path.stat().st_mode
+        except OSError as exc:
+            raise UsageProblem(f"MOODLE_TOKEN_FILE {path}: cannot read it ({exc.strerror})") from None
+        if mode & (stat.S_IRGRP | stat.S_IROTH):
+            logging.getLogger("accel").warning(
+                "MOODLE_TOKEN_FILE %s is readable by other users; run: chmod 600 %s", path, path
+            )
+        if not token:
+            raise UsageProblem(f"MOODLE_TOKEN_FILE {path} is empty")
+    if not token:
+        raise UsageProblem(
+            "no Moodle token: set MOODLE_TOKEN, or MOODLE_TOKEN_FILE to a file holding it (see README, 'Set-up')"
+        )
+    return token
+
+
+def _env_number(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise UsageProblem(f"{name}={raw!r} is not a number") from None
+    if value <= 0:
+        raise UsageProblem(f"{name}={raw!r} must be positive")
+    return value
+
+
+def _env_max_input_vars() -> int:
+    """MOODLE_MAX_INPUT_VARS, held to the bound of --max-input-vars: a whole number, at least 10."""
+    raw = os.environ.get("MOODLE_MAX_INPUT_VARS", "").strip()
+    if not raw:
+        return 1000
+    if not raw.isdigit() or int(raw) < MIN_INPUT_VARS:
+        raise UsageProblem(
+            f"MOODLE_MAX_INPUT_VARS={raw!r} must be a whole number of at least {MIN_INPUT_VARS} "
+            "(the site's PHP max_input_vars: php -i | grep max_input_vars)"
+        )
+    return int(raw)
+
+
+class AppContext:
+    """Shared, lazily built objects for the commands (``ctx.obj``)."""
+
+    def __init__(
+        self,
+        *,
+        config_path: str | None,
+        verbosity: int = 0,
+        show_stats: bool = False,
+        allow_http: bool = False,
+        max_input_vars: int | None = None,
+    ) -> None:
+        self.config_path = config_path
+        self.verbosity = verbosity
+        self.show_stats = show_stats
+        self.allow_http = allow_http
+        self.max_input_vars = max_input_vars
+        self._client: MoodleClient | None = None
+        self._config: AccelConfig | None = None
+        self._store: sqlite3.Connection | None = None
+        #: a store used instead of the configured one (a rehearsal's, see `serve --once --now`)
+        self.store_override: Path | None = None
+        # Tests inject a factory here to build the client around a fake site.
+        self.client_factory: Callable[[], MoodleClient] | None = None
+
+    def resolved_config_path(self) -> Path:
+        return Path(self.config_path or os.environ.get("ACCEL_CONFIG") or DEFAULT_CONFIG)
+
+    def config(self) -> AccelConfig:
+        if self._config is None:
+            path = self.resolved_config_path()
+            if not path.exists():
+                raise UsageProblem(
+                    f"cohort configuration {path} not found: pass --config FILE or set ACCEL_CONFIG "
+                    "(example: examples/kamchatka-2021.toml)"
+                )
+            try:
+                self._config = load_config(path)
+            except ConfigError as exc:
+                raise UsageProblem(str(exc)) from None
+        return self._config
+
+    def client(self) -> MoodleClient:
+        if self._client is None:
+            if self.client_factory is not None:
+                self._client = self.client_factory()
+            else:
+                url = os.environ.get("MOODLE_URL", "").strip()
+                if not url:
+                    raise UsageProblem(
+                        "MOODLE_URL is not set: give the site's address (e.g. https://moodle.example.org) and the "
+                        "token in MOODLE_TOKEN or MOODLE_TOKEN_FILE (see README, 'Connecting to Moodle')"
+                    )
+                token = read_token()
+                logging.getLogger().addFilter(_RedactingFilter(token))
+                for handler in logging.getLogger().handlers:
+                    handler.addFilter(_RedactingFilter(token))
+                allow_http = self.allow_http or os.environ.get("MOODLE_ALLOW_HTTP", "") in (
+                    "1",
+                    "yes",
+                    "true",
+                )
+                max_vars = self.max_input_vars or _env_max_input_vars()
+                timeout = (
+                    _env_number("MOODLE_CONNECT_TIMEOUT", 10.0),
+                    _env_number("MOODLE_READ_TIMEOUT", 120.0),
+                )
+                try:
+                    self._client = MoodleClient(
+                        url, token, max_input_vars=max_vars, timeout=timeout, allow_http=allow_http
+                    )
+                except ConfigurationError as exc:
+                    raise UsageProblem(str(exc)) from None
+        return self._client
+
+    def has_client(self) -> bool:
+        return self._client is not None
+
+    def store_path(self) -> Path:
+        """The store named by the configuration's [store] path, else $ACCEL_STORE or the default."""
+        if self.store_override is not None:
+            return self.store_override
+        if self.resolved_config_path().exists():
+            configured = self.config().store_path()
+            if configured is not None:
+                return configured
+        return default_store_path()
+
+    def store(self) -> sqlite3.Connection:
+        if self._store is None:
+            path = self.store_path()
+            try:
+                self._store = open_store(path)
+            except (OSError, sqlite3.Error) as exc:
+                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+                raise UsageProblem(
+                    f"store {path}: cannot open it ({reason}); set ACCEL_STORE or [store] path to a writable file"
+                ) from None
+        return self._store
+
+    def lock_path(self) -> Path:
+        """The one-writer lock of this cohort on this site (sync/core/lock.py), the same whoever runs accel."""
+        return lock_path_for(self.client().url, self.config().cohort.code)
+
+    @contextlib.contextmanager
+    def exclusive(self, purpose: str, wait: float = 0.0) -> Iterator[None]:
+        """Hold the cohort's one-writer lock while a sync or apply runs; exit 5 if it is busy."""
+
+        def tell(holder: LockHolder | None) -> None:
+            who = holder.describe() if holder else "another process"
+            click.echo(f"Waiting up to {wait:g}s for another sync or apply to finish: {who}", err=True)
+
+        path = self.lock_path()
+        with contextlib.ExitStack() as held:
+            try:
+                held.enter_context(take_lock(path, purpose, wait=wait, on_wait=tell))
+            except LockBusy as exc:
+                raise Locked(str(exc)) from None
+            except LockUnavailable as exc:
+                raise UsageProblem(str(exc)) from None
+            except OSError as exc:
+                raise UsageProblem(f"lock file {path}: {exc.strerror or exc}") from None
+            yield
+
+    def print_stats(self) -> None:
+        if self._client is None:
+            return
+        client = self._client
+        lines = [f"requests: {client.request_count} ({client.write_count} writes)"]
+        for name, count in sorted(client.stats.items()):
+            writes = client.write_stats.get(name, 0)
+            lines.append(f"  {name}: {count}" + (f" ({writes} writes)" if writes else ""))
+        click.echo("\n".join(lines), err=True)
+
+
+def token_refused(exc: InvalidToken) -> str:
+    return (
+        f"the site refused the token ({exc.message}). Check MOODLE_TOKEN / MOODLE_TOKEN_FILE, the token's "
+        "validity date and its IP restriction (Site administration > Server > Web services > Manage tokens)."
+    )
+
+
+def raise_for_site_error(exc: AccelMoodleError) -> NoReturn:
+    """Turn an integration error into the CLI error with the right exit code."""
+    if isinstance(exc, InvalidToken):
+        raise AuthProblem(token_refused(exc)) from None
+    if isinstance(exc, AccessDenied):
+        raise AuthProblem(
+            f"access denied: {exc}. Run `accel doctor` to see which functions the token's service lacks."
+        ) from None
+    if isinstance(exc, ConfigurationError):
+        raise UsageProblem(str(exc)) from None
+    if isinstance(exc, UncertainAnswer):
+        raise Problems(str(exc)) from None  # the site answered: not "unreachable"
+    if isinstance(exc, MoodleUnreachable | BadResponse | TransportError):
+        raise SiteUnreachable(str(exc)) from None
+    if isinstance(exc, RequestTooLarge | MoodleError):
+        raise Problems(str(exc)) from None
+    raise Problems(str(exc)) from None
+
+
+#: Every command that applies a plan takes the one-writer lock (sync/core/lock.py) and may wait for it.
+wait_for_lock = click.option(
+    "--wait",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    metavar="SECONDS",
+    help="Wait this long for another sync or apply to finish (default: do not wait).",
+)
