@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,18 +14,13 @@ from click.testing import CliRunner, Result
 from integration.transport import MoodleClient
 from sync.commands import main
 from sync.commands.context import AppContext
+from sync.core.config import load_config
 from tests.fake_moodle import FakeMoodle
+from tests.helpers import EXAMPLE, build_recorded_cohort, make_client
 
-RECORDINGS = Path(__file__).parent / "fixtures" / "recordings"
-
-
-def recording(name: str) -> dict[str, Any]:
-    """One recorded exchange of the real Moodle 5.1 site (``<wsfunction>__<case>``)."""
-    return json.loads((RECORDINGS / f"{name}.json").read_text(encoding="utf-8"))
-
-
-def all_recordings() -> list[Path]:
-    return sorted(RECORDINGS.glob("*.json"))
+# tests/test_transport.py still imports these two from here; they live in tests/helpers.py.
+from tests.helpers import all_recordings as all_recordings
+from tests.helpers import recording as recording
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -58,13 +52,6 @@ def fake_moodle() -> Iterator[FakeMoodle]:
         yield site
 
 
-def make_client(site: FakeMoodle, **options: Any) -> MoodleClient:
-    """A client for ``site`` that never really sleeps between retries."""
-    options.setdefault("max_input_vars", site.max_input_vars)
-    options.setdefault("sleep", lambda _seconds: None)
-    return MoodleClient(site.url, site.token, **options)
-
-
 @pytest.fixture
 def client(fake_moodle: FakeMoodle) -> MoodleClient:
     return make_client(fake_moodle)
@@ -88,3 +75,11 @@ def run_cli(fake_moodle: FakeMoodle) -> Callable[..., Result]:
         return CliRunner().invoke(main, list(args), obj=app, input=input, catch_exceptions=False)
 
     return run
+
+
+@pytest.fixture
+def cohort_site(fake_moodle: FakeMoodle, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeMoodle:
+    """The fake site holding the recorded cohort (tests.helpers.build_recorded_cohort), with a fresh store."""
+    monkeypatch.setenv("ACCEL_STORE", str(tmp_path / "store.sqlite3"))
+    build_recorded_cohort(fake_moodle, load_config(EXAMPLE))
+    return fake_moodle

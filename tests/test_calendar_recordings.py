@@ -17,8 +17,8 @@ import responses
 
 from integration.calendar import get_events
 from integration.transport import MoodleClient
-from tests.conftest import make_client, recording
 from tests.fake_moodle import URL, FakeMoodle
+from tests.helpers import make_client, recording, seed_recorded_calendar
 
 ENDPOINT = f"{URL}/webservice/rest/server.php"
 BOTH = "core_calendar_get_calendar_events__course_and_group_ids"
@@ -111,44 +111,15 @@ def test_reader_dedupes_an_event_both_calls_return() -> None:
     assert sorted(e.id for e in events) == [6, 7, 8, 9, 10, 11, 12]
 
 
-def _seed_recorded_calendar(site: FakeMoodle) -> None:
-    """The recorded site's course 6, team 13 and their events, in the fake's state."""
-    site.courses[6] = {
-        "id": 6,
-        "shortname": "KAM21-M2",
-        "fullname": "М2",
-        "categoryid": 3,
-        "idnumber": "kam21-m2",
-    }
-    site.groups[13] = {"id": 13, "courseid": 6, "name": "Эссо", "description": "", "idnumber": ""}
-    for name in (BOTH, GROUPS_ONLY):
-        for e in recording(name)["response"]["events"]:
-            site.events[e["id"]] = {
-                **e,
-                "groupid": e["groupid"] or 0,
-                "modulename": "",
-                "instance": 0,
-                "uuid": "",
-            }
-
-
-@pytest.mark.parametrize("name", [BOTH, GROUPS_ONLY])
-def test_fake_answers_the_recorded_requests_as_recorded(fake_moodle: FakeMoodle, name: str) -> None:
-    _seed_recorded_calendar(fake_moodle)
-    client = make_client(fake_moodle)
-    answer = client.call("core_calendar_get_calendar_events", recording(name)["params"])
-    assert answer == recording(name)["response"]
-
-
 def test_fake_reader_sees_course_and_group_events(fake_moodle: FakeMoodle) -> None:
-    _seed_recorded_calendar(fake_moodle)
+    seed_recorded_calendar(fake_moodle)
     events = get_events(make_client(fake_moodle), courseids=[6], groupids=[13])
     assert sorted((e.id, e.groupid) for e in events) == [(6, None), (7, None), (8, None), (9, None), (10, None),
                                                          (11, None), (12, 13)]  # fmt: skip
 
 
 def test_many_groups_are_asked_in_requests_that_fit_max_input_vars(fake_moodle: FakeMoodle) -> None:
-    _seed_recorded_calendar(fake_moodle)
+    seed_recorded_calendar(fake_moodle)
     for gid in range(100, 160):  # sixty more teams, each with its consultation
         fake_moodle.groups[gid] = {
             "id": gid,

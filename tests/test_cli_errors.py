@@ -15,7 +15,7 @@ import cli
 from sync.commands import main
 from sync.core.config import load_config
 from tests.fake_moodle import FakeMoodle
-from tests.test_gather import build_recorded_cohort
+from tests.helpers import build_recorded_cohort
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "kamchatka-2021.toml"

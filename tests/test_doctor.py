@@ -17,8 +17,8 @@ from integration.errors import InvalidToken, MoodleUnreachable, UncertainWrite
 from integration.functions import required_functions
 from integration.site import SiteInfo
 from sync.commands import main
-from tests.conftest import make_client, recording
 from tests.fake_moodle import FakeMoodle
+from tests.helpers import make_client, recording
 
 SECRET = "tok-9f8e7d6c5b4a39281706f5e4d3c2b1a0"
 

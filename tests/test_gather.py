@@ -1,6 +1,6 @@
 """Gathering on the stateful fake: the recorded cohort rebuilt on the fake site -> snapshot -> indicators.
 
-`build_recorded_cohort` puts on the fake site the data of the recordings (tests/fixtures/recordings): the
+`build_recorded_cohort` (tests/helpers.py) puts on the fake site the data of the recordings (tests/fixtures/recordings): the
 "Камчатка 2021" cohort with 8 participants in two teams, a mentor who is a member of both teams' groups, the
 recorded activities, submissions, grades with the mentor's comment, votes (3/3/2), pledges (50 000 Деньги,
 15 000 Товары, 30 000 Услуги) and survey answers. Times are chosen inside the grant period (the recordings
@@ -9,243 +9,31 @@ were made later) and written down here so the hand counts below can be checked.
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from course_templates.courses import module_courses
 from sync.core.config import AccelConfig, load_config
 from sync.core.store import open_store
-from sync.core.vocabulary import event_description
 from sync.indicators.compute import compute
 from sync.indicators.gather import gather
 from sync.indicators.pending import pending_submissions
 from sync.indicators.snapshot import list_snapshots, load_snapshot, save_snapshot
-from sync.roster.names import slug
-from tests.conftest import make_client
 from tests.fake_moodle import FakeMoodle
 from tests.fake_moodle.activities import (
-    add_assign,
-    add_choice,
-    add_database,
-    add_entry,
-    add_feedback,
-    add_forum,
     answer_survey,
-    submit,
     vote,
 )
-from tests.fake_moodle.courses import add_course
 from tests.fake_moodle.people import add_grouping, add_user, enrol
-
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "kamchatka-2021.toml"
-KAM = dt.timezone(dt.timedelta(hours=12))
-FEEDBACK = "Хорошая проблема, уточните целевую группу и бюджет."
-
-
-def ts(y: int, m: int, d: int, h: int = 12) -> int:
-    return int(dt.datetime(y, m, d, h, tzinfo=KAM).timestamp())
-
+from tests.helpers import (
+    EXAMPLE,
+    build_recorded_cohort,
+    make_client,
+    ts,
+)
 
 SNAPSHOT_AT = ts(2022, 4, 1)
-
-# (username, first, last, city, team) as in core_enrol_get_enrolled_users__ok / mod_assign_list_participants.
-PARTICIPANTS = [
-    ("kam21.p0", "Анна", "Иванова", "Мильково", "Шаромы"),
-    ("kam21.p1", "Иван", "Петров", "Мильково", "Шаромы"),
-    ("kam21.p2", "Ольга", "Сидорова", "Долиновка", "Шаромы"),
-    ("kam21.p3", "Пётр", "Козлов", "Атласово", "Шаромы"),
-    ("kam21.p4", "Мария", "Смирнова", "Лазо", "Эссо"),
-    ("kam21.p5", "Сергей", "Попов", "Эссо", "Эссо"),
-    ("kam21.p6", "Елена", "Волкова", "Шаромы", "Эссо"),
-    ("kam21.p7", "Дмитрий", "Морозов", "Мильково", "Эссо"),
-]
-DISTRICT = {"Шаромы": "Мильковский МР", "Эссо": "Быстринский МР"}
-# mod_feedback_get_responses_analysis__ok_3: usefulness and ngo_plan per participant (p0..p7).
-SURVEY = {
-    "kam21.p0": ("6", "Да"),
-    "kam21.p1": ("7", "Нет"),
-    "kam21.p2": ("8", "Уже зарегистрировали"),
-    "kam21.p3": ("9", "Да"),
-    "kam21.p4": ("10", "Нет"),
-    "kam21.p5": ("6", "Уже зарегистрировали"),
-    "kam21.p6": ("7", "Да"),
-    "kam21.p7": ("8", "Нет"),
-}
-
-
-class Cohort:
-    """Ids of what build_recorded_cohort made, for tests that change the site further."""
-
-    def __init__(self) -> None:
-        self.courses: dict[str, int] = {}
-        self.users: dict[str, int] = {}
-        self.teams: dict[tuple[str, str], int] = {}  # (module key, village) -> group id
-        self.assign: dict[str, int] = {}
-        self.mentor = 0
-        self.vote = 0
-        self.pledges = 0
-        self.surveys: dict[str, int] = {}
-
-
-def _group(site: FakeMoodle, courseid: int, village: str, members: list[int]) -> int:
-    gid = site.next_id("group")
-    site.groups[gid] = {
-        "id": gid,
-        "courseid": courseid,
-        "name": f"Команда «{village}»",
-        "description": f"Инициативная группа с. {village}",
-        "descriptionformat": 1,
-        "enrolmentkey": None,
-        "idnumber": f"kam21-{courseid}-{village}",
-        "visibility": 0,
-        "participation": True,
-    }
-    site.group_members[gid] = set(members)
-    grouping = next(
-        (g for g in site.groupings.values() if g["courseid"] == courseid and g["name"] == DISTRICT[village]),
-        None,
-    )
-    if grouping is None:
-        grouping_id = site.next_id("grouping")
-        grouping = {
-            "id": grouping_id,
-            "courseid": courseid,
-            "name": DISTRICT[village],
-            "description": "",
-            # As the roster sync names it: {course ID number}-{district slug} (kam21-m1-milkovsky-mr).
-            "idnumber": f"{site.courses[courseid]['idnumber']}-{slug(DISTRICT[village])}",
-        }
-        site.groupings[grouping_id] = grouping
-    site.grouping_groups.setdefault(grouping["id"], set()).add(gid)
-    return gid
-
-
-def build_recorded_cohort(site: FakeMoodle, config: AccelConfig) -> Cohort:
-    c = Cohort()
-    for mc in module_courses(config):
-        c.courses[mc.key] = add_course(
-            site, shortname=mc.shortname, fullname=mc.fullname, idnumber=mc.idnumber,
-            startdate=mc.startdate, enddate=mc.enddate,
-        )  # fmt: skip
-        enrol(site, c.courses[mc.key], site.token_userid, 1)  # field note 9: the token's user is enrolled
-    for username, first, last, city, _team in PARTICIPANTS:
-        c.users[username] = add_user(
-            site, username, first, last, city=city, idnumber=f"APP-2021-00{username[-1]}"
-        )
-    c.mentor = add_user(site, "kam21.mentor", "Наталья", "Наставникова")
-    for key, cid in c.courses.items():
-        for username, uid in c.users.items():
-            # core_enrol_get_enrolled_users__only_active: p7 is suspended in module 2.
-            enrol(site, cid, uid, 5, suspended=(key == "m2" and username == "kam21.p7"))
-        enrol(site, cid, c.mentor, 4)
-        for village in ("Шаромы", "Эссо"):
-            members = [c.users[p[0]] for p in PARTICIPANTS if p[4] == village] + [c.mentor]
-            c.teams[(key, village)] = _group(site, cid, village, members)
-
-    m1, m2, m3 = c.courses["m1"], c.courses["m2"], c.courses["m3"]
-    add_forum(site, m1, "m1-intro-forum", "Знакомство команд")
-    c.assign["m1-idea"] = add_assign(site, m1, "m1-idea", "Идея проекта и дерево проблем", grade=10)
-    c.assign["m1-concept"] = add_assign(site, m1, "m1-concept", "Концепция социального проекта")
-    c.assign["m1-fundraising"] = add_assign(
-        site, m1, "m1-fundraising", "План фандрайзинга", team=False, grade=10
-    )
-    c.surveys["m1-survey"] = add_feedback(
-        site, m1, "m1-survey", "Анкета участника школы",
-        [
-            ("numeric", "usefulness", "Оцените полезность школы (1-10)", "1|10"),
-            ("multichoice", "ngo_plan", "Планируете ли вы зарегистрировать НКО?", "r>>>>>Да|Нет|Уже зарегистрировали"),
-            ("textarea", "best", "Что было самым полезным?", "40|20"),
-        ],
-    )  # fmt: skip
-    add_forum(site, m2, "m2-questions", "Вопросы наставникам")
-    c.assign["m2-consultations"] = add_assign(site, m2, "m2-consultations", "Журнал консультаций", grade=0)
-    c.assign["m2-final-project"] = add_assign(site, m2, "m2-final-project", "Доработанный проект")
-    c.assign["m3-pitch"] = add_assign(site, m3, "m3-pitch", "Презентация проекта")
-    c.vote = add_choice(site, m3, "m3-vote", "Народное голосование", [f"Проект {i}" for i in range(1, 8)])
-    c.pledges = add_database(site, m3, "m3-pledges", "Обещания партнёров")
-    c.surveys["m3-survey"] = add_feedback(
-        site,
-        m3,
-        "m3-survey",
-        "Итоговая анкета",
-        [("numeric", "growth", "Насколько выросли ваши знания?", "1|10")],
-    )
-
-    # Submissions (mod_assign_get_submissions__all): both teams submitted every team assignment; the
-    # individual fundraising plans are "new" (not submitted).
-    for village in ("Шаромы", "Эссо"):
-        submit(site, c.assign["m1-idea"], groupid=c.teams[("m1", village)], when=ts(2021, 10, 15))
-        submit(site, c.assign["m1-concept"], groupid=c.teams[("m1", village)], when=ts(2021, 10, 20))
-        submit(site, c.assign["m2-consultations"], groupid=c.teams[("m2", village)], when=ts(2021, 12, 1))
-        submit(site, c.assign["m2-final-project"], groupid=c.teams[("m2", village)], when=ts(2022, 1, 28))
-        submit(site, c.assign["m3-pitch"], groupid=c.teams[("m3", village)], when=ts(2022, 3, 14))
-    for username in ("kam21.p0", "kam21.p6"):
-        submit(
-            site, c.assign["m1-fundraising"], userid=c.users[username], status="new", when=ts(2021, 10, 10)
-        )
-
-    # Grades (gradereport_user_get_grade_items__all_users): 8 for idea and concept, both teams, with the
-    # mentor's comment; m3-pitch 8 for team Эссо (mod_assign_save_grade__team_feedback).
-    def grade_team(
-        key: str, module: str, village: str, when: int, value: float | None = 8, text: str = FEEDBACK
-    ) -> None:
-        for uid in site.group_members[c.teams[(module, village)]]:
-            if uid == c.mentor:
-                continue
-            site.grades.append(
-                {"assignment": c.assign[key], "userid": uid, "grade": value, "feedback": text,
-                 "timemodified": when, "grader": c.mentor, "attemptnumber": 0}
-            )  # fmt: skip
-
-    grade_team("m1-idea", "m1", "Шаромы", ts(2021, 10, 17))  # 48 h after submission
-    grade_team("m1-idea", "m1", "Эссо", ts(2021, 10, 17))  # 48 h
-    grade_team("m1-concept", "m1", "Шаромы", ts(2021, 10, 21))  # 24 h
-    grade_team("m1-concept", "m1", "Эссо", ts(2021, 10, 22, 0))  # 36 h
-    grade_team("m3-pitch", "m3", "Эссо", ts(2022, 3, 16))
-    # The mentor's comment on team Шаромы's consultation log, a feedback-only assignment: no grade, a grading
-    # time and the comment (gradereport_user_get_grade_items__feedback_only, field note 24). 24 h.
-    grade_team("m2-consultations", "m2", "Шаромы", ts(2021, 12, 2), value=None)
-
-    # Votes (mod_choice_get_choice_results__ok): 3, 3, 2 over the first three options.
-    voters = list(c.users.values())
-    for index, uid in enumerate(voters):
-        vote(site, c.vote, 0 if index < 3 else 1 if index < 6 else 2, uid)
-    # Pledges (mod_data_get_entries__ok).
-    for partner, project, amount, kind in [
-        ("ООО «Камчатрыба»", "Команда «Шаромы»", "50000", "Деньги"),
-        ("ИП Петров", "Команда «Эссо»", "15000", "Товары"),
-        ("Родовая община «Мэнэдек»", "Команда «Эссо»", "30000", "Услуги"),
-    ]:
-        add_entry(site, c.pledges, {"partner": partner, "project": project, "amount": amount, "kind": kind},
-                  when=ts(2022, 3, 15))  # fmt: skip
-    for username, (usefulness, plan) in SURVEY.items():
-        answer_survey(
-            site, c.surveys["m1-survey"], c.users[username],
-            {"usefulness": usefulness, "ngo_plan": plan, "best": "Практика и наставники"}, when=ts(2021, 10, 30),
-        )  # fmt: skip
-        answer_survey(
-            site, c.surveys["m3-survey"], c.users[username], {"growth": usefulness}, when=ts(2022, 3, 30)
-        )
-
-    # Calendar (core_calendar_create_calendar_events__ok): a course webinar and a group consultation, made
-    # by provisioning with the kind marker; plus one webinar still ahead at the snapshot time.
-    def event(name: str, kind: Any, start: int, duration: int, groupid: int = 0) -> None:
-        eid = site.next_id("event")
-        site.events[eid] = {
-            "id": eid, "name": name, "description": event_description(kind, "Ссылка на подключение в курсе"),
-            "format": 1, "courseid": m2, "groupid": groupid, "userid": site.token_userid, "modulename": "",
-            "instance": 0, "eventtype": "group" if groupid else "course", "timestart": start,
-            "timeduration": duration, "visible": 1, "uuid": "", "sequence": 1, "timemodified": site.now,
-            "subscriptionid": None,
-        }  # fmt: skip
-
-    event("Вебинар: фандрайзинг для сельских инициатив", "webinar", 1636020000, 5400)
-    event("Консультация команды «Эссо»", "consultation", 1636106400, 3600, c.teams[("m2", "Эссо")])
-    event("Вебинар: как зарегистрировать НКО", "webinar", ts(2022, 5, 20), 5400)
-    return c
 
 
 @pytest.fixture

@@ -19,8 +19,8 @@ from click.testing import Result
 from sync.commands.context import AppContext
 from sync.core.config import load_config
 from sync.core.lock import LockBusy, LockUnavailable, exclusive, lock_dir, lock_path_for, site_key
-from tests.conftest import make_client
 from tests.fake_moodle import FakeMoodle
+from tests.helpers import make_client
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "kamchatka-2021.toml"

@@ -16,7 +16,7 @@ from sync.core.store import open_store
 from sync.roster.apply import write_failure_report
 from tests.fake_moodle import FakeMoodle
 from tests.fake_moodle.people import add_user
-from tests.test_roster_sync import CONFIG, cohort, standard_rows, write_roster
+from tests.helpers import EXAMPLE, cohort, standard_rows, write_roster
 
 
 def mode(path: Path) -> int:
@@ -99,7 +99,7 @@ def test_roster_sync_failure_report_from_the_cli_is_private(
     add_user(fake_moodle, "someone.else", email="P7@EXAMPLE.ORG", idnumber="X-7")
     path = write_roster(tmp_path / "roster.csv", standard_rows())
     report = tmp_path / "out" / "failures.csv"
-    result = run_cli("roster", "sync", str(path), "--apply", "--report", str(report), config=CONFIG)
+    result = run_cli("roster", "sync", str(path), "--apply", "--report", str(report), config=EXAMPLE)
     assert result.exit_code == 1, result.output
     assert mode(report) == 0o600 and mode(report.parent) == 0o700
     assert mode(tmp_path / "store") == 0o700 and mode(tmp_path / "store" / "accel.sqlite3") == 0o600
@@ -110,7 +110,7 @@ def test_service_report_folder_and_reports_are_private(tmp_path: Path) -> None:
     from sync.indicators.report.write import write_cohort_reports
     from sync.indicators.snapshot import Snapshot, save_snapshot
 
-    config = load_config(CONFIG)
+    config = load_config(EXAMPLE)
     store = open_store(tmp_path / "s.sqlite3")
     save_snapshot(store, Snapshot(cohort=config.cohort.code, taken_at=1_640_000_000))
     written = write_cohort_reports(store, config, tmp_path / "reports", ["json", "xlsx"], now=1_640_000_000)

@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 
 from course_templates.courses import module_courses
-from course_templates.loader import ModuleTemplate, load_templates
 from integration.errors import UncertainWrite
 from integration.transport import MoodleClient
 from sync.core.config import AccelConfig, load_config
@@ -18,106 +17,12 @@ from sync.indicators.gather import gather
 from sync.provision.apply import ApplyResult, ProvisionBlocked, apply_plan
 from sync.provision.plan import Change, Plan, compute_plan
 from sync.provision.templates import check_template
-from tests.conftest import make_client
 from tests.fake_moodle import FakeMoodle
 from tests.fake_moodle.courses import add_category, add_course, find_course
+from tests.helpers import TEMPLATES, make_client, seed_site, seed_template, writes
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "kamchatka-2021.toml"
-TEMPLATES = load_templates()
-
-# Dates in the real template courses (recorded): m1-idea due 2021-10-11, m1-concept 2021-10-21.
-# m1-fundraising is put after the end of module 1 (31.10.2021) to exercise the date warning.
-TEMPLATE_DATES: dict[str, list[tuple[str, int]]] = {
-    "m1-idea": [("duedate", 1633906800)],
-    "m1-concept": [("duedate", 1634770800)],
-    "m1-fundraising": [("duedate", 1637409600)],  # 2021-11-20 12:00 UTC: outside module 1
-    "m2-final-project": [("duedate", 1643410800)],
-    "m3-pitch": [("duedate", 1647298800)],
-}
-
-
-def seed_template(
-    site: FakeMoodle,
-    template: ModuleTemplate,
-    *,
-    categoryid: int,
-    skip: tuple[str, ...] = (),
-    sections: int | None = None,
-    shortname: str | None = None,
-    drop_items: tuple[str, ...] = (),
-) -> int:
-    """A template course as a course designer builds it: section 0 keeps Moodle's "General" title."""
-    titles = ["General"] + [s.title for s in template.sections[1:]]
-    if sections is not None:
-        titles = titles[:sections]
-    modules = [
-        {
-            "modname": a.type,
-            "name": a.name,
-            "idnumber": a.key,
-            "section": min(template.section_number(a.section), len(titles) - 1),
-            "dates": TEMPLATE_DATES.get(a.key, []),
-        }
-        for a in template.activities
-        if a.key not in skip
-    ]
-    courseid = add_course(
-        site,
-        shortname=shortname or template.template_shortname,
-        fullname=template.title,
-        categoryid=categoryid,
-        idnumber=f"accel-tpl-{template.key}",
-        sections=titles,
-        modules=modules,
-    )
-    # Survey items and database fields, named as the indicators read them (labels / field names).
-    for cm in [m for m in site.modules.values() if m["course"] == courseid]:
-        act = next(a for a in template.activities if a.key == cm["idnumber"])
-        names = [n for n in act.items if n not in drop_items]
-        if cm["modname"] == "feedback":
-            site.feedbacks[cm["instance"]] = {
-                "id": cm["instance"],
-                "course": courseid,
-                "name": cm["name"],
-                "coursemodule": cm["id"],
-            }
-            site.feedback_items[cm["instance"]] = [
-                {
-                    "id": 100 * cm["instance"] + i,
-                    "feedback": cm["instance"],
-                    "name": n,
-                    "label": n,
-                    "presentation": "1|10",
-                    "typ": "numeric",
-                }
-                for i, n in enumerate(names)
-            ]
-        elif cm["modname"] == "data":
-            site.databases[cm["instance"]] = {
-                "id": cm["instance"],
-                "course": courseid,
-                "name": cm["name"],
-                "coursemodule": cm["id"],
-            }
-            site.data_fields[cm["instance"]] = [
-                {"id": 100 * cm["instance"] + i, "type": "text", "name": n, "description": n}
-                for i, n in enumerate(names)
-            ]
-    return courseid
-
-
-def seed_site(site: FakeMoodle, **overrides: Any) -> None:
-    tpl_category = add_category(site, "Шаблоны акселератора", "accel-templates")
-    for key, template in TEMPLATES.items():
-        # m2's template course lacks its last section: provisioning adds it to the cohort course.
-        seed_template(
-            site,
-            template,
-            categoryid=tpl_category,
-            sections=4 if key == "m2" else None,
-            **overrides.get(key, {}),
-        )
 
 
 @pytest.fixture
@@ -129,11 +34,6 @@ def config() -> AccelConfig:
 def site(fake_moodle: FakeMoodle) -> FakeMoodle:
     seed_site(fake_moodle)
     return fake_moodle
-
-
-def writes(site: FakeMoodle, since: int = 0) -> list[str]:
-    readonly = ("get", "core_webservice_get_site_info")
-    return [name for name, _ in site.calls[since:] if not any(part in name for part in readonly)]
 
 
 def plan_for(client: MoodleClient, config: AccelConfig) -> Plan:

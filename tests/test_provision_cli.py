@@ -11,7 +11,7 @@ from click.testing import Result
 
 from tests.fake_moodle import FakeMoodle
 from tests.fake_moodle.courses import find_course
-from tests.test_provision import EXAMPLE, TEMPLATES, seed_site, writes
+from tests.helpers import EXAMPLE, TEMPLATES, seed_site, writes
 
 Run = Callable[..., Result]
 

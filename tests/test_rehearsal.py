@@ -16,9 +16,14 @@ from click.testing import Result
 
 from sync.core.config import load_config
 from tests.fake_moodle import FakeMoodle
-from tests.test_gather import build_recorded_cohort
-from tests.test_roster_sync import EXAMPLE_ROSTER, cohort
-from tests.test_service_e2e import reminders_sent, write_config, write_roster
+from tests.helpers import (
+    EXAMPLE_ROSTER,
+    build_recorded_cohort,
+    cohort,
+    cut_roster,
+    reminders_sent,
+    write_config,
+)
 
 Run = Callable[..., Result]
 
@@ -134,7 +139,7 @@ def test_a_held_roster_change_in_a_rehearsal_tells_nobody(
         "--config", str(config), "serve", "--once", "--now", "2022-02-03T10:00", "--job", "roster_sync"
     )
     assert "roster_sync: ok" in synced.stdout, synced.output
-    write_roster(EXAMPLE_ROSTER, roster, keep=lambda n: n % 2 == 0)  # half the people gone
+    cut_roster(EXAMPLE_ROSTER, roster, keep=lambda n: n % 2 == 0)  # half the people gone
     held = run_cli("--config", str(config), "serve", "--once", "--now", "2022-02-03T10:45")
     assert re.search(r"^roster_sync: held .*admin not told: a rehearsal sends no message", held.stdout, re.M)
     assert fake_moodle.messages == []

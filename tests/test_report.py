@@ -14,25 +14,11 @@ import pytest
 from click.testing import Result
 from openpyxl import load_workbook
 
-from sync.core.config import load_config
 from tests.fake_moodle import FakeMoodle
 from tests.fake_moodle.activities import add_entry, submit
-from tests.test_gather import EXAMPLE, build_recorded_cohort, ts
+from tests.helpers import EXAMPLE, gathered, ts
 
 CHROMIUM = "/usr/bin/chromium"
-
-
-@pytest.fixture
-def cohort_site(fake_moodle: FakeMoodle, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeMoodle:
-    monkeypatch.setenv("ACCEL_STORE", str(tmp_path / "store.sqlite3"))
-    build_recorded_cohort(fake_moodle, load_config(EXAMPLE))
-    return fake_moodle
-
-
-def gathered(run_cli: Callable[..., Result]) -> Result:
-    result = run_cli("--config", str(EXAMPLE), "indicators", "gather", "--json")
-    assert result.exit_code == 0, result.output
-    return result
 
 
 def test_gather_then_show_from_the_store(cohort_site: FakeMoodle, run_cli: Callable[..., Result]) -> None:

@@ -24,7 +24,7 @@ from openpyxl import Workbook
 
 from sync.roster.read import RosterFileError, read_roster
 from tests.fake_moodle import FakeMoodle
-from tests.test_roster_sync import CONFIG, HEADER, cohort, participant, standard_rows
+from tests.helpers import EXAMPLE, HEADER, cohort, participant, standard_rows
 
 Run = Callable[..., Result]
 
@@ -166,7 +166,7 @@ def test_roster_check_and_sync_stop_with_one_line(
     path = make(tmp_path)
     with no_hang():
         one_error_line(run_cli("roster", "check", str(path)), path, says)
-        one_error_line(run_cli("roster", "sync", str(path), "--apply", config=CONFIG), path, says)
+        one_error_line(run_cli("roster", "sync", str(path), "--apply", config=EXAMPLE), path, says)
     assert [name for name, _ in fake_moodle.calls if "_get_" not in name] == []  # nothing written
 
 
@@ -178,7 +178,7 @@ def test_the_size_cap_is_configurable(run_cli: Run, tmp_path: Path, monkeypatch:
         run_cli("roster", "check", str(path)), path, r"more than the 0\.0 MB a roster file may have"
     )
     config = tmp_path / "accelerator.toml"
-    config.write_text(CONFIG.read_text(encoding="utf-8") + "\n[roster]\nmax_file_mb = 1\n", encoding="utf-8")
+    config.write_text(EXAMPLE.read_text(encoding="utf-8") + "\n[roster]\nmax_file_mb = 1\n", encoding="utf-8")
     assert run_cli("roster", "check", str(path), config=config).exit_code == 0  # the configuration wins
     monkeypatch.setenv("ACCEL_ROSTER_MAX_MB", "lots")
     result = run_cli("roster", "check", str(path))
@@ -191,7 +191,7 @@ def test_the_size_cap_is_configurable(run_cli: Run, tmp_path: Path, monkeypatch:
 def test_service_holds_a_fifo_or_a_formula_roster_without_hanging(
     fake_moodle: FakeMoodle, run_cli: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.test_service_e2e import write_config
+    from tests.helpers import write_config
 
     monkeypatch.setenv("ACCEL_STORE", str(tmp_path / "accel.sqlite3"))
     cohort(fake_moodle)

@@ -33,9 +33,9 @@ from integration.groups import (
 from integration.messages import message, send_instant_messages
 from integration.transport import MoodleClient
 from integration.users import MoodleUser, create_users, get_users_by_field, update_users
-from tests.conftest import make_client, recording
 from tests.fake_moodle import FakeMoodle
 from tests.fake_moodle.courses import add_course
+from tests.helpers import make_client, recording
 
 
 def _user(n: int, **extra: object) -> dict[str, object]:

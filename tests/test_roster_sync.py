@@ -18,9 +18,7 @@ from sync.roster.journal import entries, runs
 from sync.roster.plan import Roles
 from sync.roster.read import Roster, read_roster
 from sync.roster.sync import SyncOutcome, apply_sync, check_guards, cohort_courses, plan_sync
-from tests.conftest import make_client
-from tests.fake_moodle import ADMIN_ID, FakeMoodle
-from tests.fake_moodle.courses import add_course
+from tests.fake_moodle import FakeMoodle
 from tests.fake_moodle.people import (
     add_group,
     add_grouping,
@@ -30,76 +28,25 @@ from tests.fake_moodle.people import (
     grouping_of,
     user_by_email,
 )
+from tests.helpers import (
+    COURSES,
+    EXAMPLE,
+    EXAMPLE_ROSTER,
+    HEADER,
+    ROOT,
+    cohort,
+    make_client,
+    participant,
+    standard_rows,
+    write_roster,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
-CONFIG = ROOT / "examples" / "kamchatka-2021.toml"
-EXAMPLE_ROSTER = ROOT / "examples" / "roster-kamchatka-2021.csv"
 Run = Callable[..., Result]
-COURSES = cohort_courses(load_config(CONFIG))
-
-HEADER = [
-    "№ заявки",
-    "ФИО",
-    "Email",
-    "Населённый пункт",
-    "Муниципальный район",
-    "Команда",
-    "Роль",
-    "Команды наставника",
-]
 
 
 @pytest.fixture(autouse=True)
 def _store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ACCEL_STORE", str(tmp_path / "accel.sqlite3"))
-
-
-def cohort(site: FakeMoodle) -> dict[int, int]:
-    """The three cohort courses as provisioning leaves them (the token's user enrolled as manager)."""
-    out = {}
-    for number in (1, 2, 3):
-        cid = add_course(
-            site, shortname=f"KAM21-M{number}", fullname=f"Модуль {number}", idnumber=f"kam21-m{number}"
-        )
-        enrol(site, cid, ADMIN_ID, 1)
-        out[number] = cid
-    return out
-
-
-def participant(n: int, team: str, district: str = "Мильковский МР", **over: str) -> list[str]:
-    row = {
-        "app": f"KAM21-{n:03d}",
-        "name": f"Участникова{n} Анна Петровна",
-        "email": f"p{n}@example.org",
-        "village": "Мильково",
-        "district": district,
-        "team": team,
-        "role": "участник",
-        "teams": "",
-    }
-    row.update(over)
-    return list(row.values())
-
-
-def standard_rows() -> list[list[str]]:
-    rows = [participant(n, "Команда А") for n in range(1, 6)]
-    rows += [participant(n, "Команда Б") for n in range(6, 11)]
-    rows += [participant(n, "Команда В", "Быстринский МР", village="Эссо") for n in range(11, 16)]
-    rows.append(
-        ["", "Наставникова Наталья", "mentor@example.org", "", "", "", "наставник", "Команда А; Команда В"]
-    )
-    rows.append(["", "Экспертов Эдуард", "expert@example.org", "", "", "", "эксперт", ""])
-    return rows
-
-
-def write_roster(
-    path: Path, rows: list[list[str]], *, encoding: str = "cp1251", delimiter: str = ";"
-) -> Path:
-    with path.open("w", encoding=encoding, newline="") as handle:
-        writer = csv.writer(handle, delimiter=delimiter)
-        writer.writerow(HEADER)
-        writer.writerows(rows)
-    return path
 
 
 def sync(client: MoodleClient, roster: Roster) -> SyncOutcome:
@@ -139,12 +86,12 @@ def test_example_roster_plan_apply_and_second_run_changes_nothing(
     fake_moodle: FakeMoodle, run_cli: Run
 ) -> None:
     courses = cohort(fake_moodle)
-    plan = run_cli("roster", "sync", str(EXAMPLE_ROSTER), config=CONFIG)
+    plan = run_cli("roster", "sync", str(EXAMPLE_ROSTER), config=EXAMPLE)
     assert plan.exit_code == 0, plan.output
     assert "users to create: 37" in plan.output and "Nothing was written" in plan.output
     assert writes(fake_moodle) == []
 
-    applied = run_cli("roster", "sync", str(EXAMPLE_ROSTER), "--apply", config=CONFIG)
+    applied = run_cli("roster", "sync", str(EXAMPLE_ROSTER), "--apply", config=EXAMPLE)
     assert applied.exit_code == 0, applied.output
     anna = user_by_email(fake_moodle, "kam21.p001@example.org")
     assert anna is not None and anna["username"] == "anna.ivanova" and anna["idnumber"] == "KAM21-001"
@@ -169,14 +116,14 @@ def test_example_roster_plan_apply_and_second_run_changes_nothing(
     assert esso in fake_moodle.grouping_groups[bystr["id"]]
 
     before = len(fake_moodle.calls)
-    again = run_cli("roster", "sync", str(EXAMPLE_ROSTER), "--apply", "--json", config=CONFIG)
+    again = run_cli("roster", "sync", str(EXAMPLE_ROSTER), "--apply", "--json", config=EXAMPLE)
     assert again.exit_code == 0, again.output
     payload = json.loads(again.stdout)
     assert payload["operations"] == [] and payload["counts"] == {}
     assert writes(fake_moodle, before) == []
     assert len(fake_moodle.calls) - before <= 20
 
-    history = run_cli("roster", "history", config=CONFIG)
+    history = run_cli("roster", "history", config=EXAMPLE)
     assert "run 1" in history.output and "ok" in history.output
 
 
@@ -185,14 +132,14 @@ def test_edited_roster_removals_moves_and_bad_row(
 ) -> None:
     courses = cohort(fake_moodle)
     path = write_roster(tmp_path / "roster.csv", standard_rows())
-    assert run_cli("roster", "sync", str(path), "--apply", config=CONFIG).exit_code == 0
+    assert run_cli("roster", "sync", str(path), "--apply", config=EXAMPLE).exit_code == 0
 
     rows = standard_rows()
     del rows[14]  # p15 dropped
     rows[0] = participant(1, "Команда Б")  # p1 moves from А to Б
     rows.append(participant(99, "Команда В", "Быстринский МР", email="not-an-email"))  # a bad row
     path = write_roster(tmp_path / "roster.csv", rows)
-    refused = run_cli("roster", "sync", str(path), "--apply", config=CONFIG)
+    refused = run_cli("roster", "sync", str(path), "--apply", config=EXAMPLE)
     assert refused.exit_code == 1
     assert (
         "row 18" in refused.output
@@ -205,7 +152,7 @@ def test_edited_roster_removals_moves_and_bad_row(
 
     before = len(fake_moodle.calls)
     result = run_cli(
-        "roster", "sync", str(path), "--apply", "--skip-invalid", "--max-suspend-share", "0.2", config=CONFIG
+        "roster", "sync", str(path), "--apply", "--skip-invalid", "--max-suspend-share", "0.2", config=EXAMPLE
     )
     assert result.exit_code == 0, result.output
     assert "skipped invalid rows: 18" in result.output
@@ -226,28 +173,28 @@ def test_edited_roster_removals_moves_and_bad_row(
     report = next(tmp_path.glob("roster-failures-*.csv")).read_text(encoding="utf-8-sig")
     assert "18;" in report and "invalid row, skipped: Email" in report and "not-an-email" in report
 
-    again = run_cli("roster", "sync", str(path), "--skip-invalid", "--json", config=CONFIG)
+    again = run_cli("roster", "sync", str(path), "--skip-invalid", "--json", config=EXAMPLE)
     assert json.loads(again.stdout)["operations"] == []
 
 
 def test_suspension_guard_and_empty_roster(fake_moodle: FakeMoodle, run_cli: Run, tmp_path: Path) -> None:
     cohort(fake_moodle)
     path = write_roster(tmp_path / "roster.csv", standard_rows())
-    assert run_cli("roster", "sync", str(path), "--apply", config=CONFIG).exit_code == 0
+    assert run_cli("roster", "sync", str(path), "--apply", config=EXAMPLE).exit_code == 0
     rows = standard_rows()
     shrunk = write_roster(tmp_path / "roster.csv", rows[:5] + rows[10:])  # team Б's 5 of 15 students gone
     before = len(fake_moodle.calls)
-    stopped = run_cli("roster", "sync", str(shrunk), "--apply", config=CONFIG)
+    stopped = run_cli("roster", "sync", str(shrunk), "--apply", config=EXAMPLE)
     assert stopped.exit_code == 1
     assert "would suspend 5 of 16 active participants" in stopped.output and "--force" in stopped.output
     assert writes(fake_moodle, before) == []
-    forced = run_cli("roster", "sync", str(shrunk), "--apply", "--force", config=CONFIG)
+    forced = run_cli("roster", "sync", str(shrunk), "--apply", "--force", config=EXAMPLE)
     assert forced.exit_code == 0, forced.output
     assert "enrolments to suspend: 15" in forced.output
 
     empty = write_roster(tmp_path / "empty.csv", [])
     before = len(fake_moodle.calls)
-    stopped = run_cli("roster", "sync", str(empty), "--apply", config=CONFIG)
+    stopped = run_cli("roster", "sync", str(empty), "--apply", config=EXAMPLE)
     assert stopped.exit_code == 1 and "nobody in it" in stopped.output
     assert writes(fake_moodle, before) == []
 
@@ -257,13 +204,13 @@ def test_removal_keep_and_unenrol_must_be_asked_for(
 ) -> None:
     courses = cohort(fake_moodle)
     path = write_roster(tmp_path / "roster.csv", standard_rows())
-    assert run_cli("roster", "sync", str(path), "--apply", config=CONFIG).exit_code == 0
+    assert run_cli("roster", "sync", str(path), "--apply", config=EXAMPLE).exit_code == 0
     rows = standard_rows()
     del rows[0]
     path = write_roster(tmp_path / "roster.csv", rows)
-    keep = run_cli("roster", "sync", str(path), "--removal", "keep", "--json", config=CONFIG)
+    keep = run_cli("roster", "sync", str(path), "--removal", "keep", "--json", config=EXAMPLE)
     assert json.loads(keep.stdout)["counts"] == {}
-    out = run_cli("roster", "sync", str(path), "--apply", "--removal", "unenrol", config=CONFIG)
+    out = run_cli("roster", "sync", str(path), "--apply", "--removal", "unenrol", config=EXAMPLE)
     assert out.exit_code == 0, out.output
     p1 = user_by_email(fake_moodle, "p1@example.org")
     assert p1 is not None and all((cid, p1["id"]) not in fake_moodle.enrolments for cid in courses.values())
@@ -277,7 +224,7 @@ def test_conflict_same_email_other_idnumber_is_skipped_and_not_suspended(
     enrol(fake_moodle, courses[1], other, 5)
     adopted = add_user(fake_moodle, "p4.legacy", email="P4@example.org".lower())
     path = write_roster(tmp_path / "roster.csv", standard_rows())
-    result = run_cli("roster", "sync", str(path), "--apply", config=CONFIG)
+    result = run_cli("roster", "sync", str(path), "--apply", config=EXAMPLE)
     # The others are applied, but a person skipped for a conflict is a problem: exit 1, said so.
     assert result.exit_code == 1, result.output
     assert "conflict, row 4" in result.output and "OTHER-1" in result.output
@@ -300,7 +247,7 @@ def test_failed_batch_is_isolated_and_reported_then_rerun_retries_only_that(
     add_user(fake_moodle, "someone.else", email="P7@EXAMPLE.ORG", idnumber="X-7")
     path = write_roster(tmp_path / "roster.csv", standard_rows())
     report = tmp_path / "failures.csv"
-    result = run_cli("roster", "sync", str(path), "--apply", "--report", str(report), config=CONFIG)
+    result = run_cli("roster", "sync", str(path), "--apply", "--report", str(report), config=EXAMPLE)
     assert result.exit_code == 1
     assert user_by_email(fake_moodle, "p6@example.org") is not None
     assert user_by_email(fake_moodle, "p8@example.org") is not None
@@ -317,7 +264,7 @@ def test_failed_batch_is_isolated_and_reported_then_rerun_retries_only_that(
     assert other is not None
     other["email"] = "someone.else@example.org"
     before = len(fake_moodle.calls)
-    again = run_cli("roster", "sync", str(path), "--apply", "--json", config=CONFIG)
+    again = run_cli("roster", "sync", str(path), "--apply", "--json", config=EXAMPLE)
     assert again.exit_code == 0, again.output
     counts = json.loads(again.stdout)["counts"]
     assert counts == {"create_user": 1, "enrol": 3, "add_member": 3}
@@ -424,7 +371,7 @@ def test_guard_counts_per_course() -> None:
 
 def test_missing_course_is_a_usage_error(fake_moodle: FakeMoodle, run_cli: Run, tmp_path: Path) -> None:
     path = write_roster(tmp_path / "roster.csv", standard_rows())
-    result = run_cli("roster", "sync", str(path), config=CONFIG)
+    result = run_cli("roster", "sync", str(path), config=EXAMPLE)
     assert result.exit_code == 2 and "KAM21-M1" in result.output and "accel provision" in result.output
 
 
@@ -451,7 +398,7 @@ def test_sync_roster_for_the_service_holds_a_guarded_change(fake_moodle: FakeMoo
     from sync.roster.sync import roles_from, sync_roster
 
     cohort(fake_moodle)
-    config = load_config(CONFIG)
+    config = load_config(EXAMPLE)
     client = make_client(fake_moodle)
     store = open_store(tmp_path / "s.sqlite3")
     full = read_roster(write_roster(tmp_path / "roster.csv", standard_rows()))
@@ -528,17 +475,17 @@ def test_ctrl_c_midway_is_journalled_and_the_next_run_finishes(
     assert [r.status for r in runs(store)] == ["interrupted"]
     assert fake_moodle.groups == {}
 
-    result = run_cli("roster", "sync", str(tmp_path / "roster.csv"), "--apply", "--json", config=CONFIG)
+    result = run_cli("roster", "sync", str(tmp_path / "roster.csv"), "--apply", "--json", config=EXAMPLE)
     assert result.exit_code == 0, result.output
     counts = json.loads(result.stdout)["counts"]
     assert "create_user" not in counts and "enrol" not in counts and counts["create_group"] == 9
     assert len(members(fake_moodle, courses[3], "Команда В")) == 6  # 5 participants and their mentor
 
-    history = run_cli("roster", "history", "--json", config=CONFIG)
+    history = run_cli("roster", "history", "--json", config=EXAMPLE)
     assert [r["status"] for r in json.loads(history.stdout)] == ["ok", "interrupted"]
-    first = run_cli("roster", "history", "--run", "1", config=CONFIG)
+    first = run_cli("roster", "history", "--run", "1", config=EXAMPLE)
     assert "create user anna.uchastnikova1" in first.output
-    person = run_cli("roster", "history", "--person", "Участникова3", "--json", config=CONFIG)
+    person = run_cli("roster", "history", "--person", "Участникова3", "--json", config=EXAMPLE)
     assert {e["action"] for e in json.loads(person.stdout)} >= {"create_user", "enrol", "add_member"}
 
 
@@ -641,7 +588,7 @@ def test_a_team_moved_to_another_district_leaves_the_old_grouping_in_every_cours
 ) -> None:
     courses = cohort(fake_moodle)
     path = write_roster(tmp_path / "roster.csv", standard_rows())
-    assert run_cli("roster", "sync", str(path), "--apply", config=CONFIG).exit_code == 0
+    assert run_cli("roster", "sync", str(path), "--apply", config=EXAMPLE).exit_code == 0
     for cid in courses.values():
         assert district_of(fake_moodle, cid, "Команда В") == {"Быстринский МР"}
     # A course designer's own grouping holds team В in module 1: not a district grouping, never touched.
@@ -653,7 +600,7 @@ def test_a_team_moved_to_another_district_leaves_the_old_grouping_in_every_cours
     )
 
     path = write_roster(tmp_path / "roster.csv", moved_rows())
-    planned = run_cli("roster", "sync", str(path), "--json", config=CONFIG)
+    planned = run_cli("roster", "sync", str(path), "--json", config=EXAMPLE)
     assert planned.exit_code == 0, planned.output
     payload = json.loads(planned.stdout)
     assert payload["counts"] == {"create_grouping": 3, "assign_grouping": 6, "unassign_grouping": 6}
@@ -666,12 +613,12 @@ def test_a_team_moved_to_another_district_leaves_the_old_grouping_in_every_cours
     assert {op["module"] for op in leaving} == {1, 2, 3}
     kinds = [op["kind"] for op in ops]
     assert max(i for i, k in enumerate(kinds) if k == "assign_grouping") < kinds.index("unassign_grouping")
-    text = run_cli("roster", "sync", str(path), config=CONFIG)
+    text = run_cli("roster", "sync", str(path), config=EXAMPLE)
     assert "groups to take out of groupings (teams moved to another district): 6" in text.output
     assert "take group «Команда В» out of grouping «Быстринский МР» in KAM21-M2" in text.output
 
     before = len(fake_moodle.calls)
-    applied = run_cli("roster", "sync", str(path), "--apply", config=CONFIG)
+    applied = run_cli("roster", "sync", str(path), "--apply", config=EXAMPLE)
     assert applied.exit_code == 0, applied.output
     done = writes(fake_moodle, before)
     assert done.index("core_group_assign_grouping") < done.index("core_group_unassign_grouping")
@@ -682,11 +629,11 @@ def test_a_team_moved_to_another_district_leaves_the_old_grouping_in_every_cours
         assert grouping_of(fake_moodle, cid, "Быстринский МР") is not None  # emptied, not deleted
     assert fake_moodle.grouping_groups[own] == {group_of(fake_moodle, courses[1], "Команда В")}
 
-    history = run_cli("roster", "history", "--run", "2", config=CONFIG)
+    history = run_cli("roster", "history", "--run", "2", config=EXAMPLE)
     assert history.output.count("take group «Команда Б» out of grouping «Мильковский МР»") == 3
 
     before = len(fake_moodle.calls)
-    again = run_cli("roster", "sync", str(path), "--apply", "--json", config=CONFIG)
+    again = run_cli("roster", "sync", str(path), "--apply", "--json", config=EXAMPLE)
     assert again.exit_code == 0, again.output
     assert json.loads(again.stdout)["operations"] == []
     assert writes(fake_moodle, before) == []
@@ -736,14 +683,14 @@ def test_an_email_retyped_in_another_case_finds_the_same_account(
     rows = standard_rows()
     rows[15][2] = "Mentor@Example.org"
     path = write_roster(tmp_path / "roster.csv", rows)
-    assert run_cli("roster", "sync", str(path), "--apply", config=CONFIG).exit_code == 0
+    assert run_cli("roster", "sync", str(path), "--apply", config=EXAMPLE).exit_code == 0
     mentor = user_by_email(fake_moodle, "mentor@example.org")
     assert mentor is not None and mentor["email"] == "Mentor@Example.org"
 
     rows[15][2] = "mentor@example.org"
     path = write_roster(tmp_path / "roster.csv", rows)
     before = len(fake_moodle.calls)
-    again = run_cli("roster", "sync", str(path), "--apply", "--json", config=CONFIG)
+    again = run_cli("roster", "sync", str(path), "--apply", "--json", config=EXAMPLE)
     assert again.exit_code == 0, again.output
     assert json.loads(again.stdout)["counts"] == {}
     assert writes(fake_moodle, before) == []
@@ -761,16 +708,16 @@ def test_a_conflict_alone_is_never_already_in_step(
     cohort(fake_moodle)
     add_user(fake_moodle, "old.account", email="p3@example.org", idnumber="OTHER-1")
     path = write_roster(tmp_path / "roster.csv", standard_rows())
-    assert run_cli("roster", "sync", str(path), "--apply", config=CONFIG).exit_code == 1
+    assert run_cli("roster", "sync", str(path), "--apply", config=EXAMPLE).exit_code == 1
     for args in ((), ("--apply",)):  # everyone else is in step now: only the conflict is left
-        again = run_cli("roster", "sync", str(path), *args, config=CONFIG)
+        again = run_cli("roster", "sync", str(path), *args, config=EXAMPLE)
         assert again.exit_code == 1, again.output
         assert "already matches" not in again.output
         assert "Moodle does not match the roster: 1 person skipped because of a conflict" in again.output
         assert (
             "Error: 1 person(s) skipped because of a conflict with a Moodle account (row 4)" in again.output
         )
-    as_json = run_cli("roster", "sync", str(path), "--json", config=CONFIG)
+    as_json = run_cli("roster", "sync", str(path), "--json", config=EXAMPLE)
     assert as_json.exit_code == 1 and json.loads(as_json.stdout)["conflicts"][0]["row"] == 4
 
 
@@ -780,11 +727,11 @@ def test_a_file_much_shorter_than_the_last_one_applied_is_held(
     cohort(fake_moodle)
     rows = standard_rows()
     path = tmp_path / "roster.csv"
-    assert run_cli("roster", "sync", str(write_roster(path, rows)), "--apply", config=CONFIG).exit_code == 0
+    assert run_cli("roster", "sync", str(write_roster(path, rows)), "--apply", config=EXAMPLE).exit_code == 0
     # 12 of 17 people: the per-course share is raised out of the way; the file-level guard still holds it.
     write_roster(path, rows[:5] + rows[10:])
     before = len(fake_moodle.calls)
-    held = run_cli("roster", "sync", str(path), "--apply", "--max-suspend-share", "0.9", config=CONFIG)
+    held = run_cli("roster", "sync", str(path), "--apply", "--max-suspend-share", "0.9", config=EXAMPLE)
     assert held.exit_code == 1, held.output
     assert (
         f"Stopped: {path} has 12 people, 5 fewer than the 17 of the last sync applied to cohort kam21 "
@@ -793,11 +740,11 @@ def test_a_file_much_shorter_than_the_last_one_applied_is_held(
     assert "29% fewer, more than the allowed 10%" in held.output and "--force" in held.output
     assert writes(fake_moodle, before) == []
     forced = run_cli(
-        "roster", "sync", str(path), "--apply", "--max-suspend-share", "0.9", "--force", config=CONFIG
+        "roster", "sync", str(path), "--apply", "--max-suspend-share", "0.9", "--force", config=EXAMPLE
     )
     assert forced.exit_code == 0, forced.output
     # The next file is compared with the forced one (12); growing back is never held.
-    assert run_cli("roster", "sync", str(write_roster(path, rows)), "--apply", config=CONFIG).exit_code == 0
+    assert run_cli("roster", "sync", str(write_roster(path, rows)), "--apply", config=EXAMPLE).exit_code == 0
     # Three fewer of 17 is under the default minimum of 5 people: not held by this guard.
     small = run_cli(
         "roster",
@@ -806,19 +753,19 @@ def test_a_file_much_shorter_than_the_last_one_applied_is_held(
         "--apply",
         "--max-suspend-share",
         "0.9",
-        config=CONFIG,
+        config=EXAMPLE,
     )
     assert small.exit_code == 0, small.output
     # --removal keep removes nobody: nothing to guard.
     keep = run_cli(
-        "roster", "sync", str(write_roster(path, rows[:6])), "--apply", "--removal", "keep", config=CONFIG
+        "roster", "sync", str(write_roster(path, rows[:6])), "--apply", "--removal", "keep", config=EXAMPLE
     )
     assert keep.exit_code == 0, keep.output
 
     # The limits come from [roster] in the configuration.
     config = tmp_path / "accelerator.toml"
     limits = "\n[roster]\nmax_suspend_share = 0.9\nmax_shrink_share = 0.1\nshrink_min_people = 2\n"
-    config.write_text(CONFIG.read_text(encoding="utf-8") + limits, encoding="utf-8")
+    config.write_text(EXAMPLE.read_text(encoding="utf-8") + limits, encoding="utf-8")
     strict = run_cli("roster", "sync", str(write_roster(path, rows[:12])), "--apply", "--json", config=config)
     assert strict.exit_code == 1
     [reason] = json.loads(strict.stdout)["blocked"]
@@ -830,8 +777,7 @@ def test_the_services_roster_job_holds_a_shrunk_file(
 ) -> None:
     import shutil
 
-    from tests.test_service_e2e import write_config
-    from tests.test_service_e2e import write_roster as cut_roster
+    from tests.helpers import cut_roster, write_config
 
     cohort(fake_moodle)
     roster = tmp_path / "roster.csv"

@@ -15,59 +15,14 @@ from typing import Any
 import pytest
 
 from integration.errors import Cancelled, MoodleUnreachable
-from sync.core.config import AccelConfig, load_config
+from sync.core.config import load_config
 from sync.core.lock import LockBusy, exclusive
 from sync.core.store import open_store
 from sync.service.runner import Job, JobContext, JobNotReady, JobResult, ServiceRunner
 from sync.service.timetable import Schedule, Timetable
+from tests.helpers import Recorder, at, config_with_service, runner_for
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "kamchatka-2021.toml"
-KAMCHATKA = dt.timezone(dt.timedelta(hours=12))
-
-
-def at(day: int, hour: int, minute: int = 0, month: int = 11) -> dt.datetime:
-    return dt.datetime(2021, month, day, hour, minute, tzinfo=KAMCHATKA)
-
-
-def config_with_service(tmp_path: Path, **service: Any) -> AccelConfig:
-    base = load_config(EXAMPLE)
-    merged = {**base.service.model_dump(), **service}
-    return base.model_copy(
-        update={"service": type(base.service)(**merged), "source": str(tmp_path / "x.toml")}
-    )
-
-
-class Recorder:
-    """A job that records when it ran and does what the test says next."""
-
-    def __init__(self, *actions: Any) -> None:
-        self.actions = list(actions)
-        self.runs: list[dt.datetime] = []
-
-    def __call__(self, context: JobContext) -> JobResult:
-        self.runs.append(context.now)
-        action = self.actions.pop(0) if self.actions else None
-        if isinstance(action, BaseException):
-            raise action
-        if isinstance(action, JobResult):
-            return action
-        return JobResult("ok", "")
-
-
-def runner_for(tmp_path: Path, jobs: dict[str, Recorder], **service: Any) -> ServiceRunner:
-    config = config_with_service(tmp_path, **service)
-    store = open_store(tmp_path / "store.sqlite3")
-
-    def no_client() -> Any:
-        raise AssertionError("these jobs do not use the site")
-
-    return ServiceRunner(
-        config,
-        store,
-        no_client,
-        [Job(name, fn) for name, fn in jobs.items()],
-        lock_path=tmp_path / "store.sqlite3.lock",
-    )
 
 
 def test_schedule_slots() -> None:
@@ -264,7 +219,7 @@ def test_timetable_from_the_example_config() -> None:
 
 def test_a_long_running_service_does_not_keep_every_warning(tmp_path: Path, fake_moodle: Any) -> None:
     from integration.transport import MoodleWarning
-    from tests.conftest import make_client
+    from tests.helpers import make_client
 
     client = make_client(fake_moodle)
 

@@ -21,38 +21,21 @@ from click.testing import Result
 from sync.core.config import load_config
 from tests.fake_moodle import ADMIN_ID, FakeMoodle
 from tests.fake_moodle.http import serve_over_http
-from tests.test_gather import EXAMPLE, build_recorded_cohort
-from tests.test_roster_sync import EXAMPLE_ROSTER, cohort
+from tests.helpers import (
+    EXAMPLE_ROSTER,
+    build_recorded_cohort,
+    cohort,
+    cut_roster,
+    reminders_sent,
+    write_config,
+)
 
 Run = Callable[..., Result]
-SERVICE = """
-[service]
-snapshot_at = ["02:00"]
-reminders_at = ["09:00"]
-reminder_after_hours = 72
-report_weekday = "monday"
-report_at = "07:00"
-report_dir = "reports"
-retry_minutes = 5
-"""
-
-
-def write_config(tmp_path: Path, extra: str = "", coordinator: str | None = "admin") -> Path:
-    path = tmp_path / "accelerator.toml"
-    told = f'coordinator = "{coordinator}"\n' if coordinator else ""
-    # The example's own [service] table is replaced by the test's timetable.
-    base = EXAMPLE.read_text(encoding="utf-8").split("\n[service]")[0]
-    path.write_text(base + SERVICE + told + extra, encoding="utf-8")
-    return path
 
 
 @pytest.fixture(autouse=True)
 def _store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ACCEL_STORE", str(tmp_path / "accel.sqlite3"))
-
-
-def reminders_sent(site: FakeMoodle) -> list[dict[str, str]]:
-    return [m for m in site.messages if "ждут вашей оценки" in str(m.get("text", ""))]
 
 
 def test_serve_once_runs_what_is_due_and_reminds_each_mentor_once_a_day(
@@ -133,19 +116,6 @@ def test_reminders_refused_by_the_site_are_sent_when_the_job_is_retried(
     assert len(reminders_sent(fake_moodle)) == 1
 
 
-def write_roster(source: Path, target: Path, keep: Callable[[int], bool]) -> None:
-    lines = (
-        source.read_bytes().split(b"\r\n")
-        if b"\r\n" in source.read_bytes()
-        else source.read_bytes().split(b"\n")
-    )
-    header_at = next(i for i, line in enumerate(lines) if line.count(b";") > 5)
-    kept = lines[: header_at + 1] + [
-        line for n, line in enumerate(lines[header_at + 1 :]) if line and keep(n)
-    ]
-    target.write_bytes(b"\n".join(kept) + b"\n")
-
-
 @pytest.mark.parametrize("coordinator", ["admin", None], ids=["configured", "from-the-roster"])
 def test_an_unsafe_roster_change_is_held_and_the_coordinator_told_once(
     fake_moodle: FakeMoodle, run_cli: Run, tmp_path: Path, coordinator: str | None
@@ -184,7 +154,7 @@ def test_an_unsafe_roster_change_is_held_and_the_coordinator_told_once(
     unchanged = run_cli("--config", str(config), "serve", "--once", "--send", "--now", "2022-02-03T10:30")
     assert "roster_sync: unchanged" in unchanged.output
 
-    write_roster(EXAMPLE_ROSTER, roster, keep=lambda n: n % 2 == 0)  # half the people gone
+    cut_roster(EXAMPLE_ROSTER, roster, keep=lambda n: n % 2 == 0)  # half the people gone
     before = len(fake_moodle.messages)
     writes_before = fake_moodle.count("enrol_manual_enrol_users")
     held = run_cli("--config", str(config), "serve", "--once", "--send", "--now", "2022-02-03T10:45")
@@ -210,7 +180,7 @@ def test_an_unsafe_roster_change_is_held_and_the_coordinator_told_once(
     shutil.copy(EXAMPLE_ROSTER, roster)  # the coordinator puts the file right: Moodle is in step with it
     back = run_cli("--config", str(config), "serve", "--once", "--send", "--now", "2022-02-03T11:15")
     assert "roster_sync: unchanged" in back.output
-    write_roster(EXAMPLE_ROSTER, roster, keep=lambda n: n != 0)  # one participant really left
+    cut_roster(EXAMPLE_ROSTER, roster, keep=lambda n: n != 0)  # one participant really left
     small = run_cli("--config", str(config), "serve", "--once", "--send", "--now", "2022-02-03T11:30")
     assert re.search(r"roster_sync: ok .*applied .*3 suspend", small.output), small.output
 
@@ -236,7 +206,7 @@ def test_a_held_change_whose_notice_failed_is_told_on_the_retry(
         "roster_sync",
     )
     assert "roster_sync: ok" in synced.output, synced.output
-    write_roster(EXAMPLE_ROSTER, roster, keep=lambda n: n % 2 == 0)  # half the people gone
+    cut_roster(EXAMPLE_ROSTER, roster, keep=lambda n: n % 2 == 0)  # half the people gone
     before = len(fake_moodle.messages)
     fake_moodle.service_functions = set(required_functions()) - {"core_message_send_instant_messages"}
     failed = run_cli(

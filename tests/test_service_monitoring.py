@@ -18,9 +18,7 @@ from sync.core.config import load_config
 from sync.core.store import open_store
 from sync.service.runner import Job, JobResult, ServiceRunner
 from tests.fake_moodle import FakeMoodle
-from tests.test_gather import build_recorded_cohort
-from tests.test_service import Recorder, at, runner_for
-from tests.test_service_e2e import write_config
+from tests.helpers import Recorder, at, build_recorded_cohort, runner_for, write_config
 
 Run = Callable[..., Result]
 

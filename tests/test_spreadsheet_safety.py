@@ -13,10 +13,7 @@ from openpyxl import load_workbook
 from sync.roster.apply import FORMULA_STARTS, spreadsheet_text, write_failure_report
 from tests.fake_moodle import FakeMoodle
 from tests.fake_moodle.activities import add_entry
-from tests.test_gather import EXAMPLE, ts
-from tests.test_report import cohort_site, gathered
-
-__all__ = ["cohort_site"]  # the fixture, used by name
+from tests.helpers import EXAMPLE, gathered, ts
 
 DANGEROUS = ["=1+1", "+7 900 000-00-00", "-2+3", "@SUM(A1)", "\t=1+1", "\r=1+1", '=HYPERLINK("http://x")']
 

@@ -25,10 +25,9 @@ from sync.roster.journal import Journal, last_applied_run, runs
 from sync.roster.plan import Roles
 from sync.roster.read import read_roster
 from sync.roster.sync import apply_sync, plan_sync
-from tests.conftest import make_client
 from tests.fake_moodle import FakeMoodle
 from tests.fake_moodle.people import add_user
-from tests.test_roster_sync import CONFIG, COURSES, cohort, standard_rows, write_roster
+from tests.helpers import COURSES, EXAMPLE, cohort, make_client, standard_rows, write_roster
 
 #: roster_runs as stores written before formats were numbered have it (no cohort, no people).
 OLD_ROSTER_RUNS = """
@@ -110,7 +109,7 @@ def test_a_busy_store_stops_the_cli_with_exit_5_and_one_line(
     holder = open_store(path)
     holder.execute("CREATE TABLE hold (x)")
     holder.execute("INSERT INTO hold VALUES (1)")  # another process in the middle of a write
-    result = run_cli("roster", "sync", str(roster), "--apply", config=CONFIG)
+    result = run_cli("roster", "sync", str(roster), "--apply", config=EXAMPLE)
     assert result.exit_code == 5, result.output
     assert result.output.strip().splitlines()[-1] == (
         f"Error: store {path}: busy: another accel process kept it locked for more than 0.2s; "
@@ -185,6 +184,6 @@ def test_show_refuses_a_snapshot_of_another_format_with_exit_2(
     sid = save_snapshot(store, Snapshot(cohort="kam21", taken_at=1_640_000_000))
     store.execute("UPDATE indicator_snapshots SET schema_version = 0 WHERE id = ?", (sid,))
     store.commit()
-    result = run_cli("indicators", "show", "--snapshot", str(sid), config=CONFIG)
+    result = run_cli("indicators", "show", "--snapshot", str(sid), config=EXAMPLE)
     assert result.exit_code == 2
     assert "written in snapshot format 0" in result.output and "Traceback" not in result.output

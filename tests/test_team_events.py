@@ -21,9 +21,7 @@ from sync.core.config import load_config
 from sync.core.lock import LockBusy, exclusive, lock_path_for
 from sync.core.vocabulary import event_kind
 from tests.fake_moodle import FakeMoodle
-from tests.test_provision import seed_site
-from tests.test_roster_sync import EXAMPLE_ROSTER
-from tests.test_service_e2e import write_config, write_roster
+from tests.helpers import EXAMPLE_ROSTER, cut_roster, seed_site, write_config
 
 Run = Callable[..., Result]
 TEAMS = ("Эссо: тропа эвенов", "Шаромы — наш дом")  # the two team consultations of the example schedule
@@ -167,7 +165,7 @@ def test_roster_sync_apply_says_which_team_events_wait(
     assert done.exit_code == 0 and group_names(site, team_events(site)) == list(TEAMS)
 
     # An apply after that: nothing waits any more, and --json says so.
-    write_roster(EXAMPLE_ROSTER, roster, keep=lambda n: n != 0)  # the first participant leaves: suspended
+    cut_roster(EXAMPLE_ROSTER, roster, keep=lambda n: n != 0)  # the first participant leaves: suspended
     again = run_cli("--config", str(provisioned), "roster", "sync", str(roster), "--apply", "--json")
     assert again.exit_code == 0, again.output
     assert json.loads(again.stdout)["team_events_waiting"] == []
@@ -190,8 +188,7 @@ def test_roster_sync_reads_no_calendar_without_team_events_in_the_schedule(
 
 def test_the_events_plan_leaves_courses_not_made_yet_to_provisioning(fake_moodle: FakeMoodle) -> None:
     from sync.provision.plan import compute_events_plan, waiting_team_events
-    from tests.conftest import make_client
-    from tests.test_provision import EXAMPLE
+    from tests.helpers import EXAMPLE, make_client
 
     seed_site(fake_moodle)  # the templates only: no cohort course yet
     client = make_client(fake_moodle)

@@ -34,9 +34,8 @@ from sync.commands.context import AppContext
 from sync.roster.plan import Roles
 from sync.roster.read import read_roster
 from sync.roster.sync import apply_sync, plan_sync
-from tests.conftest import make_client
 from tests.fake_moodle import FakeMoodle
-from tests.test_roster_sync import COURSES, cohort, standard_rows, write_roster
+from tests.helpers import COURSES, cohort, make_client, standard_rows, write_roster
 
 SITE = "https://moodle.example.org"
 ENDPOINT = SITE + "/webservice/rest/server.php"
