@@ -13,12 +13,13 @@ from typing import Any
 import pytest
 
 from integration.assign import save_team_grade
-from integration.errors import InvalidParameter
+from integration.errors import InvalidParameter, MessageNotSent
 from integration.grades import get_course_grades
 from integration.transport import MoodleClient
 from sync.core.config import load_config
 from tests.fake_moodle import FakeMoodle
 from tests.fake_moodle.courses import add_category, add_course
+from tests.fake_moodle.people import add_user, enrol
 from tests.helpers import (
     CALENDAR_BOTH,
     CALENDAR_GROUPS_ONLY,
@@ -361,3 +362,25 @@ def test_fake_answers_have_the_recorded_shapes(fake_moodle: Any) -> None:
         )
         is None
     )
+
+
+# -- the roster sync's enrolments ----------------------------------------------------------------------------
+
+
+def test_fake_enrolment_on_a_site_without_mail_answers_as_the_recording(fake_moodle: FakeMoodle) -> None:
+    """A course with a contact on a site that cannot send mail: the enrolment is saved, then the welcome
+    message fails and becomes the answer (recording enrol_manual_enrol_users__welcome_message_not_sent)."""
+    fake_moodle.mail_fails = True
+    course = add_course(fake_moodle, shortname="C", fullname="C", idnumber="c")
+    contact, person = add_user(fake_moodle, "coordinator"), add_user(fake_moodle, "anna")
+    enrol(fake_moodle, course, contact, 3)
+    params = {"enrolments": [{"roleid": 5, "userid": person, "courseid": course, "suspend": 0}]}
+    with pytest.raises(MessageNotSent) as caught:
+        make_client(fake_moodle).call("enrol_manual_enrol_users", params, write=True)
+    recorded = recording("enrol_manual_enrol_users__welcome_message_not_sent")["response"]
+    assert (caught.value.errorcode, caught.value.message, caught.value.exception) == (
+        recorded["errorcode"],
+        recorded["message"],
+        recorded["exception"],
+    )
+    assert fake_moodle.enrolments[(course, person)]["roles"] == {5}  # saved before the message failed

@@ -18,11 +18,10 @@ import responses
 from click.testing import Result
 
 from integration.enrol import enrol_users
-from integration.errors import MessageNotSent
-from tests.conftest import make_client, recording
 from tests.fake_moodle import ADMIN_ID, FakeMoodle
 from tests.fake_moodle.courses import add_course
-from tests.fake_moodle.people import add_user, enrol, user_by_email
+from tests.fake_moodle.people import enrol, user_by_email
+from tests.helpers import make_client, recording
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "examples" / "kamchatka-2021.toml"
@@ -34,23 +33,6 @@ RECORDED = recording("enrol_manual_enrol_users__welcome_message_not_sent")
 def _store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ACCEL_STORE", str(tmp_path / "accel.sqlite3"))
     monkeypatch.setenv("ACCEL_LOCK_DIR", str(tmp_path / "locks"))
-
-
-def test_the_fake_answers_the_recorded_call_as_the_real_site(fake_moodle: FakeMoodle) -> None:
-    fake_moodle.mail_fails = True
-    course = add_course(fake_moodle, shortname="C", fullname="C", idnumber="c")
-    contact, person = add_user(fake_moodle, "coordinator"), add_user(fake_moodle, "anna")
-    enrol(fake_moodle, course, contact, 3)
-    params = {"enrolments": [{"roleid": 5, "userid": person, "courseid": course, "suspend": 0}]}
-    with pytest.raises(MessageNotSent) as caught:
-        make_client(fake_moodle).call("enrol_manual_enrol_users", params, write=True)
-    recorded = RECORDED["response"]
-    assert (caught.value.errorcode, caught.value.message, caught.value.exception) == (
-        recorded["errorcode"],
-        recorded["message"],
-        recorded["exception"],
-    )
-    assert fake_moodle.enrolments[(course, person)]["roles"] == {5}  # saved before the message failed
 
 
 @responses.activate
