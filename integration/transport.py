@@ -3,26 +3,34 @@
 Everything else in the product calls :meth:`MoodleClient.call` or :meth:`MoodleClient.call_batched`.
 This module owns: the session, PHP-style encoding, request-size limits, retries (reads only), error
 mapping, warning collection, request counts and keeping the token secret.
+
+One client may be used from several threads: requests that do not depend on each other go through
+:meth:`MoodleClient.concurrent` / :meth:`MoodleClient.map` (a pool of ``concurrency`` tasks, see
+:mod:`integration.pool`), and the client itself keeps at most ``concurrency`` requests in flight whoever
+sends them. Counters, warnings and the stop flag are kept under a lock.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import functools
 import ipaddress
 import json
 import logging
 import random
 import re
 import ssl
+import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import requests
+from requests.adapters import HTTPAdapter
 
 from integration.encoding import count_vars, flatten
 from integration.errors import (
@@ -40,8 +48,12 @@ from integration.errors import (
     error_from_answer,
     redact,
 )
+from integration.pool import Outcome, results, run_tasks
 
 log = logging.getLogger("accel.moodle")
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 REST_PATH = "/webservice/rest/server.php"
 #: wstoken, wsfunction and moodlewsrestformat travel beside the parameters and count against the limit.
@@ -51,6 +63,28 @@ RETRY_STATUSES = frozenset({502, 503, 504})
 #: many requests) is asked again too; a write answered 429 was refused before it ran and is not resent.
 RETRY_AFTER_STATUSES = frozenset({429, 503})
 USER_AGENT = "accel/0.1 (+Moodle REST client)"
+#: requests in flight at once by default: the seed site's PHP runs 4 workers, a small production pool too
+DEFAULT_CONCURRENCY = 4
+#: more would only queue on the site's side (a PHP-FPM pool is rarely larger) and look like an attack
+MAX_CONCURRENCY = 32
+#: PHP's own default max_input_vars: a request this small arrives whole on any site, so it needs no check
+PHP_DEFAULT_INPUT_VARS = 1000
+
+
+def parse_concurrency(raw: str | int | None, *, source: str = "MOODLE_CONCURRENCY") -> int:
+    """The concurrency named by ``raw`` (a setting's text or a number); None or "" gives the default.
+
+    ``source`` names where the value came from, for the error (an environment variable or an option).
+    """
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return DEFAULT_CONCURRENCY
+    text = raw.strip() if isinstance(raw, str) else str(raw)
+    if not text.isdigit() or not 1 <= int(text) <= MAX_CONCURRENCY:
+        raise ConfigurationError(
+            f"{source}={text!r} must be a whole number from 1 to {MAX_CONCURRENCY} (requests sent at once; "
+            f"1 sends them one after another, default {DEFAULT_CONCURRENCY})"
+        )
+    return int(text)
 
 
 @dataclass(frozen=True)
@@ -189,7 +223,13 @@ class MoodleClient:
     """A Moodle site reached through its REST web services with one token.
 
     ``max_input_vars`` is the site's PHP limit (default 1000, PHP's own default); every request is kept
-    under it because PHP silently drops extra variables and Moodle still answers 200 (field note 6).
+    under it because PHP silently drops extra variables and Moodle still answers 200 (field note 6). Once the
+    site's real limit is known (:mod:`integration.limits`, :meth:`cap_max_input_vars`), the smaller of the
+    two applies. With ``verify_input_vars``, the client measures it itself before the first request that
+    would be larger than PHP's default (one read, more only when the configured value is wrong).
+
+    ``concurrency`` bounds the requests in flight at once (1: strictly one after another, as a loop sends
+    them); :meth:`concurrent`, :meth:`map` and :meth:`outcomes` run independent tasks in that many threads.
     """
 
     def __init__(
@@ -207,6 +247,8 @@ class MoodleClient:
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
         cancel_check: Callable[[], bool] | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        verify_input_vars: bool = False,
     ) -> None:
         if not token or not token.strip():
             raise ConfigurationError("no Moodle token: set MOODLE_TOKEN or MOODLE_TOKEN_FILE")
@@ -214,10 +256,18 @@ class MoodleClient:
             raise ConfigurationError(
                 f"max_input_vars must be more than {FIXED_VARS + 1}, got {max_input_vars}"
             )
+        if not 1 <= concurrency <= MAX_CONCURRENCY:
+            raise ConfigurationError(f"concurrency must be from 1 to {MAX_CONCURRENCY}, got {concurrency}")
         self.url = url.strip().rstrip("/")
         self.endpoint = endpoint_for(url, allow_http=allow_http)
         self._token = _Secret(token.strip())
-        self.max_input_vars = max_input_vars
+        #: what the configuration says (MOODLE_MAX_INPUT_VARS, --max-input-vars)
+        self.configured_max_input_vars = max_input_vars
+        #: what the site was measured to keep (integration.limits), once known
+        self.measured_max_input_vars: int | None = None
+        self.verify_input_vars = verify_input_vars
+        self._measuring = threading.Lock()
+        self._concurrency = concurrency
         self.timeout = timeout
         self.max_retries = max_retries
         self.backoff = backoff
@@ -227,7 +277,23 @@ class MoodleClient:
         self._sleep = sleep
         #: asked before every request; True stops the work between two requests (the service's SIGTERM).
         self.cancel_check = cancel_check
-        self.session = session or requests.Session()
+        self._stop_requested = False
+        # Counters, warnings and the stop flag: several threads send requests through one client.
+        self._lock = threading.Lock()
+        #: at most ``concurrency`` requests in flight, whichever threads send them (pools inside pools too)
+        self._slots = threading.BoundedSemaphore(concurrency)
+        self._in_flight = 0
+        #: the most requests this client has had in flight at once
+        self.peak_in_flight = 0
+        self._site_info_lock = threading.Lock()
+        if session is None:
+            session = requests.Session()
+            # One connection per request in flight, kept alive between them (requests' default pool keeps 10
+            # and discards, with a warning, those opened beyond it).
+            adapter = HTTPAdapter(pool_connections=1, pool_maxsize=max(concurrency, 1))
+            session.mount("https://", adapter)
+            session.mount("http://", adapter)
+        self.session = session
         self.session.headers["User-Agent"] = USER_AGENT
         self.session.verify = True  # TLS verification stays on; a private CA goes in REQUESTS_CA_BUNDLE.
         self.stats: Counter[str] = Counter()
@@ -238,6 +304,11 @@ class MoodleClient:
     def __repr__(self) -> str:
         return f"MoodleClient({self.url!r})"
 
+    @property
+    def concurrency(self) -> int:
+        """Requests in flight at most (fixed when the client is made: its connection pool is sized to it)."""
+        return self._concurrency
+
     # -- counting -----------------------------------------------------------------------------------
     @property
     def request_count(self) -> int:
@@ -246,6 +317,115 @@ class MoodleClient:
     @property
     def write_count(self) -> int:
         return sum(self.write_stats.values())
+
+    # -- the site's limit ---------------------------------------------------------------------------
+    @property
+    def max_input_vars(self) -> int:
+        """The limit every request is kept under: the configured one, lowered to the measured one if smaller."""
+        measured = self.measured_max_input_vars
+        configured = self.configured_max_input_vars
+        return configured if measured is None else min(configured, measured)
+
+    @max_input_vars.setter
+    def max_input_vars(self, value: int) -> None:
+        self.configured_max_input_vars = value
+
+    def cap_max_input_vars(self, measured: int) -> None:
+        """Keep every request under ``measured`` from now on, whatever the configuration says."""
+        if measured <= FIXED_VARS + 1:
+            raise ConfigurationError(
+                f"a measured max_input_vars of {measured} leaves no room for a parameter"
+            )
+        self.measured_max_input_vars = measured
+        if measured < self.configured_max_input_vars:
+            log.warning(
+                "the site keeps only %d form variables per request (PHP max_input_vars), fewer than the %d "
+                "configured: requests are kept to %d; set MOODLE_MAX_INPUT_VARS=%d",
+                measured,
+                self.configured_max_input_vars,
+                measured,
+                measured,
+            )
+
+    def _ensure_limit_known(self, size: int) -> None:
+        """With ``verify_input_vars``: measure the site's limit before the first request above PHP's default."""
+        if not self.verify_input_vars or self.measured_max_input_vars is not None:
+            return
+        if size <= min(PHP_DEFAULT_INPUT_VARS, self.configured_max_input_vars):
+            return
+        with self._measuring:  # one thread measures; the others wait for its answer
+            if self.measured_max_input_vars is not None:
+                return
+            from integration.limits import measure_max_input_vars
+
+            found = measure_max_input_vars(self, expected=self.configured_max_input_vars)
+            self.cap_max_input_vars(found.max_input_vars)
+
+    # -- stopping -----------------------------------------------------------------------------------
+    def request_stop(self) -> None:
+        """No new request from now on (requests in flight finish); every later call raises Cancelled."""
+        with self._lock:
+            self._stop_requested = True
+
+    @property
+    def stop_requested(self) -> bool:
+        """True once a stop was asked, here or through ``cancel_check`` (then it stays asked)."""
+        if self._stop_requested:
+            return True
+        if self.cancel_check is not None and self.cancel_check():
+            with self._lock:
+                self._stop_requested = True
+        return self._stop_requested
+
+    # -- independent tasks at once ------------------------------------------------------------------
+    def outcomes(
+        self,
+        tasks: Sequence[Callable[[], R]],
+        *,
+        on_done: Callable[[Outcome[R]], None] | None = None,
+        keep_going: bool = False,
+    ) -> list[Outcome[R]]:
+        """Run ``tasks`` (each may send requests) ``concurrency`` at a time; one outcome per task, in order.
+
+        Never raises a task's error (it is in its outcome). A failed task keeps the others from starting
+        unless ``keep_going``; a stop (``request_stop``, ``cancel_check``, Ctrl-C) keeps every new task from
+        starting and every new request from being sent; the tasks in flight finish. ``on_done`` runs in the
+        calling thread for each finished task. See :mod:`integration.pool`.
+        """
+        return run_tasks(
+            tasks,
+            workers=self.concurrency,
+            should_stop=lambda: self.stop_requested,
+            on_done=on_done,
+            keep_going=keep_going,
+            on_interrupt=self.request_stop,
+        )
+
+    def concurrent(
+        self, tasks: Sequence[Callable[[], R]], *, on_done: Callable[[Outcome[R]], None] | None = None
+    ) -> list[R]:
+        """The tasks' values in task order, run ``concurrency`` at a time.
+
+        After the first failure no new task starts; once the tasks in flight are done the failure is raised
+        (an :class:`UncertainWrite` before any other error, a :class:`Cancelled` last; see
+        :func:`integration.pool.first_error`). If a stop kept some tasks from starting, :class:`Cancelled`.
+        Whoever must record each finished task (a journal) passes ``on_done`` or uses :meth:`outcomes`.
+        """
+        return results(self.outcomes(tasks, on_done=on_done))
+
+    def map(
+        self,
+        fn: Callable[[T], R],
+        items: Iterable[T],
+        *,
+        on_done: Callable[[Outcome[R]], None] | None = None,
+    ) -> list[R]:
+        """``[fn(item) for item in items]``, ``concurrency`` at a time; errors as :meth:`concurrent`."""
+
+        def task(item: T) -> Callable[[], R]:
+            return lambda: fn(item)
+
+        return self.concurrent([task(item) for item in items], on_done=on_done)
 
     # -- calls --------------------------------------------------------------------------------------
     def call(
@@ -263,6 +443,7 @@ class MoodleClient:
         ``read_timeout`` overrides the client's for a call known to take long (a course copy).
         """
         pairs = flatten(params)
+        self._ensure_limit_known(len(pairs) + FIXED_VARS)
         if len(pairs) + FIXED_VARS > self.max_input_vars:
             raise RequestTooLarge(
                 f"{wsfunction}: {len(pairs) + FIXED_VARS} form variables exceed the site's max_input_vars "
@@ -272,6 +453,13 @@ class MoodleClient:
             self.timeout if read_timeout is None else (self.timeout[0], max(self.timeout[1], read_timeout))
         )
         return self._post(wsfunction, pairs, write=write, timeout=timeout)
+
+    def call_beyond_limit(self, wsfunction: str, params: Mapping[str, Any]) -> Any:
+        """A read sent whatever its size, for measuring the site's limit (:mod:`integration.limits`) only.
+
+        Everything else goes through :meth:`call`, which never sends more than ``max_input_vars``.
+        """
+        return self._post(wsfunction, flatten(params), write=False, timeout=self.timeout)
 
     def call_batched(
         self,
@@ -285,24 +473,42 @@ class MoodleClient:
         """Send ``items`` under ``list_key`` in as few requests as the site's limit allows.
 
         Returns one answer per request, in order; no items send no request. If a chunk fails with a
-        :class:`MoodleError`, the error carries ``chunk_index`` and ``completed`` (the answers so far) and
-        nothing more is sent: a batch write is all-or-nothing on the server (field note 5), so the caller
-        can isolate the bad item by splitting that chunk.
+        :class:`MoodleError`, the error carries ``chunk_index`` and ``completed`` (the answers of the chunks
+        before it) and no further chunk is sent: a batch write is all-or-nothing on the server (field note
+        5), so the caller can isolate the bad item by splitting that chunk.
+
+        Writes go one chunk after another. The chunks of a read are sent ``concurrency`` at a time (a read
+        changes nothing, so chunks in flight when one fails only cost their request).
         """
-        answers: list[Any] = []
-        for index, chunk in enumerate(self.chunks(items, extra=extra)):
+        chunks = self.chunks(items, extra=extra)
+
+        def send(chunk: list[Any]) -> Any:
             params = dict(extra or {})
             params[list_key] = chunk
-            try:
-                answers.append(self.call(wsfunction, params, write=write))
-            except MoodleError as exc:
-                exc.chunk_index = index
-                exc.completed = answers
-                raise
-        return answers
+            return self.call(wsfunction, params, write=write)
+
+        if write or len(chunks) < 2 or self.concurrency == 1:
+            answers: list[Any] = []
+            for index, chunk in enumerate(chunks):
+                try:
+                    answers.append(send(chunk))
+                except MoodleError as exc:
+                    exc.chunk_index = index
+                    exc.completed = answers
+                    raise
+            return answers
+        done = self.outcomes([functools.partial(send, chunk) for chunk in chunks])
+        for outcome in done:
+            if isinstance(outcome.error, MoodleError):
+                outcome.error.chunk_index = outcome.index
+                outcome.error.completed = [earlier.value for earlier in done[: outcome.index]]
+                break
+        return results(done)
 
     def chunks(self, items: Sequence[Any], *, extra: Mapping[str, Any] | None = None) -> list[list[Any]]:
         """Split ``items`` into lists whose requests fit under ``max_input_vars``."""
+        if self.verify_input_vars and self.measured_max_input_vars is None and items:
+            self._ensure_limit_known(FIXED_VARS + count_vars(extra) + count_vars(list(items)))
         budget = self.max_input_vars - FIXED_VARS - count_vars(extra)
         chunks: list[list[Any]] = []
         current: list[Any] = []
@@ -325,12 +531,13 @@ class MoodleClient:
 
     def site_info(self) -> dict[str, Any]:
         """The token's site information, cached. Calls: core_webservice_get_site_info."""
-        if self._site_info is None:
-            answer = self.call("core_webservice_get_site_info")
-            if not isinstance(answer, dict):
-                raise BadResponse("site info is not an object", status=200, excerpt=str(answer)[:200])
-            self._site_info = answer
-        return self._site_info
+        with self._site_info_lock:  # threads asking at once share one request
+            if self._site_info is None:
+                answer = self.call("core_webservice_get_site_info")
+                if not isinstance(answer, dict):
+                    raise BadResponse("site info is not an object", status=200, excerpt=str(answer)[:200])
+                self._site_info = answer
+            return self._site_info
 
     def site_userid(self) -> int:
         """The id of the token's own user (the service account)."""
@@ -349,16 +556,9 @@ class MoodleClient:
         attempt = 0
         while True:
             attempt += 1
-            if self.cancel_check is not None and self.cancel_check():
-                raise Cancelled(f"{wsfunction}: stopped before sending (shutdown requested)")
-            self.stats[wsfunction] += 1
-            if write:
-                self.write_stats[wsfunction] += 1
             started = time.monotonic()
             try:
-                # Never follow a redirect: requests would resend the form, token included, to wherever the
-                # Location points (307/308 keep the body), even to another host over plain http.
-                response = self.session.post(self.endpoint, data=data, timeout=timeout, allow_redirects=False)
+                response = self._send(wsfunction, data, write=write, timeout=timeout)
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
                 reason = type(exc).__name__
                 if isinstance(exc, requests.exceptions.SSLError):
@@ -429,6 +629,28 @@ class MoodleClient:
                     retry_after=asked,
                 )
             return self._decode(wsfunction, response, write=write)
+
+    def _send(
+        self, wsfunction: str, data: list[tuple[str, str]], *, write: bool, timeout: tuple[float, float]
+    ) -> requests.Response:
+        """One HTTP exchange in one of the ``concurrency`` slots; none starts once a stop was asked."""
+        with self._slots:
+            # Asked after the slot is taken: a request that waited for one while the stop came is not sent.
+            if self.stop_requested:
+                raise Cancelled(f"{wsfunction}: stopped before sending (shutdown requested)")
+            with self._lock:
+                self.stats[wsfunction] += 1
+                if write:
+                    self.write_stats[wsfunction] += 1
+                self._in_flight += 1
+                self.peak_in_flight = max(self.peak_in_flight, self._in_flight)
+            try:
+                # Never follow a redirect: requests would resend the form, token included, to wherever the
+                # Location points (307/308 keep the body), even to another host over plain http.
+                return self.session.post(self.endpoint, data=data, timeout=timeout, allow_redirects=False)
+            finally:
+                with self._lock:
+                    self._in_flight -= 1
 
     def _redirected(self, wsfunction: str, response: requests.Response) -> SiteRedirected:
         """The error for a 3xx answer: where it pointed, and what MOODLE_URL should probably say."""
@@ -556,5 +778,6 @@ class MoodleClient:
                 item=str(entry.get("item", "")),
                 itemid=entry.get("itemid"),
             )
-            self.warnings.append(warning)
+            with self._lock:
+                self.warnings.append(warning)
             log.warning("Moodle warning: %s", warning)

@@ -274,12 +274,14 @@ def test_batched_calls_never_lose_items_on_a_site_that_truncates(fake_moodle: Fa
     client = make_client(fake_moodle, max_input_vars=50)
     answers = client.call_batched("test_echo_values", "values", values)
     assert [v for answer in answers for v in answer] == values
-    assert received == values
+    # The chunks of a read go several at a time, so the site may see them in any order; none is lost.
+    assert sorted(received) == sorted(values) and len(received) == len(values)
     assert client.stats["test_echo_values"] == 9  # 47 values per request
-    # Without the client's limit the same site drops most of them and still answers 200.
+    # Without the client's limit the same site drops most of them and still answers 200 (PHP keeps one
+    # variable more than max_input_vars of a POST body: 48 values after the 3 fixed variables).
     received.clear()
     naive = make_client(fake_moodle, max_input_vars=5000)
-    assert len(naive.call("test_echo_values", {"values": values})) == 47
+    assert len(naive.call("test_echo_values", {"values": values})) == 48
     # No items, no request: the wrappers in integration/ rely on it instead of checking first.
     assert client.call_batched("test_echo_values", "values", [], write=True) == []
     assert client.stats["test_echo_values"] == 9

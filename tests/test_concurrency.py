@@ -1,0 +1,442 @@
+"""The client's bounded pool: real overlap, the bound, order, stopping, errors, counters, thread safety.
+
+Overlap is proven without timing: the fake site, served over real HTTP, holds each request at a barrier until
+the expected number of requests are inside it at once; a client that sent them one by one would break the
+barrier (after its timeout) and the peak count would say so.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from integration.errors import Cancelled, ConfigurationError, InvalidParameter, MoodleError, UncertainWrite
+from integration.pool import Outcome, first_error, results, run_tasks
+from integration.transport import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, MoodleClient, parse_concurrency
+from tests.conftest import make_client
+from tests.fake_moodle import FakeMoodle, handler
+from tests.fake_moodle.core import invalid_parameter
+from tests.fake_moodle.http import serve_over_http
+
+BARRIER_TIMEOUT = 10.0
+
+
+@handler("conc_echo")
+def _echo(site: FakeMoodle, params: dict[str, Any]) -> Any:
+    if params.get("fail") == "1":
+        raise invalid_parameter()
+    return {"value": params.get("value")}
+
+
+@handler("conc_write")
+def _write(site: FakeMoodle, params: dict[str, Any]) -> Any:
+    return {"value": params.get("value")}
+
+
+class Gate:
+    """The fake's ``before_answer``: counts the requests inside the site and holds the first ``hold`` of them
+    until they are all in (a barrier), so the peak shows how many the client really had in flight."""
+
+    def __init__(self, hold: int, only: str = "conc_echo") -> None:
+        self.hold = hold
+        self.only = only
+        self.barrier = threading.Barrier(hold, action=self._all_in, timeout=BARRIER_TIMEOUT)
+        self.lock = threading.Lock()
+        self.inside = 0
+        self.peak = 0
+        self.arrived = 0
+        self.broken = False
+        self.when_all_in: Callable[[], None] | None = None
+
+    def _all_in(self) -> None:
+        """Run by the barrier once all are in, before any of them goes on to be answered."""
+        if self.when_all_in is not None:
+            self.when_all_in()
+
+    def __call__(self, wsfunction: str) -> None:
+        if wsfunction != self.only:
+            return
+        with self.lock:
+            self.inside += 1
+            self.arrived += 1
+            self.peak = max(self.peak, self.inside)
+            held = self.arrived <= self.hold
+        try:
+            if held:
+                try:
+                    self.barrier.wait()
+                except threading.BrokenBarrierError:
+                    self.broken = True
+        finally:
+            with self.lock:
+                self.inside -= 1
+
+
+@pytest.fixture
+def http_site() -> Iterator[tuple[FakeMoodle, str]]:
+    site = FakeMoodle()
+    with serve_over_http(site) as url:
+        yield site, url
+
+
+def http_client(site: FakeMoodle, url: str, **options: Any) -> MoodleClient:
+    options.setdefault("sleep", lambda _s: None)
+    return MoodleClient(url, site.token, **options)
+
+
+def echo(client: MoodleClient, value: int, **extra: Any) -> Any:
+    return client.call("conc_echo", {"value": value, **extra})["value"]
+
+
+# -- overlap and the bound ---------------------------------------------------------------------------------
+def test_requests_overlap_up_to_the_concurrency_over_real_http(http_site: tuple[FakeMoodle, str]) -> None:
+    site, url = http_site
+    gate = Gate(hold=4)
+    site.before_answer = gate
+    client = http_client(site, url, concurrency=4)
+    assert client.map(lambda n: echo(client, n), range(8)) == [str(n) for n in range(8)]
+    assert not gate.broken, "the first four requests never were in the site at the same time"
+    assert gate.peak == 4 and client.peak_in_flight == 4
+    assert client.stats["conc_echo"] == 8 and client.request_count == 8
+
+
+def test_never_more_requests_in_flight_than_the_concurrency(http_site: tuple[FakeMoodle, str]) -> None:
+    site, url = http_site
+    gate = Gate(hold=3)
+    site.before_answer = gate
+    client = http_client(site, url, concurrency=3)
+    # Pools inside a pool still share the client's three slots.
+    nested = client.map(lambda n: client.map(lambda m: echo(client, 10 * n + m), range(3)), range(4))
+    assert nested == [[str(10 * n + m) for m in range(3)] for n in range(4)]
+    assert not gate.broken
+    assert gate.peak == 3 and client.peak_in_flight == 3
+
+
+def test_the_connection_pool_is_sized_to_the_concurrency(
+    http_site: tuple[FakeMoodle, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    site, url = http_site
+    gate = Gate(hold=12)
+    site.before_answer = gate
+    client = http_client(site, url, concurrency=12)
+    adapter: Any = client.session.get_adapter(url)
+    assert adapter._pool_maxsize == 12  # requests' default keeps 10 connections and discards the others
+    with caplog.at_level(logging.WARNING, logger="urllib3"):
+        assert client.map(lambda n: echo(client, n), range(24)) == [str(n) for n in range(24)]
+        assert client.map(lambda n: echo(client, n), range(24)) == [str(n) for n in range(24)]
+    assert not gate.broken and gate.peak == 12
+    assert not [r for r in caplog.records if "pool is full" in r.getMessage()], caplog.text
+
+
+# -- concurrency 1 is today's loop ------------------------------------------------------------------------
+def test_concurrency_one_is_the_plain_loop_in_the_calling_thread(fake_moodle: FakeMoodle) -> None:
+    threads: list[str] = []
+    client = make_client(fake_moodle, concurrency=1)
+
+    def task(n: int) -> Any:
+        threads.append(threading.current_thread().name)
+        return echo(client, n)
+
+    assert client.map(task, range(6)) == [str(n) for n in range(6)]
+    assert set(threads) == {threading.current_thread().name}
+    assert [params["value"] for _, params in fake_moodle.calls] == [str(n) for n in range(6)]
+    four = make_client(fake_moodle, concurrency=4)
+    assert four.map(lambda n: echo(four, n), range(6)) == client.map(lambda n: echo(client, n), range(6))
+    assert client.peak_in_flight == 1
+
+
+def test_concurrency_one_stops_at_the_first_failure_like_a_loop(fake_moodle: FakeMoodle) -> None:
+    client = make_client(fake_moodle, concurrency=1)
+    with pytest.raises(InvalidParameter):
+        client.map(lambda n: echo(client, n, fail=int(n == 2)), range(5))
+    assert [params["value"] for _, params in fake_moodle.calls] == ["0", "1", "2"]
+
+
+# -- order ------------------------------------------------------------------------------------------------
+def test_results_come_in_task_order_whatever_order_they_finish_in() -> None:
+    finished_others = threading.Event()
+    done_order: list[int] = []
+    count = threading.Semaphore(0)
+
+    def task(n: int) -> Callable[[], int]:
+        def run() -> int:
+            if n == 0:
+                assert finished_others.wait(BARRIER_TIMEOUT), "the other tasks never finished"
+            else:
+                count.release()
+            return n * n
+
+        return run
+
+    def watch() -> None:
+        for _ in range(3):
+            count.acquire()
+        finished_others.set()
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    outcomes = run_tasks(
+        [task(n) for n in range(4)],
+        workers=4,
+        should_stop=lambda: False,
+        on_done=lambda o: done_order.append(o.index),
+    )
+    watcher.join()
+    assert results(outcomes) == [0, 1, 4, 9]
+    assert done_order[-1] == 0 and sorted(done_order) == [0, 1, 2, 3]
+
+
+# -- stopping ---------------------------------------------------------------------------------------------
+def test_a_stop_lets_the_requests_in_flight_finish_and_starts_nothing_new(
+    http_site: tuple[FakeMoodle, str],
+) -> None:
+    site, url = http_site
+    stop = threading.Event()
+    gate = Gate(hold=2)
+    gate.when_all_in = stop.set  # SIGTERM arrives while two requests are being answered
+    site.before_answer = gate
+    client = http_client(site, url, concurrency=2, cancel_check=stop.is_set)
+    recorded: list[int] = []
+    outcomes = client.outcomes(
+        [lambda n=n: echo(client, n) for n in range(8)], on_done=lambda o: recorded.append(o.index)
+    )
+    assert not gate.broken
+    assert [o.finished for o in outcomes] == [True, True] + [False] * 6
+    assert [o.value for o in outcomes[:2]] == ["0", "1"]
+    assert site.count("conc_echo") == 2 and client.request_count == 2
+    with pytest.raises(Cancelled, match="6 of 8"):
+        results(outcomes)
+    # The stop stays asked: nothing more is sent, by the pool or by a plain call.
+    with pytest.raises(Cancelled):
+        echo(client, 99)
+    assert site.count("conc_echo") == 2
+
+
+def test_a_task_of_several_requests_is_stopped_between_them(http_site: tuple[FakeMoodle, str]) -> None:
+    site, url = http_site
+    gate = Gate(hold=2)
+    client = http_client(site, url, concurrency=2)
+    gate.when_all_in = client.request_stop
+    site.before_answer = gate
+
+    def two_requests(n: int) -> tuple[Any, Any]:
+        first = echo(client, n)
+        return first, echo(client, n + 100)  # not sent: the stop came while the first was in flight
+
+    outcomes = client.outcomes([lambda n=n: two_requests(n) for n in range(4)])
+    assert [type(o.error) for o in outcomes[:2]] == [Cancelled, Cancelled]
+    assert not outcomes[2].started and not outcomes[3].started
+    assert sorted(params["value"] for _, params in site.calls) == ["0", "1"]
+    with pytest.raises(Cancelled, match="stopped before sending"):
+        results(outcomes)
+
+
+def test_ctrl_c_while_waiting_lets_the_tasks_in_flight_finish_and_be_recorded() -> None:
+    release = threading.Event()
+    started: list[int] = []
+    recorded: list[int] = []
+    client = MoodleClient("https://moodle.example.org", "t0ken", concurrency=3)
+    main = threading.main_thread().ident
+    assert main is not None
+
+    def task(n: int) -> Callable[[], int]:
+        def run() -> int:
+            started.append(n)
+            if n == 0:
+                signal.pthread_kill(main, signal.SIGINT)  # Ctrl-C in the terminal
+            assert release.wait(BARRIER_TIMEOUT)
+            return n
+
+        return run
+
+    def record(outcome: Outcome[int]) -> None:
+        recorded.append(outcome.index)
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    timer = threading.Timer(0.5, release.set)
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            client.concurrent([task(n) for n in range(9)], on_done=record)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        timer.cancel()
+    assert sorted(recorded) == sorted(started) and len(started) <= 3
+    assert client.stop_requested  # whatever the tasks would send next is not sent
+
+
+def test_ctrl_c_in_the_recording_callback_is_handled_the_same_way() -> None:
+    client = MoodleClient("https://moodle.example.org", "t0ken", concurrency=2)
+    started: list[int] = []
+    recorded: list[int] = []
+
+    def record(outcome: Outcome[int]) -> None:
+        recorded.append(outcome.index)
+        if len(recorded) == 1:
+            raise KeyboardInterrupt
+
+    def task(n: int) -> Callable[[], int]:
+        def run() -> int:
+            started.append(n)
+            if n > 0:  # in flight until the interrupt has been taken in
+                deadline = time.monotonic() + BARRIER_TIMEOUT
+                while not client.stop_requested and time.monotonic() < deadline:
+                    time.sleep(0.001)
+            return n
+
+        return run
+
+    with pytest.raises(KeyboardInterrupt):
+        client.concurrent([task(n) for n in range(6)], on_done=record)
+    assert client.stop_requested
+    assert 0 in started and 1 in started and not {3, 4, 5} & set(started)
+    assert sorted(recorded) == sorted(started)  # the ones in flight were still recorded
+
+
+# -- errors -----------------------------------------------------------------------------------------------
+def test_the_first_error_is_raised_after_the_tasks_in_flight_finish(
+    http_site: tuple[FakeMoodle, str],
+) -> None:
+    site, url = http_site
+    failure_known = threading.Event()
+
+    client = http_client(site, url, concurrency=3)
+    recorded: dict[int, Any] = {}
+    all_started = threading.Barrier(3, timeout=BARRIER_TIMEOUT)
+
+    def record(outcome: Outcome[Any]) -> None:
+        recorded[outcome.index] = outcome.error or outcome.value
+        if outcome.index == 1:
+            failure_known.set()
+
+    def task(n: int) -> Any:
+        if n < 3:
+            all_started.wait()  # three tasks in flight before any request
+        if n != 1:
+            # In flight (sent, or about to be) until the failure of task 1 reached the calling thread.
+            assert failure_known.wait(BARRIER_TIMEOUT)
+        return echo(client, n, fail=int(n == 1))
+
+    with pytest.raises(InvalidParameter):
+        client.map(task, range(6), on_done=record)
+    assert recorded[0] == "0" and recorded[2] == "2" and isinstance(recorded[1], InvalidParameter)
+    assert set(recorded) == {0, 1, 2}
+    assert site.count("conc_echo") == 3  # after the failure nothing new started
+
+
+def test_an_uncertain_write_outranks_another_error(http_site: tuple[FakeMoodle, str]) -> None:
+    site, url = http_site
+    gate = Gate(hold=2, only="")
+    site.before_answer = lambda name: gate("") if name in ("conc_echo", "conc_write") else None
+    site.inject("conc_write", "drop-after-apply")
+    client = http_client(site, url, concurrency=2)
+    tasks = [
+        lambda: echo(client, 0, fail=1),
+        lambda: client.call("conc_write", {"value": 1}, write=True),
+    ]
+    with pytest.raises(UncertainWrite):
+        client.concurrent(tasks)
+    assert not gate.broken
+    assert client.write_stats["conc_write"] == 1  # a write in doubt is never sent again
+
+
+def test_first_error_order() -> None:
+    cancelled, bad, uncertain = Cancelled("x"), InvalidParameter("m", errorcode="invalidparameter"), None
+    outcomes = [Outcome[int](0, True, True, error=cancelled), Outcome[int](1, True, True, error=bad)]
+    assert first_error(outcomes) is bad
+    uncertain = UncertainWrite("w")
+    outcomes.append(Outcome[int](2, True, True, error=uncertain))
+    assert first_error(outcomes) is uncertain
+    assert first_error([Outcome[int](0, True, True, error=cancelled)]) is cancelled
+    assert first_error([Outcome[int](0, True, True, value=1)]) is None
+
+
+def test_keep_going_runs_every_task_despite_a_failure(fake_moodle: FakeMoodle) -> None:
+    client = make_client(fake_moodle, concurrency=3)
+    outcomes = client.outcomes(
+        [lambda n=n: echo(client, n, fail=int(n == 0)) for n in range(5)], keep_going=True
+    )
+    assert [o.ok for o in outcomes] == [False, True, True, True, True]
+    assert fake_moodle.count("conc_echo") == 5
+
+
+# -- thread safety ------------------------------------------------------------------------------------------
+@handler("conc_warn")
+def _warn(site: FakeMoodle, params: dict[str, Any]) -> Any:
+    return {"warnings": [{"item": "user", "itemid": params["value"], "warningcode": "w", "message": "m"}]}
+
+
+def test_counters_and_warnings_are_exact_under_concurrency(fake_moodle: FakeMoodle) -> None:
+    client = make_client(fake_moodle, concurrency=8)
+    client.map(lambda n: echo(client, n), range(300))
+    client.map(lambda n: client.call("conc_warn", {"value": n}), range(100))
+    client.map(lambda n: client.call("conc_write", {"value": n}, write=True), range(50))
+    assert client.stats == {"conc_echo": 300, "conc_warn": 100, "conc_write": 50}
+    assert client.write_stats == {"conc_write": 50} and client.write_count == 50
+    assert sorted(int(w.itemid or 0) for w in client.warnings) == list(range(100))
+    assert fake_moodle.count("conc_echo") == 300
+
+
+def test_site_info_is_asked_once_by_many_threads(fake_moodle: FakeMoodle) -> None:
+    client = make_client(fake_moodle, concurrency=8)
+    assert set(client.map(lambda _n: client.site_userid(), range(16))) == {2}
+    assert client.stats["core_webservice_get_site_info"] == 1
+
+
+# -- batched reads ----------------------------------------------------------------------------------------
+@handler("conc_echo_values")
+def _echo_values(site: FakeMoodle, params: dict[str, Any]) -> Any:
+    if "bad" in params.get("values", []):
+        raise invalid_parameter()
+    return list(params.get("values", []))
+
+
+def test_batched_reads_go_at_once_and_keep_their_order(http_site: tuple[FakeMoodle, str]) -> None:
+    site, url = http_site
+    gate = Gate(hold=4, only="conc_echo_values")
+    site.before_answer = gate
+    client = http_client(site, url, concurrency=4, max_input_vars=13)  # 10 values per request
+    values = [f"v{n}" for n in range(80)]
+    answers = client.call_batched("conc_echo_values", "values", values)
+    assert answers == [values[i : i + 10] for i in range(0, 80, 10)]
+    assert not gate.broken and gate.peak == 4
+    assert client.stats["conc_echo_values"] == 8
+
+
+def test_batched_writes_stay_one_after_another(http_site: tuple[FakeMoodle, str]) -> None:
+    site, url = http_site
+    gate = Gate(hold=1, only="conc_write")
+    site.before_answer = gate
+    client = http_client(site, url, concurrency=4, max_input_vars=13)
+    client.call_batched("conc_write", "values", list(range(40)), write=True)
+    assert gate.peak == 1 and client.peak_in_flight == 1
+
+
+def test_a_failing_read_chunk_reports_the_chunks_before_it(fake_moodle: FakeMoodle) -> None:
+    client = make_client(fake_moodle, concurrency=4, max_input_vars=13)
+    values = [f"v{n}" for n in range(60)]
+    values[25] = "bad"
+    with pytest.raises(MoodleError) as caught:
+        client.call_batched("conc_echo_values", "values", values)
+    assert caught.value.chunk_index == 2
+    assert caught.value.completed == [values[:10], values[10:20]]
+
+
+# -- settings ---------------------------------------------------------------------------------------------
+def test_concurrency_setting() -> None:
+    assert parse_concurrency(None) == parse_concurrency("") == DEFAULT_CONCURRENCY == 4
+    assert parse_concurrency(" 1 ") == 1 and parse_concurrency(MAX_CONCURRENCY) == MAX_CONCURRENCY
+    for bad in ("0", "-1", "four", "2.5", str(MAX_CONCURRENCY + 1)):
+        with pytest.raises(ConfigurationError, match=r"MOODLE_CONCURRENCY=.* must be a whole number from 1"):
+            parse_concurrency(bad)
+    with pytest.raises(ConfigurationError, match="--concurrency"):
+        parse_concurrency("0", source="--concurrency")
+    with pytest.raises(ConfigurationError):
+        MoodleClient("https://moodle.example.org", "t0ken", concurrency=0)
+    assert MoodleClient("https://moodle.example.org", "t0ken").concurrency == DEFAULT_CONCURRENCY
