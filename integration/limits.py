@@ -121,6 +121,15 @@ def measure_max_input_vars(
     return found
 
 
+def measured_limit(client: MoodleClient) -> int:
+    """The limit to keep ``client``'s requests under: the site's, its configured value tried first.
+
+    Give it to the client (``MoodleClient(..., measure_limit=measured_limit)``) to have it measured before the
+    first request larger than PHP's default. Calls: as :func:`measure_max_input_vars`.
+    """
+    return measure_max_input_vars(client, expected=client.configured_max_input_vars).max_input_vars
+
+
 def advice(found: InputVarsLimit, configured: int, *, setting: str = "MOODLE_MAX_INPUT_VARS") -> str | None:
     """What to tell the administrator when ``configured`` differs from the site's limit, else None."""
     if configured > found.max_input_vars:

@@ -225,8 +225,9 @@ class MoodleClient:
     ``max_input_vars`` is the site's PHP limit (default 1000, PHP's own default); every request is kept
     under it because PHP silently drops extra variables and Moodle still answers 200 (field note 6). Once the
     site's real limit is known (:mod:`integration.limits`, :meth:`cap_max_input_vars`), the smaller of the
-    two applies. With ``verify_input_vars``, the client measures it itself before the first request that
-    would be larger than PHP's default (one read, more only when the configured value is wrong).
+    two applies. Given ``measure_limit`` (:func:`integration.limits.measured_limit`), the client measures it
+    itself before the first request that would be larger than PHP's default (two reads when the configured
+    value is right, a few more when it is not).
 
     ``concurrency`` bounds the requests in flight at once (1: strictly one after another, as a loop sends
     them); :meth:`concurrent`, :meth:`map` and :meth:`outcomes` run independent tasks in that many threads.
@@ -248,7 +249,7 @@ class MoodleClient:
         sleep: Callable[[float], None] = time.sleep,
         cancel_check: Callable[[], bool] | None = None,
         concurrency: int = DEFAULT_CONCURRENCY,
-        verify_input_vars: bool = False,
+        measure_limit: Callable[[MoodleClient], int] | None = None,
     ) -> None:
         if not token or not token.strip():
             raise ConfigurationError("no Moodle token: set MOODLE_TOKEN or MOODLE_TOKEN_FILE")
@@ -265,7 +266,8 @@ class MoodleClient:
         self.configured_max_input_vars = max_input_vars
         #: what the site was measured to keep (integration.limits), once known
         self.measured_max_input_vars: int | None = None
-        self.verify_input_vars = verify_input_vars
+        #: measures the site's limit (integration.limits.measured_limit), or None: the configured one is trusted
+        self.measure_limit = measure_limit
         self._measuring = threading.Lock()
         self._concurrency = concurrency
         self.timeout = timeout
@@ -348,18 +350,15 @@ class MoodleClient:
             )
 
     def _ensure_limit_known(self, size: int) -> None:
-        """With ``verify_input_vars``: measure the site's limit before the first request above PHP's default."""
-        if not self.verify_input_vars or self.measured_max_input_vars is not None:
+        """With ``measure_limit``: measure the site's limit before the first request above PHP's default."""
+        if self.measure_limit is None or self.measured_max_input_vars is not None:
             return
         if size <= min(PHP_DEFAULT_INPUT_VARS, self.configured_max_input_vars):
             return
         with self._measuring:  # one thread measures; the others wait for its answer
             if self.measured_max_input_vars is not None:
                 return
-            from integration.limits import measure_max_input_vars
-
-            found = measure_max_input_vars(self, expected=self.configured_max_input_vars)
-            self.cap_max_input_vars(found.max_input_vars)
+            self.cap_max_input_vars(self.measure_limit(self))
 
     # -- stopping -----------------------------------------------------------------------------------
     def request_stop(self) -> None:
@@ -507,7 +506,7 @@ class MoodleClient:
 
     def chunks(self, items: Sequence[Any], *, extra: Mapping[str, Any] | None = None) -> list[list[Any]]:
         """Split ``items`` into lists whose requests fit under ``max_input_vars``."""
-        if self.verify_input_vars and self.measured_max_input_vars is None and items:
+        if self.measure_limit is not None and self.measured_max_input_vars is None and items:
             self._ensure_limit_known(FIXED_VARS + count_vars(extra) + count_vars(list(items)))
         budget = self.max_input_vars - FIXED_VARS - count_vars(extra)
         chunks: list[list[Any]] = []

@@ -17,6 +17,7 @@ from integration.limits import (
     advice,
     arrives,
     measure_max_input_vars,
+    measured_limit,
 )
 from tests.conftest import make_client
 from tests.fake_moodle import FakeMoodle, handler
@@ -124,7 +125,7 @@ def test_told_too_much_the_client_measures_and_loses_nothing(
     values = [f"v{n}" for n in range(4000)]
     naive = make_client(fake_moodle, max_input_vars=5000)
     assert sum(len(a) for a in naive.call_batched("limit_echo_values", "values", values)) < 4000  # cut
-    client = make_client(fake_moodle, max_input_vars=5000, verify_input_vars=True)
+    client = make_client(fake_moodle, max_input_vars=5000, measure_limit=measured_limit)
     with caplog.at_level(logging.WARNING, logger="accel.moodle"):
         answers = client.call_batched("limit_echo_values", "values", values)
     assert [v for answer in answers for v in answer] == values
@@ -138,7 +139,7 @@ def test_told_too_much_the_client_measures_and_loses_nothing(
 def test_verification_costs_one_measurement_per_client_and_none_for_small_requests(
     fake_moodle: FakeMoodle,
 ) -> None:
-    client = make_client(fake_moodle, max_input_vars=5000, verify_input_vars=True)
+    client = make_client(fake_moodle, max_input_vars=5000, measure_limit=measured_limit)
     client.call_batched("limit_echo_values", "values", list(range(900)))  # under PHP's default: no check
     assert probes(fake_moodle) == 0
     client.call_batched("limit_echo_values", "values", list(range(4000)))
