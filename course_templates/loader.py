@@ -22,6 +22,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from sync.core.errors import UsageError
 from sync.core.vocabulary import INDICATORS, MODULE_KEYS, key_path
 
 BUNDLED_DIR = Path(__file__).resolve().parent
@@ -36,12 +37,13 @@ PLACEHOLDERS: frozenset[str] = frozenset(
 )
 
 
-class TemplateError(Exception):
-    """A bad template file. ``problems`` holds one "file:line: key: what was expected" line per problem."""
+class TemplateError(UsageError):
+    """A bad template file. ``problems`` holds one "file:line: key: what was expected" line per problem; the
+    message is "bad module template:" and then the problems, one a line."""
 
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
-        super().__init__("\n".join(problems))
+        super().__init__("bad module template:\n" + "\n".join(problems))
 
 
 class _Strict(BaseModel):

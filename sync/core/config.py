@@ -37,10 +37,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from sync.core.errors import UsageError
 from sync.core.vocabulary import MODULE_KEYS, EventKind, key_path
 
 
-class ConfigError(Exception):
+class ConfigError(UsageError):
     """A cohort configuration problem; the message names the file and the key path."""
 
     def __init__(self, path: Path | str, message: str) -> None:

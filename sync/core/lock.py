@@ -30,6 +30,8 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit
 
+from sync.core.errors import Busy, UsageError
+
 
 @dataclass(frozen=True)
 class LockHolder:
@@ -54,7 +56,7 @@ def _user_name() -> str:
         return str(os.getuid())
 
 
-class LockBusy(Exception):
+class LockBusy(Busy):
     """Another sync or apply holds the lock."""
 
     def __init__(self, path: Path, holder: LockHolder | None, waited: float) -> None:
@@ -76,7 +78,7 @@ LOCK_FILE_MODE = 0o664
 LOCK_DIR_MODE = 0o1777
 
 
-class LockUnavailable(OSError):
+class LockUnavailable(UsageError):
     """The lock file cannot be created or opened (permissions, a read-only folder); the message says why."""
 
 
@@ -193,7 +195,7 @@ def exclusive(
 ) -> Iterator[None]:
     """Hold the lock at ``path`` for the block; wait up to ``wait`` seconds for it, else raise LockBusy.
 
-    Raises :class:`LockUnavailable` (an ``OSError``) when the lock file cannot be created or opened.
+    Raises :class:`LockUnavailable` (a usage error: exit 2) when the lock file cannot be created or opened.
     """
     handle, writable = _open_lock_file(path)
     try:

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from sync.core.errors import AccelError, Busy, UsageError
 from sync.core.private_files import create_private_file, narrow
 
 #: How long a statement waits for another process's write to finish before the store counts as busy.
@@ -32,11 +33,15 @@ _SQLITE_BUSY = 5
 _SQLITE_LOCKED = 6
 
 
-class StoreError(RuntimeError):
+class StoreError(AccelError):
     """The store cannot be used (written by a newer accel, busy); the message says what to do."""
 
 
-class StoreBusy(StoreError):
+class StoreFormatError(StoreError, UsageError):
+    """The store was written by a newer accel (a newer store format): upgrade, or use another store."""
+
+
+class StoreBusy(StoreError, Busy):
     """Another process kept the store locked for longer than the busy timeout."""
 
 
@@ -139,7 +144,7 @@ def migrate(connection: sqlite3.Connection, path: str = "") -> None:
     try:
         version = store_version(connection)
         if version > STORE_VERSION:
-            raise StoreError(
+            raise StoreFormatError(
                 f"store {path}: written by a newer accel (store format {version}; this accel reads up to "
                 f"{STORE_VERSION}): upgrade accel, or set ACCEL_STORE to another file"
             )
@@ -161,7 +166,7 @@ def open_store(path: str | Path | None = None, *, timeout: float | None = None) 
     """Open (creating if needed, 0600) the store at ``path`` or the default location, migrated.
 
     WAL mode lets ``accel status`` read while the service writes; the busy timeout covers the short
-    moments when both write at once. Raises :class:`StoreError` for a store of a newer format and
+    moments when both write at once. Raises :class:`StoreFormatError` for a store of a newer format and
     :class:`StoreBusy` when it stays locked.
     """
     target = Path(path).expanduser() if path else default_store_path()

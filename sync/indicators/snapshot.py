@@ -17,6 +17,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from sync.core.errors import UsageError
+
 log = logging.getLogger("accel.snapshot")
 
 SNAPSHOT_SCHEMA_VERSION = 1
@@ -220,7 +222,7 @@ CREATE INDEX IF NOT EXISTS indicator_snapshots_cohort ON indicator_snapshots (co
 """
 
 
-class SnapshotNotFound(LookupError):
+class SnapshotNotFound(UsageError):
     """No stored snapshot matches the request."""
 
 

@@ -22,10 +22,11 @@ from integration.courses import (
 )
 from integration.enrol import enrol_users
 from integration.transport import MoodleClient
+from sync.core.errors import ProblemsFound
 from sync.provision.plan import Change, Plan
 
 
-class ProvisionBlocked(Exception):
+class ProvisionBlocked(ProblemsFound):
     """Apply refuses a plan with blocking problems."""
 
 

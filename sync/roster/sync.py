@@ -26,6 +26,7 @@ from integration.groups import get_course_groupings, get_course_groups, get_grou
 from integration.transport import MoodleClient
 from integration.users import MoodleUser, get_users_by_field
 from sync.core.config import AccelConfig
+from sync.core.errors import UsageError
 from sync.roster.apply import Applier, ApplyResult, write_failure_report
 from sync.roster.journal import Journal, last_applied_run
 from sync.roster.names import assign_usernames, is_valid_username, username_base
@@ -48,7 +49,7 @@ from sync.roster.read import Roster, RosterPerson, is_valid_email
 USERNAME_PROBE = 4
 
 
-class RosterStop(Exception):
+class RosterStop(UsageError):
     """The sync must not go on (missing course, safety guard); the message says why and what to do."""
 
 

@@ -30,6 +30,7 @@ import schedule
 from integration.errors import AccelMoodleError, Cancelled, TransportError, UncertainAnswer
 from integration.transport import MoodleClient
 from sync.core.config import AccelConfig
+from sync.core.errors import AccelError
 from sync.core.lock import LockBusy
 from sync.service.timetable import JOB_NAMES, Timetable
 
@@ -67,7 +68,7 @@ DONE_OUTCOMES = frozenset({"ok", "unchanged", "held", "nothing"})
 PROBLEM_OUTCOMES = frozenset({"failed", "site-down", "held"})
 
 
-class JobNotReady(Exception):
+class JobNotReady(AccelError):
     """What the job works from is not there yet (the report before the first snapshot).
 
     Not a failure: no back-off, the job is simply due again next round (it makes no request).
@@ -373,7 +374,7 @@ class ServiceRunner:
             outcome, detail = "failed", f"{type(exc).__name__}: {exc}; retry at {_iso(retry_at)}"
             # An expected failure (Moodle's refusal, a missing file, no snapshot yet) is one line; anything
             # else is a bug and keeps its traceback for whoever reads the journal.
-            expected = isinstance(exc, AccelMoodleError | OSError | LookupError | RuntimeError)
+            expected = isinstance(exc, AccelError | AccelMoodleError | OSError | LookupError | RuntimeError)
             log.error(
                 "%s failed: %s",
                 job.name,

@@ -23,10 +23,11 @@ from charset_normalizer import from_bytes
 from openpyxl import load_workbook
 
 from sync.core.config import AccelConfig
+from sync.core.errors import UsageError
 from sync.roster.read.headers import clean, find_header
 
 
-class RosterFileError(Exception):
+class RosterFileError(UsageError):
     """The file cannot be read at all (missing, not a table, no header row, too large, not a regular file).
     The message names the file and says what to do."""
 
