@@ -1,46 +1,21 @@
 """The command line, `accel`: the ``main`` group and its global options, and every command registered.
 
-Thin by design: a command parses its options, calls the wings' functions and renders the result; errors map
-to exit codes (sync/commands/context.py). One module per command group: ``doctor``, ``provision``
-(``templates`` and ``provision``), ``roster``, ``indicators`` (``indicators`` and ``report``), ``service``
-(``serve`` and ``status``). Nothing below the commands imports them; ``cli.py`` only calls :func:`main`.
+Thin by design: a command parses its options, calls the wings' functions and renders the result; the ``main``
+group turns the errors it lets through into exit codes, in one place (sync/commands/context.py: cli_error).
+One module per command group: ``doctor``, ``provision`` (``templates`` and ``provision``), ``roster``,
+``indicators`` (``indicators`` and ``report``), ``service`` (``serve`` and ``status``). Nothing below the commands imports them; ``cli.py`` only calls :func:`main`.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
-from integration.errors import AccelMoodleError
-from sync.commands.context import (
-    DEFAULT_CONFIG,
-    MIN_INPUT_VARS,
-    AppContext,
-    Locked,
-    UsageProblem,
-    configure_logging,
-    raise_for_site_error,
-)
+from sync.commands.context import DEFAULT_CONFIG, MIN_INPUT_VARS, AccelGroup, AppContext, configure_logging
 from sync.commands.doctor import doctor
 from sync.commands.indicators import indicators, report_command
 from sync.commands.provision import provision, templates
 from sync.commands.roster import roster
 from sync.commands.service import serve, status
-from sync.core.store import StoreBusy, StoreError
-
-
-class AccelGroup(click.Group):
-    """Maps errors from the Moodle client to exit codes, so no command shows a traceback for them."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except AccelMoodleError as exc:
-            raise_for_site_error(exc)
-        except StoreError as exc:
-            # Busy past the timeout: like the one-writer lock (exit 5); a store of a newer format: exit 2.
-            raise (Locked if isinstance(exc, StoreBusy) else UsageProblem)(str(exc)) from None
 
 
 @click.group(cls=AccelGroup, context_settings={"help_option_names": ["-h", "--help"]})

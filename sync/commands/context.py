@@ -1,5 +1,5 @@
-"""What every command shares: the application context, exit codes, the CLI's error classes, token reading,
-logging set-up and the options several commands take.
+"""What every command shares: the application context, exit codes, the CLI's error classes and the one
+mapping of errors to them, token reading, logging set-up and the options several commands take.
 
 The command modules beside this one (doctor, provision, roster, indicators, service) import it at the top;
 ``sync/commands/__init__.py`` assembles them under the ``main`` group. Exit codes (documented in the README):
@@ -9,7 +9,24 @@ The command modules beside this one (doctor, provision, roster, indicators, serv
     2  usage or configuration error
     3  the site is unreachable or gave an answer that is not Moodle's JSON
     4  the token is invalid or its service lacks access
-    5  another sync or apply holds the lock
+    5  another sync or apply holds the lock, or another process kept the store locked
+
+Errors become exit codes in one place: :func:`cli_error`, called by the ``main`` group (:class:`AccelGroup`)
+for whatever a command lets through, so no command shows a traceback for them and none translates them
+itself. The application's tree (sync/core/errors.py) maps by category, the wire's (integration/errors.py)
+by class:
+
+    UsageError (ConfigError, TemplateError, RosterFileError, ...)    -> UsageProblem    exit 2
+    ProblemsFound (ProvisionBlocked), any other AccelError           -> Problems        exit 1
+    Busy (LockBusy, StoreBusy)                                       -> Locked          exit 5
+    InvalidToken, AccessDenied                                       -> AuthProblem     exit 4
+    ConfigurationError (SiteRedirected, a bad URL, plain http)       -> UsageProblem    exit 2
+    UncertainAnswer (the site answered, badly, after a write)        -> Problems        exit 1
+    TransportError (MoodleUnreachable, BadResponse, UncertainWrite)  -> SiteUnreachable exit 3
+    MoodleError, RequestTooLarge, Cancelled                          -> Problems        exit 1
+
+A command raises the CLI's classes itself only for what is its own: an option, an environment variable, a
+file it writes.
 """
 
 from __future__ import annotations
@@ -23,25 +40,22 @@ import stat
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
 from integration.errors import (
     AccelMoodleError,
     AccessDenied,
-    BadResponse,
     ConfigurationError,
     InvalidToken,
-    MoodleError,
-    MoodleUnreachable,
-    RequestTooLarge,
     TransportError,
     UncertainAnswer,
 )
 from integration.transport import MoodleClient
-from sync.core.config import AccelConfig, ConfigError, load_config
-from sync.core.lock import LockBusy, LockHolder, LockUnavailable, lock_path_for
+from sync.core.config import AccelConfig, load_config
+from sync.core.errors import AccelError, Busy, ProblemsFound, UsageError
+from sync.core.lock import LockHolder, lock_path_for
 from sync.core.lock import exclusive as take_lock
 from sync.core.store import default_store_path, open_store
 
@@ -64,10 +78,14 @@ class UsageProblem(click.ClickException):
 
 
 class SiteUnreachable(click.ClickException):
+    """The site is unreachable or answered with something that is not Moodle's JSON (exit 3)."""
+
     exit_code = EXIT_UNREACHABLE
 
 
 class AuthProblem(click.ClickException):
+    """The token is refused, or its service lacks a function or capability (exit 4)."""
+
     exit_code = EXIT_AUTH
 
 
@@ -219,10 +237,7 @@ class AppContext:
                     f"cohort configuration {path} not found: pass --config FILE or set ACCEL_CONFIG "
                     "(example: examples/kamchatka-2021.toml)"
                 )
-            try:
-                self._config = load_config(path)
-            except ConfigError as exc:
-                raise UsageProblem(str(exc)) from None
+            self._config = load_config(path)  # a ConfigError: exit 2 (cli_error)
         return self._config
 
     def client(self) -> MoodleClient:
@@ -250,12 +265,10 @@ class AppContext:
                     _env_number("MOODLE_CONNECT_TIMEOUT", 10.0),
                     _env_number("MOODLE_READ_TIMEOUT", 120.0),
                 )
-                try:
-                    self._client = MoodleClient(
-                        url, token, max_input_vars=max_vars, timeout=timeout, allow_http=allow_http
-                    )
-                except ConfigurationError as exc:
-                    raise UsageProblem(str(exc)) from None
+                # A bad URL or plain http to a remote host: a ConfigurationError, exit 2 (cli_error).
+                self._client = MoodleClient(
+                    url, token, max_input_vars=max_vars, timeout=timeout, allow_http=allow_http
+                )
         return self._client
 
     def has_client(self) -> bool:
@@ -289,7 +302,8 @@ class AppContext:
 
     @contextlib.contextmanager
     def exclusive(self, purpose: str, wait: float = 0.0) -> Iterator[None]:
-        """Hold the cohort's one-writer lock while a sync or apply runs; exit 5 if it is busy."""
+        """Hold the cohort's one-writer lock while a sync or apply runs; exit 5 if it is busy (LockBusy), 2 if
+        the lock file cannot be made (LockUnavailable)."""
 
         def tell(holder: LockHolder | None) -> None:
             who = holder.describe() if holder else "another process"
@@ -299,10 +313,6 @@ class AppContext:
         with contextlib.ExitStack() as held:
             try:
                 held.enter_context(take_lock(path, purpose, wait=wait, on_wait=tell))
-            except LockBusy as exc:
-                raise Locked(str(exc)) from None
-            except LockUnavailable as exc:
-                raise UsageProblem(str(exc)) from None
             except OSError as exc:
                 raise UsageProblem(f"lock file {path}: {exc.strerror or exc}") from None
             yield
@@ -325,23 +335,50 @@ def token_refused(exc: InvalidToken) -> str:
     )
 
 
-def raise_for_site_error(exc: AccelMoodleError) -> NoReturn:
-    """Turn an integration error into the CLI error with the right exit code."""
+#: The application's error categories (sync/core/errors.py) and the CLI error of each; any other AccelError
+#: (JobNotReady, the store's base StoreError) is a Problems (exit 1).
+CATEGORY_ERRORS: tuple[tuple[type[AccelError], type[click.ClickException]], ...] = (
+    (UsageError, UsageProblem),
+    (ProblemsFound, Problems),
+    (Busy, Locked),
+)
+
+
+def cli_error(exc: AccelError | AccelMoodleError) -> click.ClickException:
+    """The CLI error, and so the exit code and the message, for an error of the application or of the wire.
+
+    The one mapping (drawn in this module's docstring); the message is the error's own, except for a refused
+    token or access, where it says what to check.
+    """
+    if isinstance(exc, AccelError):
+        for category, cli_class in CATEGORY_ERRORS:
+            if isinstance(exc, category):
+                return cli_class(str(exc))
+        return Problems(str(exc))
     if isinstance(exc, InvalidToken):
-        raise AuthProblem(token_refused(exc)) from None
+        return AuthProblem(token_refused(exc))
     if isinstance(exc, AccessDenied):
-        raise AuthProblem(
+        return AuthProblem(
             f"access denied: {exc}. Run `accel doctor` to see which functions the token's service lacks."
-        ) from None
+        )
     if isinstance(exc, ConfigurationError):
-        raise UsageProblem(str(exc)) from None
+        return UsageProblem(str(exc))
     if isinstance(exc, UncertainAnswer):
-        raise Problems(str(exc)) from None  # the site answered: not "unreachable"
-    if isinstance(exc, MoodleUnreachable | BadResponse | TransportError):
-        raise SiteUnreachable(str(exc)) from None
-    if isinstance(exc, RequestTooLarge | MoodleError):
-        raise Problems(str(exc)) from None
-    raise Problems(str(exc)) from None
+        return Problems(str(exc))  # the site answered: not "unreachable"
+    if isinstance(exc, TransportError):
+        return SiteUnreachable(str(exc))
+    return Problems(str(exc))  # MoodleError, RequestTooLarge, Cancelled
+
+
+class AccelGroup(click.Group):
+    """The ``main`` group: turns every error of the application or the wire a command lets through into its
+    CLI error (:func:`cli_error`), so no command shows a traceback for them."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (AccelError, AccelMoodleError) as exc:
+            raise cli_error(exc) from None
 
 
 #: Every command that applies a plan takes the one-writer lock (sync/core/lock.py) and may wait for it.

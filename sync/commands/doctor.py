@@ -8,7 +8,7 @@ from typing import NoReturn
 
 import click
 
-from integration.errors import AccessDenied, BadResponse, InvalidToken, MoodleUnreachable, TransportError
+from integration.errors import AccessDenied, ConfigurationError, InvalidToken, TransportError
 from integration.functions import required_functions
 from integration.site import check_service
 from sync.commands.context import (
@@ -37,11 +37,11 @@ def doctor(app: AppContext, as_json: bool) -> None:
         result = check_service(client)
     except InvalidToken as exc:
         _doctor_fail(as_json, "invalid_token", EXIT_AUTH, exc)
-    except (TransportError, MoodleUnreachable, BadResponse) as exc:
+    except TransportError as exc:  # MoodleUnreachable, BadResponse: the doctor only reads
         _doctor_fail(as_json, "unreachable", EXIT_UNREACHABLE, exc)
     except AccessDenied as exc:
         _doctor_fail(as_json, "access_denied", EXIT_AUTH, exc)
-    except UsageProblem as exc:
+    except (UsageProblem, ConfigurationError) as exc:  # no MOODLE_URL, a bad URL, plain http, a redirect
         _doctor_fail(as_json, "configuration", EXIT_USAGE, exc)
     site = result.site
     if as_json:

@@ -22,7 +22,6 @@ from sync.indicators.report.text import render_indicators_text
 from sync.indicators.report.write import write_report
 from sync.indicators.snapshot import (
     Snapshot,
-    SnapshotNotFound,
     find_snapshot,
     load_all_snapshots,
     save_snapshot,
@@ -37,11 +36,9 @@ def _period_option(app: AppContext, date_from: str | None, date_to: str | None) 
 
 
 def _stored_snapshot(app: AppContext, snapshot_id: int | None) -> tuple[int, Snapshot]:
+    """The stored snapshot asked for (the cohort's newest by default); none is a SnapshotNotFound: exit 2."""
     cohort = None if snapshot_id is not None else app.config().cohort.code
-    try:
-        return find_snapshot(app.store(), snapshot_id, cohort)
-    except SnapshotNotFound as exc:
-        raise UsageProblem(str(exc)) from None
+    return find_snapshot(app.store(), snapshot_id, cohort)
 
 
 def _report_for(

@@ -11,10 +11,10 @@ import sys
 
 import click
 
-from course_templates.loader import ModuleTemplate, TemplateError, load_templates
+from course_templates.loader import ModuleTemplate, load_templates
 from integration.errors import AccelMoodleError
 from sync.commands.context import EXIT_OK, EXIT_PROBLEMS, AppContext, Problems, UsageProblem, wait_for_lock
-from sync.provision.apply import ApplyResult, ProvisionBlocked, apply_plan
+from sync.provision.apply import ApplyResult, apply_plan
 from sync.provision.plan import Change, compute_plan
 from sync.provision.render import render_plan, render_progress, render_template_checks
 from sync.provision.templates import CANNOT_CREATE_ACTIVITIES, check_templates, template_shortnames
@@ -28,10 +28,7 @@ def _module_templates(app: AppContext) -> dict[str, ModuleTemplate]:
             f"{app.resolved_config_path()}: templates.dir: {directory} is not a folder (it holds m1.yaml, "
             "m2.yaml, m3.yaml; without [templates] the bundled ones are used)"
         )
-    try:
-        return load_templates(directory)
-    except TemplateError as exc:
-        raise UsageProblem("bad module template:\n" + "\n".join(exc.problems)) from None
+    return load_templates(directory)  # a TemplateError: exit 2 (cli_error)
 
 
 @click.group()
@@ -108,8 +105,6 @@ def provision(app: AppContext, do_apply: bool, as_json: bool, wait: float) -> No
             click.echo("\nApplying:")
         try:
             apply_plan(client, plan, progress=show, result=result)
-        except ProvisionBlocked as exc:
-            raise Problems(str(exc)) from None
         except (AccelMoodleError, KeyboardInterrupt) as exc:
             why = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"stopped: {exc}"
             click.echo(

@@ -20,10 +20,9 @@ from sync.provision.plan import waiting_team_events
 from sync.roster.apply import write_failure_report
 from sync.roster.journal import entries, runs
 from sync.roster.plan import OP_ORDER, Removal
-from sync.roster.read import Roster, RosterFileError, max_roster_bytes, read_roster
+from sync.roster.read import Roster, max_roster_bytes, read_roster
 from sync.roster.sync import (
     Guards,
-    RosterStop,
     SyncOutcome,
     apply_sync,
     cohort_courses,
@@ -63,10 +62,8 @@ def _course_modules(app: AppContext) -> dict[str, int] | None:
 
 
 def _read(path: str, course_modules: dict[str, int] | None, config: AccelConfig | None) -> Roster:
-    try:
-        return read_roster(path, course_modules=course_modules, max_bytes=max_roster_bytes(config))
-    except RosterFileError as exc:
-        raise UsageProblem(str(exc)) from None
+    """The roster file; a file that is not a table at all is a RosterFileError: exit 2 (cli_error)."""
+    return read_roster(path, course_modules=course_modules, max_bytes=max_roster_bytes(config))
 
 
 def _check_report_folder(report: Path) -> None:
@@ -309,18 +306,16 @@ def roster_sync(
 
     def run() -> SyncOutcome:
         client = app.client()
-        try:
-            outcome = plan_sync(
-                client,
-                data,
-                courses,
-                roles=roles,
-                removal=removal,
-                skip_invalid=skip_invalid,
-                cohort=config.cohort.code,
-            )
-        except RosterStop as exc:
-            raise UsageProblem(str(exc)) from None
+        # A missing course stops it (RosterStop: exit 2).
+        outcome = plan_sync(
+            client,
+            data,
+            courses,
+            roles=roles,
+            removal=removal,
+            skip_invalid=skip_invalid,
+            cohort=config.cohort.code,
+        )
         # The shrink guard compares with the journal: without --apply the store is read only if it exists.
         store = app.store() if do_apply or app.store_path().exists() else None
         outcome.blocked = guard_reasons(outcome, store=store, site=client.url, removal=removal, guards=guards)
