@@ -18,10 +18,6 @@ from sync.core.config import load_config
 from tests.fake_moodle import FakeMoodle
 from tests.helpers import EXAMPLE, build_recorded_cohort, make_client
 
-# tests/test_transport.py still imports these two from here; they live in tests/helpers.py.
-from tests.helpers import all_recordings as all_recordings
-from tests.helpers import recording as recording
-
 
 @pytest.fixture(autouse=True, scope="session")
 def _session_lock_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:

@@ -19,8 +19,8 @@ from integration.limits import (
     measure_max_input_vars,
     measured_limit,
 )
-from tests.conftest import make_client
 from tests.fake_moodle import FakeMoodle, handler
+from tests.helpers import make_client
 
 
 @handler("limit_echo_values")

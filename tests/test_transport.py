@@ -30,8 +30,8 @@ from integration.errors import (
     UncertainWrite,
 )
 from integration.transport import MoodleClient, endpoint_for
-from tests.conftest import all_recordings, make_client, recording
 from tests.fake_moodle import FakeMoodle, handler
+from tests.helpers import all_recordings, make_client, recording
 
 SITE = "https://moodle.example.org"
 ENDPOINT = SITE + "/webservice/rest/server.php"
