@@ -7,9 +7,13 @@ from typing import Any
 
 import pytest
 
-from sync.core.vocabulary import team_key
-from sync.indicators.compute import Period, compute, parse_amount, plain_text
+from sync.core.config import TargetsSection
+from sync.core.vocabulary import INDICATORS, MODULE_KEYS, team_key
+from sync.indicators.compute import compute
+from sync.indicators.models import Period
+from sync.indicators.parsing import parse_amount, plain_text
 from sync.indicators.pending import pending_submissions, team_mentor_ids
+from sync.indicators.registry import INDICATOR_KEYS, REGISTRY, TITLES
 from sync.indicators.snapshot import (
     Activity,
     CalendarEvent,
@@ -480,6 +484,18 @@ def test_missing_activity_is_no_data_not_zero() -> None:
 
 
 # ----------------------------------------------------------------------------------------- status, misc
+
+
+def test_the_registry_lists_the_vocabularys_indicators_in_its_order() -> None:
+    """One definition per indicator: the registry names the keys [targets] and the templates accept
+    (sync.core.vocabulary.INDICATORS), in program.md's order, and compute reports them in that order."""
+    assert (
+        tuple(i.key for i in REGISTRY) == INDICATOR_KEYS == INDICATORS == tuple(TargetsSection.model_fields)
+    )
+    assert all(i.title and i.unit and i.module in (None, *MODULE_KEYS) for i in REGISTRY)
+    report = compute(make_snapshot())
+    assert [(r.key, r.title, r.unit) for r in report.results] == [(i.key, i.title, i.unit) for i in REGISTRY]
+    assert TITLES["ngo_intent"] == "Доля планирующих НКО или уже зарегистрировавших"
 
 
 def test_status_met_on_track_behind() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from integration.messages import MESSAGE_MAX_BYTES, fits, message, send_instant_messages
 from integration.transport import MoodleClient
-from sync.indicators.compute import PendingItem
+from sync.indicators.models import PendingItem
 from sync.service.jobs import _notice_body
 from sync.service.reminders import Reminder, split_to_fit
 from tests.fake_moodle import FakeMoodle

@@ -238,7 +238,7 @@ def test_the_html_report_uses_decimal_commas(
 
 def test_team_grid_shows_a_review_without_grade_as_answered() -> None:
     """«сдано, ждёт оценки» is for work no mentor has answered; a comment saved without a grade answers it."""
-    from sync.indicators.compute import REVIEWED_WITHOUT_GRADE
+    from sync.indicators.breakdowns import REVIEWED_WITHOUT_GRADE
     from sync.indicators.report.html import _cell_state
 
     assert _cell_state("сдано") == "submitted"

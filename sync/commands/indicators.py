@@ -13,8 +13,8 @@ from pathlib import Path
 import click
 
 from sync.commands.context import AppContext, UsageProblem
-from sync.indicators.compute import Period
 from sync.indicators.gather import gather
+from sync.indicators.models import Period
 from sync.indicators.pending import pending_submissions, render_pending
 from sync.indicators.report.json import report_json
 from sync.indicators.report.model import Report, build_report, parse_period

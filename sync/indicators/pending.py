@@ -12,8 +12,50 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sync.indicators.compute import Context, PendingItem, Period, fmt_date, pending_items
+from sync.indicators.context import Context
+from sync.indicators.models import PendingItem, Period, fmt_date
+from sync.indicators.program import EXPERT_REVIEWED
 from sync.indicators.snapshot import Snapshot
+
+
+def pending_items(ctx: Context) -> list[PendingItem]:
+    """Team submissions waiting for a mentor's review (or a new look after a resubmission), oldest first.
+
+    A review is a grade or a comment saved without one (field note 24), so a feedback-only assignment
+    (``m2-consultations``) waits for the mentor's comment and leaves the list once it is saved.
+    """
+    out: list[PendingItem] = []
+    for activity in ctx.snap.activities:
+        if activity.modname != "assign" or not activity.teamsubmission:
+            continue
+        if activity.key in EXPERT_REVIEWED:
+            continue  # presentations wait for the experts, not for a mentor
+        for sub in ctx.subs_by_key.get(activity.key, []):
+            if sub.status != "submitted" or sub.userid != 0:
+                continue
+            team = ctx.team_by_id.get(sub.groupid)
+            if team is None:
+                continue
+            g = ctx.team_grade(activity.key, team)
+            resubmitted = g.reviewed and g.dategraded is not None and sub.timemodified > g.dategraded
+            if g.reviewed and not resubmitted:
+                continue
+            out.append(
+                PendingItem(
+                    team=team.name,
+                    groupid=team.id,
+                    courseid=team.courseid,
+                    activity=activity.name or activity.key,
+                    activity_key=activity.key,
+                    submitted_at=sub.timemodified,
+                    waited_hours=round(max(ctx.snap.taken_at - sub.timemodified, 0) / 3600.0, 1),
+                    resubmitted=resubmitted,
+                    mentors=sorted(ctx.name(u) for u in ctx.mentors_of(team)),
+                    mentor_ids=sorted(ctx.mentors_of(team)),
+                    url=ctx.links.grading(activity.cmid, team.member_ids[0] if team.member_ids else None),
+                )
+            )
+    return sorted(out, key=lambda p: (p.submitted_at, p.team, p.activity_key))
 
 
 def pending_submissions(snapshot: Snapshot) -> list[PendingItem]:

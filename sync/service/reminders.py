@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from integration.messages import fits
-from sync.indicators.compute import PendingItem
+from sync.indicators.models import PendingItem
 from sync.indicators.pending import waited_text
 
 SCHEMA = """

@@ -10,13 +10,10 @@ from __future__ import annotations
 import html
 from collections.abc import Callable, Sequence
 
-from sync.indicators.compute import (
-    ASSIGNMENT_TITLES,
-    REVIEWED_WITHOUT_GRADE,
-    TITLES,
-    IndicatorResult,
-    TeamRow,
-)
+from sync.indicators.breakdowns import REVIEWED_WITHOUT_GRADE
+from sync.indicators.models import IndicatorResult, TeamRow
+from sync.indicators.program import ASSIGNMENT_TITLES
+from sync.indicators.registry import TITLES
 from sync.indicators.report.model import (
     HistoryPoint,
     Report,

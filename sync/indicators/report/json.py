@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sync.indicators.compute import INDICATOR_KEYS, TITLES
+from sync.indicators.registry import INDICATOR_KEYS, TITLES
 from sync.indicators.report.model import Report
 
 

@@ -14,14 +14,10 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sync.indicators.compute import (
-    TEAM_ASSIGNMENTS,
-    IndicatorReport,
-    Period,
-    TeamRow,
-    compute,
-    fmt_date,
-)
+from sync.indicators.compute import compute
+from sync.indicators.models import IndicatorReport, Period, TeamRow, fmt_date
+from sync.indicators.program import TEAM_ASSIGNMENTS
+from sync.indicators.registry import BY_KEY
 from sync.indicators.snapshot import Snapshot
 
 
@@ -104,11 +100,12 @@ def format_value(key: str, value: float | None) -> str:
     """An indicator value as people read it."""
     if value is None:
         return "нет данных"
-    if key == "ngo_intent":
+    shown_as = BY_KEY[key].shown_as if key in BY_KEY else "number"
+    if shown_as == "share":
         return f"{value * 100:.1f} %".replace(".", ",")
-    if key == "satisfaction":
+    if shown_as == "score":
         return f"{value:.2f}".replace(".", ",")
-    if key == "funds_raised":
+    if shown_as == "roubles":
         return f"{value:,.0f}".replace(",", "\u00a0") + " руб."
     return ru_number(value)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from sync.core.config import AccelConfig
 from sync.core.private_files import ensure_private_dir, write_private
-from sync.indicators.compute import Period
+from sync.indicators.models import Period
 from sync.indicators.report.html import render_html
 from sync.indicators.report.json import report_json
 from sync.indicators.report.model import Report, build_report

@@ -13,7 +13,8 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from sync.indicators.compute import ASSIGNMENT_TITLES, TITLES
+from sync.indicators.program import ASSIGNMENT_TITLES
+from sync.indicators.registry import TITLES
 from sync.indicators.report.model import Report, format_target, format_value, ru_number, team_assignment_keys
 
 HEADER_FONT = Font(bold=True)

@@ -1,0 +1,75 @@
+"""Indicators of the events held in module 2: webinars and consultations (from the calendar)."""
+
+from __future__ import annotations
+
+from sync.core.vocabulary import EventKind
+from sync.indicators.context import Context
+from sync.indicators.models import Evidence, Measurement
+from sync.indicators.snapshot import CalendarEvent
+
+
+def webinars_held(ctx: Context) -> Measurement:
+    """Module 2's course events of kind webinar that ended in the period."""
+    return _events_held(ctx, "webinar")
+
+
+def consultations_held(ctx: Context) -> Measurement:
+    """Module 2's events (course or team) of kind consultation that ended in the period."""
+    return _events_held(ctx, "consultation")
+
+
+def _event_kind_of(ev: CalendarEvent) -> str:
+    if ev.kind:
+        return ev.kind
+    # Events made by hand in Moodle carry no marker; their title is what staff go by.
+    name = ev.name.strip().lower()
+    if name.startswith("вебинар"):
+        return "webinar"
+    if name.startswith("консультац"):
+        return "consultation"
+    return ""
+
+
+def _events_held(ctx: Context, kind: EventKind) -> Measurement:
+    notes: list[str] = []
+    cid = ctx.require_course("m2", notes)
+    if cid is None:
+        return Measurement(None, notes=notes)
+    evidence: list[Evidence] = []
+    future = 0
+    by_title = 0
+    breakdown: dict[str, float] = {}
+    for ev in sorted(ctx.snap.events, key=lambda e: (e.timestart, e.id)):
+        if ev.courseid != cid or _event_kind_of(ev) != kind:
+            continue
+        if kind == "webinar" and ev.groupid:
+            continue  # program.md: webinars are course events; a group event is a consultation's shape
+        end = ev.timestart + ev.timeduration
+        if end > ctx.snap.taken_at:
+            future += 1
+            continue
+        if not ctx.period.contains(end):
+            continue
+        if not ev.kind:
+            by_title += 1
+        scope = "группа" if ev.groupid else "курс"
+        if ev.groupid:
+            team = ctx.team_by_id.get(ev.groupid)
+            scope = f"команда «{team.name}»" if team else f"группа #{ev.groupid}"
+        kind_text = "группа" if ev.groupid else "весь курс"
+        breakdown[kind_text] = breakdown.get(kind_text, 0.0) + 1
+        evidence.append(
+            Evidence(
+                label=ev.name,
+                detail=f"{scope}, {ev.timeduration // 60} мин.",
+                url=ctx.links.event(cid, ev.timestart, ev.id),
+                when=ev.timestart,
+            )
+        )
+    if future:
+        notes.append(
+            f"Запланированных событий этого вида, ещё не прошедших на дату снимка (не учтены): {future}."
+        )
+    if by_title:
+        notes.append(f"Событий без метки accel, распознанных по названию: {by_title}.")
+    return Measurement(float(len(evidence)), evidence, notes, breakdown)
