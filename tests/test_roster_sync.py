@@ -15,9 +15,9 @@ from integration.transport import MoodleClient
 from sync.core.config import load_config
 from sync.core.store import open_store
 from sync.roster.journal import entries, runs
-from sync.roster.plan import Roles
+from sync.roster.plan import CreateGroup, Reactivate, Roles, UnassignRole
 from sync.roster.read import Roster, read_roster
-from sync.roster.sync import SyncOutcome, apply_sync, check_guards, cohort_courses, plan_sync
+from sync.roster.sync import SyncOutcome, apply_sync, cohort_courses, plan_sync
 from tests.fake_moodle import FakeMoodle
 from tests.fake_moodle.people import (
     add_group,
@@ -284,7 +284,7 @@ def test_rerun_after_interruption_completes_the_rest(fake_moodle: FakeMoodle, tm
     assert outcome.failed
     # The lost answer was reconciled by re-reading the usernames: nobody is created twice.
     assert len([u for u in fake_moodle.users.values() if u["email"].startswith("p")]) == 15
-    assert not any(failure.op.kind == "create_user" for failure in outcome.result.failures)  # type: ignore[union-attr]
+    assert not any(failure.change.kind == "create_user" for failure in outcome.result.failures)  # type: ignore[union-attr]
     fake_moodle.injected.clear()
 
     client = make_client(fake_moodle)
@@ -333,12 +333,15 @@ def test_a_role_change_that_fails_keeps_the_old_role(
     roster = read_roster(write_roster(tmp_path / "roster.csv", rows))
     refused = Roles(mentor=999)  # a role the token may not assign
     outcome = plan_sync(client, roster, COURSES, roles=refused)
-    assert len([op for op in outcome.plan.of("unassign_role") if op.row == 3]) == 3
+    assert len([op for op in outcome.plan.of(UnassignRole) if op.row == 3]) == 3
     outcome = apply_sync(client, outcome, store=None, report_path=None, removal="suspend")
     assert outcome.result is not None
-    failures = [f for f in outcome.result.failures if f.op.row == 3]
-    assert {(f.op.kind, f.status) for f in failures} >= {("add_role", "failed"), ("unassign_role", "skipped")}
-    assert all("old role stays" in f.error for f in failures if f.op.kind == "unassign_role")
+    failures = [f for f in outcome.result.failures if f.change.row == 3]
+    assert {(f.change.kind, f.status) for f in failures} >= {
+        ("add_role", "failed"),
+        ("unassign_role", "skipped"),
+    }
+    assert all("old role stays" in f.error for f in failures if f.change.kind == "unassign_role")
     p2 = user_by_email(fake_moodle, "p2@example.org")
     assert p2 is not None
     for cid in courses.values():
@@ -354,19 +357,20 @@ def test_existing_groups_are_matched_by_name_and_suspended_people_reactivated(
     enrol(fake_moodle, courses[1], returning, 5, suspended=True)
     roster = read_roster(write_roster(tmp_path / "roster.csv", standard_rows()))
     outcome = plan_sync(client, roster, COURSES, roles=Roles())
-    assert [op.team for op in outcome.plan.of("create_group") if op.module == 1] == ["Команда Б", "Команда В"]
-    assert [op.userid for op in outcome.plan.of("reactivate")] == [returning]
+    assert [op.team for op in outcome.plan.of(CreateGroup) if op.module == 1] == ["Команда Б", "Команда В"]
+    assert [op.userid for op in outcome.plan.of(Reactivate)] == [returning]
     apply_sync(client, outcome, store=None, report_path=None, removal="suspend")
     assert not fake_moodle.enrolments[(courses[1], returning)]["suspended"]
     assert returning in fake_moodle.group_members[existing]
 
 
 def test_guard_counts_per_course() -> None:
-    from sync.roster.plan import CourseGuard, Plan
+    from sync.roster.plan import CourseRemovals, RosterPlan
+    from sync.roster.sync import RemovalShare
 
-    plan = Plan(guards=[CourseGuard(1, "KAM21-M1", 20, 2), CourseGuard(2, "KAM21-M2", 20, 3)])
-    reasons = check_guards(plan, [object()], max_share=0.1, removal="suspend")  # type: ignore[list-item]
-    assert len(reasons) == 1 and "KAM21-M2: would suspend 3 of 20" in reasons[0]
+    plan = RosterPlan(removals=[CourseRemovals(1, "KAM21-M1", 20, 2), CourseRemovals(2, "KAM21-M2", 20, 3)])
+    (problem,) = RemovalShare(0.1, "suspend").check(plan)
+    assert problem.subject == "KAM21-M2" and "KAM21-M2: would suspend 3 of 20" in problem.message
 
 
 def test_missing_course_is_a_usage_error(fake_moodle: FakeMoodle, run_cli: Run, tmp_path: Path) -> None:
@@ -448,8 +452,8 @@ def test_an_account_suspended_on_the_site_is_reported_not_reactivated_forever(
     enrol(fake_moodle, courses[1], blocked, 5)
     roster = read_roster(write_roster(tmp_path / "roster.csv", standard_rows()))
     plan = plan_sync(client, roster, COURSES, roles=Roles()).plan
-    assert plan.of("reactivate") == []
-    assert any("suspended on the site" in note for note in plan.notes)
+    assert plan.of(Reactivate) == []
+    assert any("suspended on the site" in note.message for note in plan.warnings)
 
 
 def test_ctrl_c_midway_is_journalled_and_the_next_run_finishes(
@@ -499,7 +503,7 @@ def test_a_site_level_refusal_is_not_split_down_to_every_person(
     before = fake_moodle.count("enrol_manual_enrol_users")
     outcome = apply_sync(client, outcome, store=None, report_path=None, removal="suspend")
     assert outcome.result is not None
-    enrol_failures = [f for f in outcome.result.failures if f.op.kind == "enrol"]
+    enrol_failures = [f for f in outcome.result.failures if f.change.kind == "enrol"]
     assert len(enrol_failures) == 49 and all("wsusercannotassign" in f.error for f in enrol_failures)
     assert fake_moodle.count("enrol_manual_enrol_users") - before < 40  # splitting all: ~100
 
@@ -513,7 +517,7 @@ def test_many_bad_items_first_do_not_stop_the_good_ones(
     roster = read_roster(write_roster(tmp_path / "roster.csv", standard_rows()))
     outcome = sync(client, roster)
     assert outcome.result is not None
-    failed = sorted(f.op.row or 0 for f in outcome.result.failures if f.op.kind == "create_user")
+    failed = sorted(f.change.row or 0 for f in outcome.result.failures if f.change.kind == "create_user")
     assert failed == list(range(2, 12))
     for n in range(11, 16):
         assert user_by_email(fake_moodle, f"p{n}@example.org") is not None
@@ -660,7 +664,7 @@ def test_a_failed_district_move_keeps_the_team_in_its_old_district_and_fails_alo
     store = open_store(tmp_path / "s.sqlite3")
     outcome = apply_sync(client, outcome, store=store, report_path=tmp_path / "r.csv", removal="suspend")
     assert outcome.result is not None
-    failures = {(f.op.kind, f.op.module): f for f in outcome.result.failures}
+    failures = {(f.change.kind, f.change.module): f for f in outcome.result.failures}
     assert set(failures) == {("assign_grouping", 3), ("unassign_grouping", 2), ("unassign_grouping", 3)}
     assert "invalidrecordunknown" in failures[("unassign_grouping", 2)].error
     assert failures[("unassign_grouping", 3)].status == "skipped"

@@ -390,7 +390,7 @@ def test_an_enrolment_batch_whose_answer_failed_validation_is_reported_not_split
     assert fake_moodle.count("enrol_manual_enrol_users") == 1  # the one batch, nothing resent
     failures = outcome.result.failures  # type: ignore[union-attr]
     assert failures and all(
-        "may or may not have applied" in f.error for f in failures if f.op.kind == "enrol"
+        "may or may not have applied" in f.error for f in failures if f.change.kind == "enrol"
     )
     # The next run reads the site and finds the enrolments made: nothing left to enrol.
     again = plan_sync(make_client(fake_moodle), roster, COURSES, roles=Roles())

@@ -151,19 +151,19 @@ def _outcome_json(outcome: SyncOutcome, applied: bool) -> dict[str, Any]:
         "applied": applied,
         "skipped_rows": outcome.skipped_rows,
         "counts": plan.counts(),
-        "operations": [op.as_dict() for op in plan.ops],
+        "operations": [op.as_dict() for op in plan.changes],
         "conflicts": [c.as_dict() for c in plan.conflicts],
-        "notes": plan.notes,
+        "notes": [note.message for note in plan.warnings],
         "guards": [
             {"course": g.course, "active": g.active, "removing": g.removing, "share": round(g.share, 4)}
-            for g in plan.guards
+            for g in plan.removals
         ],
         "blocked": outcome.blocked,
     }
     if outcome.result is not None:
         out["done"] = outcome.result.counts()
         out["failures"] = [
-            {**f.op.as_dict(), "status": f.status, "error": f.error} for f in outcome.result.failures
+            {**f.change.as_dict(), "status": f.status, "error": f.error} for f in outcome.result.failures
         ]
         out["report"] = str(outcome.report) if outcome.report else None
         out["run"] = outcome.run_id
@@ -179,8 +179,8 @@ def _print_plan(outcome: SyncOutcome, details: bool) -> None:
         click.echo(f"  skipped invalid rows: {', '.join(map(str, outcome.skipped_rows))}")
     for conflict in plan.conflicts:
         click.echo(f"  conflict, row {conflict.row} ({conflict.name}): {conflict.message} -- skipped")
-    for note in plan.notes:
-        click.echo(f"  note: {note}")
+    for note in plan.warnings:
+        click.echo(f"  note: {note.message}")
     if plan.empty and plan.conflicts:
         click.echo(
             f"Nothing to change for the others, but Moodle does not match the roster: "
@@ -195,7 +195,7 @@ def _print_plan(outcome: SyncOutcome, details: bool) -> None:
         ops = plan.of(kind)
         if not ops:
             continue
-        click.echo(f"  {KIND_TITLES[kind]}: {len(ops)}")
+        click.echo(f"  {KIND_TITLES[kind.kind]}: {len(ops)}")
         shown = ops if details else ops[:SHOWN_PER_KIND]
         for op in shown:
             row = f"[row {op.row}] " if op.row else ""
@@ -325,7 +325,7 @@ def roster_sync(
             write_report(outcome, report_path)  # conflicts and skipped rows are still reported
             return outcome
         # The bar goes to stderr so that --json output on stdout stays parseable.
-        with click.progressbar(length=len(outcome.plan.ops), label="Applying", file=sys.stderr) as bar:
+        with click.progressbar(length=len(outcome.plan.changes), label="Applying", file=sys.stderr) as bar:
             return apply_sync(
                 client,
                 outcome,
@@ -369,8 +369,8 @@ def roster_sync(
                 + f" (journal run {outcome.run_id})"
             )
             for failure in outcome.result.failures:
-                row = f"[row {failure.op.row}] " if failure.op.row else ""
-                click.echo(f"  {failure.status}: {row}{failure.op.describe()}: {failure.error}")
+                row = f"[row {failure.change.row}] " if failure.change.row else ""
+                click.echo(f"  {failure.status}: {row}{failure.change.describe()}: {failure.error}")
         elif not do_apply and not outcome.plan.empty:
             click.echo("Nothing was written. Run again with --apply to carry the plan out.")
         if outcome.report:

@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from integration.enrol import course_role, enrol_users, unassign_roles, unenrol_users
 from integration.errors import AccessDenied, InvalidToken, MoodleError, UncertainWrite
@@ -30,43 +29,41 @@ from integration.groups import (
 )
 from integration.transport import MoodleClient
 from integration.users import create_users, get_users_by_field, update_users
+from sync.core.plan import ApplyResult, Failure, Handlers, Status
 from sync.core.private_files import write_private
 from sync.core.vocabulary import team_key
 from sync.roster.journal import Journal
-from sync.roster.plan import OP_ORDER, Op, OpKind, Plan
+from sync.roster.plan import (
+    OP_ORDER,
+    AddMember,
+    AddRole,
+    AssignGrouping,
+    CreateGroup,
+    CreateGrouping,
+    CreateUser,
+    Enrol,
+    Op,
+    Reactivate,
+    RemoveMember,
+    RosterPlan,
+    Suspend,
+    UnassignGrouping,
+    UnassignRole,
+    Unenrol,
+    UpdateUser,
+)
 from sync.roster.read import RosterPerson
 
 #: After this many single items of one kind failed in a row with the same errorcode and none succeeded, a
 #: failing batch of that kind is no longer split (see Applier._isolate_batch).
 GIVE_UP_AFTER = 8
 
+AnyOp = TypeVar("AnyOp", bound=Op)
+
 UNCERTAIN = (
     "the connection failed during the write, so Moodle may or may not have applied it; "
     "run the sync again: it reads the site and completes what is missing"
 )
-
-
-@dataclass
-class Failure:
-    op: Op
-    error: str
-    status: str = "failed"  # "failed" (Moodle refused) or "skipped" (depends on a failed operation)
-
-
-@dataclass
-class ApplyResult:
-    done: list[Op] = field(default_factory=list)
-    failures: list[Failure] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.failures
-
-    def counts(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for op in self.done:
-            out[op.kind] = out.get(op.kind, 0) + 1
-        return out
 
 
 #: Moodle's invalidparameter never says which field was wrong (field note 3); the likely causes per operation.
@@ -87,11 +84,14 @@ def _error_text(exc: Exception, kind: str = "") -> str:
     return str(exc)
 
 
-class Applier:
+class RosterApplier:
+    """The roster's applier (sync.core.plan.Applier): one handler per kind of change, each sending its changes
+    in batches under the site's request limit and splitting a refused batch down to its bad items."""
+
     def __init__(
         self,
         client: MoodleClient,
-        plan: Plan,
+        plan: RosterPlan,
         *,
         journal: Journal | None = None,
         progress: Callable[[int], None] | None = None,
@@ -100,7 +100,7 @@ class Applier:
         self.plan = plan
         self.journal = journal
         self.progress = progress or (lambda _n: None)
-        self.result = ApplyResult()
+        self.result: ApplyResult[Op] = ApplyResult()
         self.userids: dict[str, int] = dict(plan.userids)
         self.group_ids: dict[tuple[int, str], int] = {}
         self.grouping_ids: dict[tuple[int, str], int] = {}
@@ -122,18 +122,18 @@ class Applier:
                 self.journal.record(op, "ok")
         self.progress(len(ops))
 
-    def _fail(self, op: Op, error: str, status: str = "failed") -> None:
+    def _fail(self, op: Op, error: str, status: Status = "failed") -> None:
         self.result.failures.append(Failure(op, error, status))
         if op.person:
-            if op.kind == "create_user":
+            if isinstance(op, CreateUser):
                 self.failed_people.add(op.person)
-            elif op.kind in ("enrol", "add_role", "reactivate") and op.module is not None:
+            elif isinstance(op, Enrol | AddRole | Reactivate) and op.module is not None:
                 self.failed_enrolments.add((op.person, op.module))
-        if op.kind == "create_group" and op.module is not None:
+        if isinstance(op, CreateGroup) and op.module is not None:
             self.failed_groups.add((op.module, team_key(op.team)))
-        if op.kind == "create_grouping" and op.module is not None:
+        if isinstance(op, CreateGrouping) and op.module is not None:
             self.failed_groupings.add((op.module, team_key(op.district)))
-        if op.kind == "assign_grouping" and op.module is not None:
+        if isinstance(op, AssignGrouping) and op.module is not None:
             self.failed_assignments.add((op.module, team_key(op.team)))
         if self.journal is not None:
             self.journal.record(op, status, error)
@@ -148,39 +148,39 @@ class Applier:
         """Why ``op`` cannot run because something it depends on failed (None: it can run)."""
         if op.person and op.person in self.failed_people:
             return "skipped: the user account could not be created"
-        if op.kind in ("add_member", "remove_member") and op.person and op.module is not None:
+        if isinstance(op, AddMember | RemoveMember) and op.person and op.module is not None:
             if (op.person, op.module) in self.failed_enrolments:
                 return "skipped: the enrolment in this course failed"
         # A role change gives the new role before it takes the old one (field note 22): when giving it failed,
         # the old role stays, or the person would be left enrolled with no role at all.
-        if op.kind == "unassign_role" and op.person and op.module is not None:
+        if isinstance(op, UnassignRole) and op.person and op.module is not None:
             if (op.person, op.module) in self.failed_enrolments:
                 return "skipped: the enrolment in this course could not be updated, so the old role stays"
-        if op.kind in ("add_member", "assign_grouping") and op.module is not None:
+        if isinstance(op, AddMember | AssignGrouping) and op.module is not None:
             if (op.module, team_key(op.team)) in self.failed_groups:
                 return f"skipped: group «{op.team}» could not be created"
-        if op.kind == "assign_grouping" and op.module is not None:
+        if isinstance(op, AssignGrouping) and op.module is not None:
             if (op.module, team_key(op.district)) in self.failed_groupings:
                 return f"skipped: grouping «{op.district}» could not be created"
-        if op.kind == "unassign_grouping" and op.module is not None:
+        if isinstance(op, UnassignGrouping) and op.module is not None:
             if (op.module, team_key(op.team)) in self.failed_assignments:
                 return (
                     f"skipped: group «{op.team}» could not be put into its new district's grouping "
-                    f"«{op.data.get('to', '')}», so it stays in this one"
+                    f"«{op.to}», so it stays in this one"
                 )
         return None
 
     # -- batches with isolation -----------------------------------------------------------------------------
     def _run(
         self,
-        ops: Sequence[Op],
-        item: Callable[[Op], dict[str, Any] | None],
+        ops: Sequence[AnyOp],
+        item: Callable[[AnyOp], dict[str, Any] | None],
         send: Callable[[list[Any]], Any],
-        handle: Callable[[list[Op], Any], list[tuple[Op, str]]] | None = None,
-        uncertain: Callable[[list[Op]], None] | None = None,
+        handle: Callable[[list[AnyOp], Any], list[tuple[Op, str]]] | None = None,
+        uncertain: Callable[[list[AnyOp]], None] | None = None,
     ) -> None:
         """Send the items of ``ops`` in as few requests as the limit allows; split failing batches."""
-        pairs: list[tuple[Op, Any]] = []
+        pairs: list[tuple[AnyOp, Any]] = []
         for op in ops:
             why = self._blocked(op)
             if why:
@@ -210,10 +210,10 @@ class Applier:
 
     def _isolate_batch(
         self,
-        pairs: list[tuple[Op, Any]],
+        pairs: list[tuple[AnyOp, Any]],
         send: Callable[[list[Any]], Any],
-        handle: Callable[[list[Op], Any], list[tuple[Op, str]]] | None,
-        uncertain: Callable[[list[Op]], None] | None,
+        handle: Callable[[list[AnyOp], Any], list[tuple[Op, str]]] | None,
+        uncertain: Callable[[list[AnyOp]], None] | None,
     ) -> None:
         ops = [p[0] for p in pairs]
         kind = ops[0].kind
@@ -260,43 +260,60 @@ class Applier:
             return
         self.succeeded.add(kind)
         refused = handle(ops, answer) if handle is not None else []
-        refused_ops = {id(op) for op, _ in refused}
-        for op, error in refused:
-            self._fail(op, error)
+        refused_ops = {id(change) for change, _ in refused}
+        for change, error in refused:
+            self._fail(change, error)
         self._done([op for op in ops if id(op) not in refused_ops])
 
     # -- the operations --------------------------------------------------------------------------------------
-    def apply(self) -> ApplyResult:
-        by_kind: dict[OpKind, list[Op]] = {kind: [] for kind in OP_ORDER}
-        for op in self.plan.ops:
-            by_kind[op.kind].append(op)
-        for kind in OP_ORDER:
-            if by_kind[kind]:
-                getattr(self, f"_apply_{kind}")(by_kind[kind])
+    def handlers(self) -> Handlers:
+        return (
+            Handlers()
+            .on(CreateUser, self._apply_create_user)
+            .on(UpdateUser, self._apply_update_user)
+            .on(Enrol, self._apply_enrol)
+            .on(AddRole, self._apply_add_role)
+            .on(Reactivate, self._apply_reactivate)
+            .on(UnassignRole, self._apply_unassign_role)
+            .on(CreateGroup, self._apply_create_group)
+            .on(CreateGrouping, self._apply_create_grouping)
+            .on(AssignGrouping, self._apply_assign_grouping)
+            .on(UnassignGrouping, self._apply_unassign_grouping)
+            .on(RemoveMember, self._apply_remove_member)
+            .on(AddMember, self._apply_add_member)
+            .on(Suspend, self._apply_suspend)
+            .on(Unenrol, self._apply_unenrol)
+        )
+
+    def apply(self) -> ApplyResult[Op]:
+        self.handlers().run(self.plan.changes, OP_ORDER)
         return self.result
 
-    def _apply_create_user(self, ops: list[Op]) -> None:
-        def handle(chunk: list[Op], created: Any) -> list[tuple[Op, str]]:
+    def _created(self, op: CreateUser, userid: int) -> None:
+        self.userids[op.person] = userid
+        self.result.created[op.person] = userid
+
+    def _apply_create_user(self, ops: list[CreateUser]) -> None:
+        def handle(chunk: list[CreateUser], created: Any) -> list[tuple[Op, str]]:
             ids = {c.username: c.id for c in created}
-            refused = []
+            refused: list[tuple[Op, str]] = []
             for op in chunk:
-                username = op.data["username"]
-                if username in ids:
-                    self.userids[op.person] = ids[username]
+                if op.username in ids:
+                    self._created(op, ids[op.username])
                 else:
                     refused.append((op, "Moodle did not return the new account"))
             return refused
 
-        def uncertain(chunk: list[Op]) -> None:
+        def uncertain(chunk: list[CreateUser]) -> None:
             # Re-read: the users that exist were created; the rest were not (never resend a write).
             found = {
                 u.username: u.id
-                for u in get_users_by_field(self.client, "username", [op.data["username"] for op in chunk])
+                for u in get_users_by_field(self.client, "username", [op.username for op in chunk])
             }
-            made = []
+            made: list[Op] = []
             for op in chunk:
-                if op.data["username"] in found:
-                    self.userids[op.person] = found[op.data["username"]]
+                if op.username in found:
+                    self._created(op, found[op.username])
                     made.append(op)
                 else:
                     self._fail(op, UNCERTAIN)
@@ -305,17 +322,17 @@ class Applier:
 
         self._run(
             ops,
-            lambda op: dict(op.data["fields"]),
+            lambda op: dict(op.fields),
             lambda items: create_users(self.client, items),
             handle,
             uncertain,
         )
 
-    def _apply_update_user(self, ops: list[Op]) -> None:
-        def item(op: Op) -> dict[str, Any]:
-            return {"id": op.userid, **{k: v[1] for k, v in op.data["changes"].items()}}
+    def _apply_update_user(self, ops: list[UpdateUser]) -> None:
+        def item(op: UpdateUser) -> dict[str, Any]:
+            return {"id": op.userid, **{k: v[1] for k, v in op.changes.items()}}
 
-        def handle(chunk: list[Op], warnings: Any) -> list[tuple[Op, str]]:
+        def handle(chunk: list[UpdateUser], warnings: Any) -> list[tuple[Op, str]]:
             # core_user_update_users reports per-user failures only as warnings (field note 8).
             bad = {w.itemid: f"{w.warningcode}: {w.message}" for w in warnings}
             return [(op, bad[op.userid]) for op in chunk if op.userid in bad]
@@ -331,22 +348,22 @@ class Applier:
             out["suspend"] = suspend
         return out
 
-    def _apply_enrol(self, ops: list[Op]) -> None:
+    def _apply_enrol(self, ops: list[Enrol]) -> None:
         self._run(ops, self._enrol_item, lambda items: enrol_users(self.client, items))
 
-    def _apply_add_role(self, ops: list[Op]) -> None:
+    def _apply_add_role(self, ops: list[AddRole]) -> None:
         # A different roleid on an existing enrolment ADDS the role (field note 22); suspend=0 reactivates.
         self._run(
             ops,
-            lambda op: self._enrol_item(op, 0 if op.data.get("reactivate") else None),
+            lambda op: self._enrol_item(op, 0 if op.reactivate else None),
             lambda items: enrol_users(self.client, items),
         )
 
-    def _apply_reactivate(self, ops: list[Op]) -> None:
+    def _apply_reactivate(self, ops: list[Reactivate]) -> None:
         self._run(ops, lambda op: self._enrol_item(op, 0), lambda items: enrol_users(self.client, items))
 
-    def _apply_unassign_role(self, ops: list[Op]) -> None:
-        def item(op: Op) -> dict[str, Any] | None:
+    def _apply_unassign_role(self, ops: list[UnassignRole]) -> None:
+        def item(op: UnassignRole) -> dict[str, Any] | None:
             userid = self._userid(op)
             if userid is None or op.courseid is None or op.roleid is None:
                 return None
@@ -356,47 +373,47 @@ class Applier:
 
     def _create_named(
         self,
-        ops: list[Op],
+        ops: list[AnyOp],
         what: str,
-        name: Callable[[Op], str],
+        item: Callable[[AnyOp], dict[str, Any]],
         send: Callable[[list[Any]], Any],
         ids: dict[tuple[int, str], int],
     ) -> None:
         """Create groups or groupings; each new id, found in Moodle's answer by (course, name), goes in ``ids``."""
 
-        def item(op: Op) -> dict[str, Any]:
-            return {
-                "courseid": op.courseid,
-                "name": name(op),
-                "description": op.data.get("description", ""),
-                "idnumber": op.data.get("idnumber", ""),
-            }
-
-        def handle(chunk: list[Op], answer: Any) -> list[tuple[Op, str]]:
+        def handle(chunk: list[AnyOp], answer: Any) -> list[tuple[Op, str]]:
             made = {(g.courseid, g.name): g.id for g in answer}
-            refused = []
+            refused: list[tuple[Op, str]] = []
             for op in chunk:
-                newid = made.get((op.courseid or 0, name(op)))
+                name = item(op)["name"]
+                newid = made.get((op.courseid or 0, name))
                 if newid is None or op.module is None:
                     refused.append((op, f"Moodle did not return the new {what}"))
                 else:
-                    ids[(op.module, team_key(name(op)))] = newid
+                    ids[(op.module, team_key(name))] = newid
             return refused
 
         self._run(ops, item, send, handle)
 
-    def _apply_create_group(self, ops: list[Op]) -> None:
+    def _apply_create_group(self, ops: list[CreateGroup]) -> None:
+        def item(op: CreateGroup) -> dict[str, Any]:
+            return {
+                "courseid": op.courseid,
+                "name": op.team,
+                "description": op.description,
+                "idnumber": op.idnumber,
+            }
+
         self._create_named(
-            ops, "group", lambda op: op.team, lambda items: create_groups(self.client, items), self.group_ids
+            ops, "group", item, lambda items: create_groups(self.client, items), self.group_ids
         )
 
-    def _apply_create_grouping(self, ops: list[Op]) -> None:
+    def _apply_create_grouping(self, ops: list[CreateGrouping]) -> None:
+        def item(op: CreateGrouping) -> dict[str, Any]:
+            return {"courseid": op.courseid, "name": op.district, "description": "", "idnumber": op.idnumber}
+
         self._create_named(
-            ops,
-            "grouping",
-            lambda op: op.district,
-            lambda items: create_groupings(self.client, items),
-            self.grouping_ids,
+            ops, "grouping", item, lambda items: create_groupings(self.client, items), self.grouping_ids
         )
 
     def _groupid(self, op: Op) -> int | None:
@@ -406,8 +423,8 @@ class Applier:
             return None
         return self.group_ids.get((op.module, team_key(op.team)))
 
-    def _apply_assign_grouping(self, ops: list[Op]) -> None:
-        def item(op: Op) -> dict[str, Any] | None:
+    def _apply_assign_grouping(self, ops: list[AssignGrouping]) -> None:
+        def item(op: AssignGrouping) -> dict[str, Any] | None:
             groupid = self._groupid(op)
             groupingid = op.groupingid
             if groupingid is None and op.module is not None:
@@ -418,8 +435,8 @@ class Applier:
 
         self._run(ops, item, lambda items: assign_grouping(self.client, items))
 
-    def _apply_unassign_grouping(self, ops: list[Op]) -> None:
-        def item(op: Op) -> dict[str, Any] | None:
+    def _apply_unassign_grouping(self, ops: list[UnassignGrouping]) -> None:
+        def item(op: UnassignGrouping) -> dict[str, Any] | None:
             if op.groupid is None or op.groupingid is None:
                 return None
             return {"groupingid": op.groupingid, "groupid": op.groupid}
@@ -433,17 +450,17 @@ class Applier:
             return None
         return {"groupid": groupid, "userid": userid}
 
-    def _apply_remove_member(self, ops: list[Op]) -> None:
+    def _apply_remove_member(self, ops: list[RemoveMember]) -> None:
         self._run(ops, self._member_item, lambda items: delete_group_members(self.client, items))
 
-    def _apply_add_member(self, ops: list[Op]) -> None:
+    def _apply_add_member(self, ops: list[AddMember]) -> None:
         self._run(ops, self._member_item, lambda items: add_group_members(self.client, items))
 
-    def _apply_suspend(self, ops: list[Op]) -> None:
+    def _apply_suspend(self, ops: list[Suspend]) -> None:
         self._run(ops, lambda op: self._enrol_item(op, 1), lambda items: enrol_users(self.client, items))
 
-    def _apply_unenrol(self, ops: list[Op]) -> None:
-        def item(op: Op) -> dict[str, Any] | None:
+    def _apply_unenrol(self, ops: list[Unenrol]) -> None:
+        def item(op: Unenrol) -> dict[str, Any] | None:
             userid = self._userid(op)
             if userid is None or op.courseid is None:
                 return None
@@ -482,7 +499,7 @@ def write_csv_rows(path: Path, header: Sequence[str], rows: Iterable[Sequence[ob
 
 def write_failure_report(
     path: Path,
-    failures: Sequence[Failure],
+    failures: Sequence[Failure[Op]],
     people: Sequence[RosterPerson],
     extra: Sequence[tuple[int | None, str, str]] = (),
 ) -> Path:
@@ -495,7 +512,7 @@ def write_failure_report(
     for row, name, message in extra:
         rows.append([row or "", name, "", "", "", "", "пропущено", message])
     for failure in failures:
-        op = failure.op
+        op = failure.change
         person = by_key.get(op.person)
         rows.append(
             [

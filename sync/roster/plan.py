@@ -2,9 +2,10 @@
 
 Nothing here talks to Moodle. :func:`match_people` pairs roster people with site accounts (application number
 = the user's ID number first, then email); :func:`build_plan` compares the roster with a :class:`SiteState`
-read beforehand and lists the operations, in the order they must be applied.
+read beforehand and lists the changes (one dataclass per kind, :class:`Op` and its subclasses), in the order
+they must be applied. The plan/apply vocabulary is the shared one of sync/core/plan.py.
 
-Operations refer to people by their roster key and to new groups by (module, team), because ids of users
+Changes refer to people by their roster key and to new groups by (module, team), because ids of users
 and groups created during the apply are only known then.
 """
 
@@ -13,35 +14,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, get_args
+from typing import Any, ClassVar, Literal
 
 from integration.users import MoodleUser
+from sync.core.plan import Change, Notice, Plan
 from sync.core.vocabulary import idnumber_prefix, team_key
 from sync.roster.names import slug
 from sync.roster.read import RosterPerson
-
-#: Listed in apply order (OP_ORDER below is this list).
-OpKind = Literal[
-    "create_user",
-    "update_user",
-    "enrol",
-    "add_role",
-    "reactivate",
-    "unassign_role",
-    "create_group",
-    "create_grouping",
-    "assign_grouping",
-    "unassign_grouping",
-    "remove_member",
-    "add_member",
-    "suspend",
-    "unenrol",
-]
-#: Apply order: users before enrolments, enrolments before group membership (only enrolled users may join a
-#: group, field note 3), groups before groupings' assignments, a team's new district before it leaves the old
-#: one (a failed move leaves it in the old district, not in none), removals last so that a guard stop leaves
-#: nothing half-suspended.
-OP_ORDER: tuple[OpKind, ...] = get_args(OpKind)  # OpKind lists the kinds in this order
 
 Removal = Literal["suspend", "keep", "unenrol"]
 #: Standard Moodle role ids (field note 14), for people to read in the plan.
@@ -137,9 +116,17 @@ class Match:
     related: tuple[int, ...] = ()
 
 
-@dataclass
-class Op:
-    kind: OpKind
+# --- the changes ----------------------------------------------------------------------------------------------
+
+
+@dataclass(kw_only=True)
+class Op(Change):
+    """A roster change: who and where (the fields every kind may use), and what (each kind's own fields).
+
+    The applier isolates bad items and skips what depends on a failed change through these common fields;
+    a field a kind does not use stays empty.
+    """
+
     person: str = ""  # roster key; "" for accounts that are not in the roster
     row: int | None = None
     name: str = ""
@@ -152,47 +139,18 @@ class Op:
     district: str = ""
     groupid: int | None = None
     groupingid: int | None = None
-    data: dict[str, Any] = field(default_factory=dict)
 
-    def describe(self) -> str:
-        who = self.name or (f"user {self.userid}" if self.userid else self.person)
-        where = f" in {self.course}" if self.course else ""
-        match self.kind:
-            case "create_user":
-                return f"create user {self.data.get('username', '')} ({who})"
-            case "update_user":
-                changes = ", ".join(
-                    f"{k}: {v[0]!r} -> {v[1]!r}" for k, v in self.data.get("changes", {}).items()
-                )
-                return f"update {who}: {changes}"
-            case "enrol":
-                return f"enrol {who}{where} as {role_name(self.roleid)}"
-            case "add_role":
-                return f"give {who} the role {role_name(self.roleid)}{where}" + (
-                    " and reactivate" if self.data.get("reactivate") else ""
-                )
-            case "reactivate":
-                return f"reactivate {who}{where}"
-            case "unassign_role":
-                return f"take the role {role_name(self.roleid)} from {who}{where}"
-            case "create_group":
-                return f"create group «{self.team}»{where}"
-            case "create_grouping":
-                return f"create grouping «{self.district}»{where}"
-            case "assign_grouping":
-                return f"put group «{self.team}» into grouping «{self.district}»{where}"
-            case "unassign_grouping":
-                moved = f" (the team's district is now «{self.data['to']}»)" if self.data.get("to") else ""
-                return f"take group «{self.team}» out of grouping «{self.district}»{where}{moved}"
-            case "remove_member":
-                return f"remove {who} from group «{self.team}»{where}"
-            case "add_member":
-                return f"add {who} to group «{self.team}»{where}"
-            case "suspend":
-                return f"suspend {who}{where}"
-            case "unenrol":
-                return f"unenrol {who}{where}"
-        return self.kind  # pragma: no cover
+    @property
+    def who(self) -> str:
+        return self.name or (f"user {self.userid}" if self.userid else self.person)
+
+    @property
+    def where(self) -> str:
+        return f" in {self.course}" if self.course else ""
+
+    def details(self) -> dict[str, Any]:
+        """The kind's own fields, for JSON (``data``); none by default."""
+        return {}
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind, "description": self.describe()}
@@ -200,8 +158,8 @@ class Op:
             value = getattr(self, key)
             if value not in (None, ""):
                 out[key] = value
-        if self.data:
-            out["data"] = self.data
+        if details := self.details():
+            out["data"] = details
         return out
 
 
@@ -209,6 +167,161 @@ class Op:
 OP_FIELDS: tuple[str, ...] = (
     "person", "row", "name", "userid", "module", "courseid", "course", "roleid", "team", "district", "groupid",
     "groupingid",
+)  # fmt: skip
+
+
+@dataclass(kw_only=True)
+class CreateUser(Op):
+    kind: ClassVar[str] = "create_user"
+    username: str
+    #: core_user_create_users fields
+    fields: dict[str, Any]
+
+    def describe(self) -> str:
+        return f"create user {self.username} ({self.who})"
+
+    def details(self) -> dict[str, Any]:
+        return {"fields": self.fields, "username": self.username}
+
+
+@dataclass(kw_only=True)
+class UpdateUser(Op):
+    kind: ClassVar[str] = "update_user"
+    #: field -> [site value, roster value]
+    changes: dict[str, list[str]]
+
+    def describe(self) -> str:
+        changes = ", ".join(f"{k}: {v[0]!r} -> {v[1]!r}" for k, v in self.changes.items())
+        return f"update {self.who}: {changes}"
+
+    def details(self) -> dict[str, Any]:
+        return {"changes": self.changes}
+
+
+@dataclass(kw_only=True)
+class Enrol(Op):
+    kind: ClassVar[str] = "enrol"
+
+    def describe(self) -> str:
+        return f"enrol {self.who}{self.where} as {role_name(self.roleid)}"
+
+
+@dataclass(kw_only=True)
+class AddRole(Op):
+    kind: ClassVar[str] = "add_role"
+    #: the enrolment is suspended too: the same write reactivates it
+    reactivate: bool = False
+
+    def describe(self) -> str:
+        again = " and reactivate" if self.reactivate else ""
+        return f"give {self.who} the role {role_name(self.roleid)}{self.where}{again}"
+
+    def details(self) -> dict[str, Any]:
+        return {"reactivate": True} if self.reactivate else {}
+
+
+@dataclass(kw_only=True)
+class Reactivate(Op):
+    kind: ClassVar[str] = "reactivate"
+
+    def describe(self) -> str:
+        return f"reactivate {self.who}{self.where}"
+
+
+@dataclass(kw_only=True)
+class UnassignRole(Op):
+    kind: ClassVar[str] = "unassign_role"
+
+    def describe(self) -> str:
+        return f"take the role {role_name(self.roleid)} from {self.who}{self.where}"
+
+
+@dataclass(kw_only=True)
+class CreateGroup(Op):
+    kind: ClassVar[str] = "create_group"
+    idnumber: str
+    description: str = ""
+
+    def describe(self) -> str:
+        return f"create group «{self.team}»{self.where}"
+
+    def details(self) -> dict[str, Any]:
+        return {"idnumber": self.idnumber, "description": self.description}
+
+
+@dataclass(kw_only=True)
+class CreateGrouping(Op):
+    kind: ClassVar[str] = "create_grouping"
+    idnumber: str
+
+    def describe(self) -> str:
+        return f"create grouping «{self.district}»{self.where}"
+
+    def details(self) -> dict[str, Any]:
+        return {"idnumber": self.idnumber}
+
+
+@dataclass(kw_only=True)
+class AssignGrouping(Op):
+    kind: ClassVar[str] = "assign_grouping"
+
+    def describe(self) -> str:
+        return f"put group «{self.team}» into grouping «{self.district}»{self.where}"
+
+
+@dataclass(kw_only=True)
+class UnassignGrouping(Op):
+    kind: ClassVar[str] = "unassign_grouping"
+    #: the team's district now (it joins that district's grouping first)
+    to: str = ""
+
+    def describe(self) -> str:
+        moved = f" (the team's district is now «{self.to}»)" if self.to else ""
+        return f"take group «{self.team}» out of grouping «{self.district}»{self.where}{moved}"
+
+    def details(self) -> dict[str, Any]:
+        return {"to": self.to}
+
+
+@dataclass(kw_only=True)
+class RemoveMember(Op):
+    kind: ClassVar[str] = "remove_member"
+
+    def describe(self) -> str:
+        return f"remove {self.who} from group «{self.team}»{self.where}"
+
+
+@dataclass(kw_only=True)
+class AddMember(Op):
+    kind: ClassVar[str] = "add_member"
+
+    def describe(self) -> str:
+        return f"add {self.who} to group «{self.team}»{self.where}"
+
+
+@dataclass(kw_only=True)
+class Suspend(Op):
+    kind: ClassVar[str] = "suspend"
+
+    def describe(self) -> str:
+        return f"suspend {self.who}{self.where}"
+
+
+@dataclass(kw_only=True)
+class Unenrol(Op):
+    kind: ClassVar[str] = "unenrol"
+
+    def describe(self) -> str:
+        return f"unenrol {self.who}{self.where}"
+
+
+#: Apply order: users before enrolments, enrolments before group membership (only enrolled users may join a
+#: group, field note 3), groups before groupings' assignments, a team's new district before it leaves the old
+#: one (a failed move leaves it in the old district, not in none), removals last so that a guard stop leaves
+#: nothing half-suspended.
+OP_ORDER: tuple[type[Op], ...] = (
+    CreateUser, UpdateUser, Enrol, AddRole, Reactivate, UnassignRole, CreateGroup, CreateGrouping,
+    AssignGrouping, UnassignGrouping, RemoveMember, AddMember, Suspend, Unenrol,
 )  # fmt: skip
 
 
@@ -224,7 +337,9 @@ class Conflict:
 
 
 @dataclass
-class CourseGuard:
+class CourseRemovals:
+    """How many of a course's active participants the plan removes: what the removal-share guard checks."""
+
     module: int
     course: str
     active: int  # active holders of the removable roles before the sync
@@ -236,27 +351,19 @@ class CourseGuard:
 
 
 @dataclass
-class Plan:
-    ops: list[Op] = field(default_factory=list)
+class RosterPlan(Plan[Op]):
+    """The roster's plan: the shared plan (changes, problems, warnings) and what the sync shows beside it."""
+
+    #: roster people skipped because their account is ambiguous: never guessed, reported
     conflicts: list[Conflict] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    guards: list[CourseGuard] = field(default_factory=list)
+    removals: list[CourseRemovals] = field(default_factory=list)
     #: roster key -> site user id, for people who already have an account
     userids: dict[str, int] = field(default_factory=dict)
 
-    def of(self, kind: OpKind) -> list[Op]:
-        return [op for op in self.ops if op.kind == kind]
+    ORDER: ClassVar[tuple[type[Change], ...]] = OP_ORDER
 
-    def counts(self) -> dict[str, int]:
-        return {kind: n for kind in OP_ORDER if (n := len(self.of(kind)))}
-
-    @property
-    def empty(self) -> bool:
-        return not self.ops
-
-    def sorted_ops(self) -> list[Op]:
-        order = {kind: index for index, kind in enumerate(OP_ORDER)}
-        return sorted(self.ops, key=lambda op: order[op.kind])
+    def note(self, message: str) -> None:
+        self.warnings.append(Notice(message))
 
 
 # --- matching -------------------------------------------------------------------------------------------------
@@ -410,276 +517,314 @@ def build_plan(
     roles: Roles = Roles(),
     removal: Removal = "suspend",
     protected_userids: Iterable[int] = (),
-) -> Plan:
+) -> RosterPlan:
     """Everything needed to make the site match ``people``.
 
     ``teams`` maps each team (group name) to its district; ``usernames`` gives new people their username;
     ``protected_userids`` are accounts of people present in the file but skipped (invalid rows, conflicts):
     they are never suspended because of that.
-    """
-    plan = Plan()
-    protected = set(protected_userids)
-    team_names = {team_key(t): t for t in teams}
 
-    # -- users --------------------------------------------------------------------------------------------
+    The steps: accounts (:func:`_plan_accounts`), then per course its groups (:func:`_plan_groups`), its
+    district groupings (:func:`_plan_groupings`), each person's enrolment and groups (:func:`_plan_person`)
+    and the removal of those no longer in the roster (:func:`_plan_removals`).
+    """
+    plan = RosterPlan()
+    protected = set(protected_userids)
+    active_people = _plan_accounts(plan, people, matches, usernames, site)
+    for module in sorted(site.courses):
+        course = _Course(site.courses[module], teams)
+        _plan_groups(plan, course)
+        _plan_groupings(plan, course)
+        wanted_here: set[int] = set()
+        for person in active_people:
+            if module in person.modules:
+                _plan_person(plan, course, person, site.users, roles, wanted_here)
+        plan.removals.append(_plan_removals(plan, course, wanted_here | protected, roles, removal))
+    plan.changes = plan.ordered()
+    return plan
+
+
+def _plan_accounts(
+    plan: RosterPlan,
+    people: Sequence[RosterPerson],
+    matches: Mapping[str, Match],
+    usernames: Mapping[str, str],
+    site: SiteState,
+) -> list[RosterPerson]:
+    """New accounts and changed account fields; returns the people the sync goes on with (not in conflict)."""
     active_people: list[RosterPerson] = []
     for person in people:
         m = matches.get(person.key, Match())
+        who: dict[str, Any] = {"person": person.key, "row": person.row, "name": person.fullname}
         if m.how == "conflict":
             plan.conflicts.append(Conflict(person.row, person.key, person.fullname, m.conflict))
             continue
-        active_people.append(person)
         if m.userid is None:
             username = usernames.get(person.key)
             if not username:
                 plan.conflicts.append(
                     Conflict(person.row, person.key, person.fullname, "no free username could be found")
                 )
-                active_people.pop()
                 continue
-            plan.ops.append(
-                Op(
-                    "create_user",
-                    person=person.key,
-                    row=person.row,
-                    name=person.fullname,
-                    data={"fields": new_user_fields(person, username), "username": username},
-                )
+            active_people.append(person)
+            plan.changes.append(
+                CreateUser(username=username, fields=new_user_fields(person, username), **who)
             )
             continue
+        active_people.append(person)
         plan.userids[person.key] = m.userid
-        user = site.users.get(m.userid)
         if m.email_elsewhere is not None:
-            plan.notes.append(
+            plan.note(
                 f"row {person.row}: {person.fullname}: email {person.email} belongs to another Moodle account "
                 f"(id {m.email_elsewhere}); the email is left unchanged"
             )
+        user = site.users.get(m.userid)
         if user is not None:
             changes = user_changes(person, user, email_elsewhere=m.email_elsewhere is not None)
             if changes:
-                plan.ops.append(
-                    Op(
-                        "update_user",
-                        person=person.key,
-                        row=person.row,
-                        name=person.fullname,
-                        userid=m.userid,
-                        data={"changes": changes},
-                    )
-                )
+                plan.changes.append(UpdateUser(changes=changes, userid=m.userid, **who))
+    return active_people
 
-    # -- per course -----------------------------------------------------------------------------------------
-    for module in sorted(site.courses):
-        course = site.courses[module]
-        common: dict[str, Any] = {"module": module, "courseid": course.id, "course": course.shortname}
 
-        # Groups: one per team, matched by name (Moodle keeps names unique in a course), else by ID number.
-        group_by_team: dict[str, SiteGroup] = {}
-        by_name = {team_key(g.name): g for g in course.groups}
-        by_idnumber = {g.idnumber: g for g in course.groups if g.idnumber}
-        used_idnumbers = set(by_idnumber)
-        for team in teams:
-            k = team_key(team)
-            base = f"{course.idnumber_prefix}-{slug(team)}"
-            group = by_name.get(k)
-            if group is None:
-                # A group renamed on the site keeps the ID number the sync gave it; a group named after another
-                # roster team is that team's, even if the two names make the same slug.
-                candidate = by_idnumber.get(base)
-                if candidate is not None and team_key(candidate.name) not in team_names:
-                    group = candidate
-            if group is not None:
-                group_by_team[k] = group
-                continue
-            idnumber = _unique_idnumber(base, used_idnumbers)
-            plan.ops.append(
-                Op(
-                    "create_group",
-                    team=team,
-                    district=teams[team],
-                    data={"idnumber": idnumber, "description": f"Команда акселератора, {teams[team]}"},
-                    **common,
-                )
-            )
-        # Groups this sync looks after: the roster's teams and any group it created earlier (ID number prefix).
-        managed_groups = {g.id for g in group_by_team.values()} | {
-            g.id for g in course.groups if g.idnumber.startswith(course.idnumber_prefix + "-")
-        }
-        group_name = {g.id: g.name for g in course.groups}
+class _Course:
+    """One course while its part of the plan is made: the site's course, the roster's teams and districts,
+    and the groups and groupings found for them (filled by :func:`_plan_groups` and :func:`_plan_groupings`)."""
 
-        # Groupings: one per district.
-        districts: dict[str, str] = {}
+    def __init__(self, site: SiteCourse, teams: Mapping[str, str]) -> None:
+        self.site = site
+        self.teams = teams  # team -> district
+        #: team_key -> the roster's spelling of the team
+        self.team_names = {team_key(t): t for t in teams}
+        #: team_key(district) -> the roster's spelling of the district
+        self.districts: dict[str, str] = {}
         for district in teams.values():
             if district:
-                districts.setdefault(team_key(district), district)
-        grouping_by_district: dict[str, SiteGrouping] = {}
-        grouping_name = {team_key(g.name): g for g in course.groupings}
-        grouping_idnumber = {g.idnumber: g for g in course.groupings if g.idnumber}
-        used_grouping_idnumbers = set(grouping_idnumber)
-        for k, district in districts.items():
-            base = f"{course.idnumber_prefix}-{slug(district)}"
-            grouping = grouping_name.get(k) or grouping_idnumber.get(base)
-            if grouping is not None:
-                grouping_by_district[k] = grouping
-                continue
-            plan.ops.append(
-                Op(
-                    "create_grouping",
-                    district=district,
-                    data={"idnumber": _unique_idnumber(base, used_grouping_idnumbers)},
-                    **common,
-                )
+                self.districts.setdefault(team_key(district), district)
+        self.group_by_team: dict[str, SiteGroup] = {}
+        self.grouping_by_district: dict[str, SiteGrouping] = {}
+        #: what every change in this course carries
+        self.where: dict[str, Any] = {"module": site.module, "courseid": site.id, "course": site.shortname}
+
+    def idnumber(self, name: str) -> str:
+        """The ID number the sync gives a group or grouping named ``name`` in this course."""
+        return f"{self.site.idnumber_prefix}-{slug(name)}"
+
+    def made_by_sync(self, idnumber: str) -> bool:
+        return idnumber.startswith(self.site.idnumber_prefix + "-")
+
+
+def _plan_groups(plan: RosterPlan, course: _Course) -> None:
+    """One group per team, matched by name (Moodle keeps names unique in a course), else by ID number."""
+    groups = course.site.groups
+    by_name = {team_key(g.name): g for g in groups}
+    by_idnumber = {g.idnumber: g for g in groups if g.idnumber}
+    used_idnumbers = set(by_idnumber)
+    for team, district in course.teams.items():
+        k = team_key(team)
+        base = course.idnumber(team)
+        group = by_name.get(k)
+        if group is None:
+            # A group renamed on the site keeps the ID number the sync gave it; a group named after another
+            # roster team is that team's, even if the two names make the same slug.
+            candidate = by_idnumber.get(base)
+            if candidate is not None and team_key(candidate.name) not in course.team_names:
+                group = candidate
+        if group is not None:
+            course.group_by_team[k] = group
+            continue
+        plan.changes.append(
+            CreateGroup(
+                team=team,
+                district=district,
+                idnumber=_unique_idnumber(base, used_idnumbers),
+                description=f"Команда акселератора, {district}",
+                **course.where,
             )
-        for team, district in teams.items():
-            if not district:
+        )
+
+
+def _plan_groupings(plan: RosterPlan, course: _Course) -> None:
+    """One grouping per district; each team's group in its district's grouping, and out of another district's
+    it was in before (the team moved)."""
+    groupings = course.site.groupings
+    by_name = {team_key(g.name): g for g in groupings}
+    by_idnumber = {g.idnumber: g for g in groupings if g.idnumber}
+    used_idnumbers = set(by_idnumber)
+    for k, district in course.districts.items():
+        base = course.idnumber(district)
+        grouping = by_name.get(k) or by_idnumber.get(base)
+        if grouping is not None:
+            course.grouping_by_district[k] = grouping
+            continue
+        plan.changes.append(
+            CreateGrouping(district=district, idnumber=_unique_idnumber(base, used_idnumbers), **course.where)
+        )
+    for team, district in course.teams.items():
+        if not district:
+            continue
+        group = course.group_by_team.get(team_key(team))
+        grouping = course.grouping_by_district.get(team_key(district))
+        if group is not None and grouping is not None and group.id in grouping.groups:
+            continue
+        plan.changes.append(
+            AssignGrouping(
+                team=team,
+                district=district,
+                groupid=group.id if group else None,
+                groupingid=grouping.id if grouping else None,
+                **course.where,
+            )
+        )
+    # A team moved to another district leaves the old district's grouping. Only district groupings are
+    # looked at: those the sync made (ID number prefix) and those named after a district of the roster;
+    # a grouping that stands for the team's own district (by name or ID number) is never left.
+    district_groupings = [
+        g for g in groupings if course.made_by_sync(g.idnumber) or team_key(g.name) in course.districts
+    ]
+    for team, district in course.teams.items():
+        group = course.group_by_team.get(team_key(team))
+        if not district or group is None:
+            continue
+        own = course.grouping_by_district.get(team_key(district))
+        for grouping in district_groupings:
+            if group.id not in grouping.groups or grouping is own:
                 continue
-            group = group_by_team.get(team_key(team))
-            grouping = grouping_by_district.get(team_key(district))
-            if group is not None and grouping is not None and group.id in grouping.groups:
+            if team_key(grouping.name) == team_key(district) or grouping.idnumber == course.idnumber(
+                district
+            ):
                 continue
-            plan.ops.append(
-                Op(
-                    "assign_grouping",
+            plan.changes.append(
+                UnassignGrouping(
                     team=team,
-                    district=district,
-                    groupid=group.id if group else None,
-                    groupingid=grouping.id if grouping else None,
-                    **common,
+                    district=grouping.name,
+                    groupid=group.id,
+                    groupingid=grouping.id,
+                    to=district,
+                    **course.where,
                 )
             )
-        # A team moved to another district leaves the old district's grouping. Only district groupings are
-        # looked at: those the sync made (ID number prefix) and those named after a district of the roster;
-        # a grouping that stands for the team's own district (by name or ID number) is never left.
-        district_groupings = [
-            g
-            for g in course.groupings
-            if g.idnumber.startswith(course.idnumber_prefix + "-") or team_key(g.name) in districts
-        ]
-        for team, district in teams.items():
-            group = group_by_team.get(team_key(team))
-            if not district or group is None:
-                continue
-            own = grouping_by_district.get(team_key(district))
-            own_idnumber = f"{course.idnumber_prefix}-{slug(district)}"
-            for grouping in district_groupings:
-                if group.id not in grouping.groups or grouping is own:
-                    continue
-                if team_key(grouping.name) == team_key(district) or grouping.idnumber == own_idnumber:
-                    continue
-                plan.ops.append(
-                    Op(
-                        "unassign_grouping",
-                        team=team,
-                        district=grouping.name,
-                        groupid=group.id,
-                        groupingid=grouping.id,
-                        data={"to": district},
-                        **common,
-                    )
-                )
 
-        # Enrolments and membership of the people who take part in this module.
-        wanted_here: set[int] = set()
-        for person in active_people:
-            if module not in person.modules:
-                continue
-            userid = plan.userids.get(person.key)
-            who: dict[str, Any] = {"person": person.key, "row": person.row, "name": person.fullname}
-            roleid = roles.of(person.role)
-            member = course.members.get(userid) if userid is not None else None
-            if userid is not None:
-                wanted_here.add(userid)
-            if member is None:
-                plan.ops.append(Op("enrol", userid=userid, roleid=roleid, **who, **common))
-            else:
-                account = site.users.get(userid) if userid is not None else None
-                # A whole account suspended by an administrator also hides the enrolment from onlyactive=1;
-                # reactivating the enrolment would not change that, so it is reported instead of retried forever.
-                reactivate = not member.active and not (account is not None and account.suspended)
-                if not member.active and not reactivate:
-                    plan.notes.append(
-                        f"row {person.row}: {person.fullname}: the Moodle account is suspended on the site; "
-                        f"an administrator must unsuspend it ({course.shortname})"
-                    )
-                if roleid not in member.roles:
-                    plan.ops.append(
-                        Op(
-                            "add_role",
-                            userid=userid,
-                            roleid=roleid,
-                            data={"reactivate": True} if reactivate else {},
-                            **who,
-                            **common,
-                        )
-                    )
-                elif reactivate:
-                    plan.ops.append(Op("reactivate", userid=userid, roleid=roleid, **who, **common))
-                # Only the program's own roles are taken away: an editing teacher or manager role given by
-                # an administrator (a course designer who is also a mentor) stays.
-                for old in sorted((member.roles & roles.removable) - {roleid}):
-                    plan.ops.append(Op("unassign_role", userid=userid, roleid=old, **who, **common))
 
-            if person.role == "participant":
-                wanted_teams = [person.team] if person.team else []
-            elif person.role == "mentor":
-                wanted_teams = list(person.mentor_teams) or list(teams)
-            else:
-                wanted_teams = []
-            wanted_groups: set[int] = set()
-            current = member.groups if member else frozenset()
-            for team in wanted_teams:
-                k = team_key(team)
-                group = group_by_team.get(k)
-                canonical = team_names.get(k, team)
-                if group is not None:
-                    wanted_groups.add(group.id)
-                    if group.id in current:
-                        continue
-                plan.ops.append(
-                    Op(
-                        "add_member",
-                        userid=userid,
-                        team=canonical,
-                        groupid=group.id if group else None,
-                        **who,
-                        **common,
-                    )
-                )
-            for groupid in sorted((current & managed_groups) - wanted_groups):
-                plan.ops.append(
-                    Op(
-                        "remove_member",
-                        userid=userid,
-                        team=group_name.get(groupid, str(groupid)),
-                        groupid=groupid,
-                        **who,
-                        **common,
-                    )
-                )
+def _plan_person(
+    plan: RosterPlan,
+    course: _Course,
+    person: RosterPerson,
+    users: Mapping[int, MoodleUser],
+    roles: Roles,
+    wanted_here: set[int],
+) -> None:
+    """One person who takes part in this course: enrolment, role, and the groups of their teams."""
+    userid = plan.userids.get(person.key)
+    who: dict[str, Any] = {"person": person.key, "row": person.row, "name": person.fullname, **course.where}
+    roleid = roles.of(person.role)
+    member = course.site.members.get(userid) if userid is not None else None
+    if userid is not None:
+        wanted_here.add(userid)
+    if member is None:
+        plan.changes.append(Enrol(userid=userid, roleid=roleid, **who))
+    else:
+        _plan_enrolment(plan, course, person, member, users.get(member.userid), roleid, roles, who)
+    _plan_membership(plan, course, person, member, userid, who)
 
-        # People enrolled here who are no longer in the roster for this module.
-        active_before = 0
-        removing = 0
-        for userid, member in sorted(course.members.items()):
-            removable = member.roles & roles.removable
-            if not removable or roles.service in member.roles:
+
+def _plan_enrolment(
+    plan: RosterPlan,
+    course: _Course,
+    person: RosterPerson,
+    member: CourseMember,
+    account: MoodleUser | None,
+    roleid: int,
+    roles: Roles,
+    who: dict[str, Any],
+) -> None:
+    """An enrolled person: the roster's role given (and the enrolment reactivated), the program's other
+    roles taken."""
+    userid = member.userid
+    # A whole account suspended by an administrator also hides the enrolment from onlyactive=1;
+    # reactivating the enrolment would not change that, so it is reported instead of retried forever.
+    reactivate = not member.active and not (account is not None and account.suspended)
+    if not member.active and not reactivate:
+        plan.note(
+            f"row {person.row}: {person.fullname}: the Moodle account is suspended on the site; "
+            f"an administrator must unsuspend it ({course.site.shortname})"
+        )
+    if roleid not in member.roles:
+        plan.changes.append(AddRole(userid=userid, roleid=roleid, reactivate=reactivate, **who))
+    elif reactivate:
+        plan.changes.append(Reactivate(userid=userid, roleid=roleid, **who))
+    # Only the program's own roles are taken away: an editing teacher or manager role given by
+    # an administrator (a course designer who is also a mentor) stays.
+    for old in sorted((member.roles & roles.removable) - {roleid}):
+        plan.changes.append(UnassignRole(userid=userid, roleid=old, **who))
+
+
+def _plan_membership(
+    plan: RosterPlan,
+    course: _Course,
+    person: RosterPerson,
+    member: CourseMember | None,
+    userid: int | None,
+    who: dict[str, Any],
+) -> None:
+    """The groups of the person's teams (a participant's own, a mentor's teams or all of them), and out of
+    the groups this sync looks after that are no longer theirs."""
+    if person.role == "participant":
+        wanted_teams = [person.team] if person.team else []
+    elif person.role == "mentor":
+        wanted_teams = list(person.mentor_teams) or list(course.teams)
+    else:
+        wanted_teams = []
+    wanted_groups: set[int] = set()
+    current = member.groups if member else frozenset()
+    for team in wanted_teams:
+        k = team_key(team)
+        group = course.group_by_team.get(k)
+        if group is not None:
+            wanted_groups.add(group.id)
+            if group.id in current:
                 continue
-            if member.active:
-                active_before += 1
-            if userid in wanted_here or userid in protected or not member.active:
-                continue
-            if removal == "keep":
-                continue
-            removing += 1
-            plan.ops.append(
-                Op(
-                    "suspend" if removal == "suspend" else "unenrol",
-                    userid=userid,
-                    roleid=max(removable),
-                    name=member.fullname or member.username,
-                    **common,
-                )
+        plan.changes.append(
+            AddMember(
+                userid=userid,
+                team=course.team_names.get(k, team),
+                groupid=group.id if group else None,
+                **who,
             )
-        plan.guards.append(CourseGuard(module, course.shortname, active_before, removing))
-    plan.ops = plan.sorted_ops()
-    return plan
+        )
+    # Groups this sync looks after: the roster's teams and any group it created earlier (ID number prefix).
+    managed = {g.id for g in course.group_by_team.values()} | {
+        g.id for g in course.site.groups if course.made_by_sync(g.idnumber)
+    }
+    names = {g.id: g.name for g in course.site.groups}
+    for groupid in sorted((current & managed) - wanted_groups):
+        plan.changes.append(
+            RemoveMember(userid=userid, team=names.get(groupid, str(groupid)), groupid=groupid, **who)
+        )
+
+
+def _plan_removals(
+    plan: RosterPlan, course: _Course, keep: set[int], roles: Roles, removal: Removal
+) -> CourseRemovals:
+    """People enrolled here with a program role who are no longer in the roster for this module (``keep``:
+    those who are, and those never removed because of a skipped row or a conflict)."""
+    active_before = 0
+    removing = 0
+    for userid, member in sorted(course.site.members.items()):
+        removable = member.roles & roles.removable
+        if not removable or roles.service in member.roles:
+            continue
+        if member.active:
+            active_before += 1
+        if userid in keep or not member.active or removal == "keep":
+            continue
+        removing += 1
+        kind = Suspend if removal == "suspend" else Unenrol
+        plan.changes.append(
+            kind(
+                userid=userid,
+                roleid=max(removable),
+                name=member.fullname or member.username,
+                **course.where,
+            )
+        )
+    return CourseRemovals(course.site.module, course.site.shortname, active_before, removing)

@@ -1,7 +1,10 @@
 """Roster sync: keep Moodle's users, enrolments, teams (groups) and districts (groupings) in step with the roster.
 
     read_roster (sync/roster/read/)  ->  read_site (here: batch reads)  ->  build_plan (sync/roster/plan.py)
-    ->  check_guards (here)  ->  Applier (sync/roster/apply.py, the only code that writes)
+    ->  the guards (here: EmptyRoster, RemovalShare, Shrink)  ->  RosterApplier (sync/roster/apply.py, the
+    only code that writes)
+
+The plan, guards, applier and result speak the shared vocabulary of sync/core/plan.py.
 
 Request budget: reads are batched (users by ID number and by email in chunks under max_input_vars, field note
 6; two enrolment reads per course to find suspended enrolments, field note 21; groups and groupings per
@@ -27,15 +30,17 @@ from integration.transport import MoodleClient
 from integration.users import MoodleUser, get_users_by_field
 from sync.core.config import AccelConfig
 from sync.core.errors import UsageError
-from sync.roster.apply import Applier, ApplyResult, write_failure_report
+from sync.core.plan import ApplyResult, Problem, run_guards
+from sync.roster.apply import RosterApplier, write_failure_report
 from sync.roster.journal import Journal, last_applied_run
 from sync.roster.names import assign_usernames, is_valid_username, username_base
 from sync.roster.plan import (
     CourseMember,
     Match,
-    Plan,
+    Op,
     Removal,
     Roles,
+    RosterPlan,
     SiteCourse,
     SiteGroup,
     SiteGrouping,
@@ -55,7 +60,8 @@ class RosterStop(UsageError):
 
 @dataclass(frozen=True)
 class Guards:
-    """When an apply stops before writing (unless --force): see :func:`check_guards` and :func:`check_shrink`.
+    """The guards' thresholds: when an apply stops before writing (unless --force); see :class:`RemovalShare`
+    and :class:`Shrink`.
 
     ``max_suspend_share``: more than this share of a course's active participants would be removed.
     ``max_shrink_share`` and ``shrink_min_people``: the file has more than this share fewer people than the
@@ -89,11 +95,12 @@ class CohortCourse:
 @dataclass
 class SyncOutcome:
     roster: Roster
-    plan: Plan
+    plan: RosterPlan
     people: list[RosterPerson]
     skipped_rows: list[int] = field(default_factory=list)
+    #: what the guards found: reasons to stop before writing (unless forced)
     blocked: list[str] = field(default_factory=list)
-    result: ApplyResult | None = None
+    result: ApplyResult[Op] | None = None
     report: Path | None = None
     run_id: int | None = None
     #: the cohort's code: journalled with the run, for the shrink guard of the next one
@@ -284,57 +291,79 @@ def read_site(
 # --- guards ------------------------------------------------------------------------------------------------------
 
 
-def check_guards(
-    plan: Plan, people: Sequence[RosterPerson], *, max_share: float, removal: Removal
-) -> list[str]:
-    """Reasons to stop before writing (an empty roster; too many removals in a course)."""
-    reasons = []
-    if not people:
-        reasons.append(
-            "the roster has nobody in it: applying it would remove everyone from the courses. "
-            "Check the file, or give --force if this is really meant"
-        )
-    verb = "suspend" if removal == "suspend" else "unenrol"
-    for guard in plan.guards:
-        if guard.removing and guard.share > max_share:
-            reasons.append(
-                f"{guard.course}: would {verb} {guard.removing} of {guard.active} active participants "
-                f"({guard.share:.0%}, more than the allowed {max_share:.0%}). Check the roster is complete, "
-                "or give --force (or a higher --max-suspend-share) if this is really meant"
+@dataclass(frozen=True)
+class EmptyRoster:
+    """Stops an apply of a roster with nobody in it: it would remove everyone from the courses."""
+
+    people: Sequence[RosterPerson]
+
+    def check(self, plan: RosterPlan) -> list[Problem]:
+        if self.people:
+            return []
+        return [
+            Problem(
+                "the roster has nobody in it: applying it would remove everyone from the courses. "
+                "Check the file, or give --force if this is really meant"
             )
-    return reasons
+        ]
 
 
-def check_shrink(
-    store: sqlite3.Connection | None,
-    roster: Roster,
-    *,
-    cohort: str,
-    site: str,
-    removal: Removal,
-    guards: Guards,
-) -> list[str]:
-    """A reason to stop when the file has far fewer people than the last one applied to the cohort.
+@dataclass(frozen=True)
+class RemovalShare:
+    """Stops an apply that removes more than ``max_share`` of a course's active participants."""
 
-    The per-course guard looks at the removals of one run; this one at the file: a spreadsheet cut short
+    max_share: float
+    removal: Removal
+
+    def check(self, plan: RosterPlan) -> list[Problem]:
+        verb = "suspend" if self.removal == "suspend" else "unenrol"
+        return [
+            Problem(
+                f"{course.course}: would {verb} {course.removing} of {course.active} active participants "
+                f"({course.share:.0%}, more than the allowed {self.max_share:.0%}). Check the roster is "
+                "complete, or give --force (or a higher --max-suspend-share) if this is really meant",
+                course.course,
+            )
+            for course in plan.removals
+            if course.removing and course.share > self.max_share
+        ]
+
+
+@dataclass(frozen=True)
+class Shrink:
+    """Stops an apply of a file with far fewer people than the last one applied to the cohort.
+
+    The removal share looks at the removals of one run; this one at the file: a spreadsheet cut short
     (a filter left on, a sheet saved half-way, an export that stopped) loses people in every course at once.
     With ``--removal keep`` nobody would be removed, so nothing is checked.
     """
-    if store is None or not cohort or removal == "keep":
-        return []
-    last = last_applied_run(store, cohort=cohort, site=site)
-    if last is None or last.people <= 0:
-        return []
-    now = len(roster.people)
-    fewer = last.people - now
-    if fewer < guards.shrink_min_people or fewer <= guards.max_shrink_share * last.people:
-        return []
-    return [
-        f"{roster.path} has {now} people, {fewer} fewer than the {last.people} of the last sync applied to "
-        f"cohort {cohort} (journal run {last.id}, {last.started_at}, {last.file}): {fewer / last.people:.0%} "
-        f"fewer, more than the allowed {guards.max_shrink_share:.0%}. Check the file is complete (a filter "
-        "left on, a sheet cut short), or give --force if these people really left"
-    ]
+
+    store: sqlite3.Connection | None
+    roster: Roster
+    cohort: str
+    site: str
+    removal: Removal
+    guards: Guards
+
+    def check(self, plan: RosterPlan) -> list[Problem]:
+        if self.store is None or not self.cohort or self.removal == "keep":
+            return []
+        last = last_applied_run(self.store, cohort=self.cohort, site=self.site)
+        if last is None or last.people <= 0:
+            return []
+        now = len(self.roster.people)
+        fewer = last.people - now
+        if fewer < self.guards.shrink_min_people or fewer <= self.guards.max_shrink_share * last.people:
+            return []
+        return [
+            Problem(
+                f"{self.roster.path} has {now} people, {fewer} fewer than the {last.people} of the last sync "
+                f"applied to cohort {self.cohort} (journal run {last.id}, {last.started_at}, {last.file}): "
+                f"{fewer / last.people:.0%} fewer, more than the allowed {self.guards.max_shrink_share:.0%}. "
+                "Check the file is complete (a filter left on, a sheet cut short), or give --force if these "
+                "people really left"
+            )
+        ]
 
 
 def guard_reasons(
@@ -345,10 +374,13 @@ def guard_reasons(
     removal: Removal,
     guards: Guards,
 ) -> list[str]:
-    """Every reason to stop before writing: the per-course removal share, an empty roster, a shrunk file."""
-    return check_guards(
-        outcome.plan, outcome.people, max_share=guards.max_suspend_share, removal=removal
-    ) + check_shrink(store, outcome.roster, cohort=outcome.cohort, site=site, removal=removal, guards=guards)
+    """Every reason to stop before writing: an empty roster, the per-course removal share, a shrunk file."""
+    checks = (
+        EmptyRoster(outcome.people),
+        RemovalShare(guards.max_suspend_share, removal),
+        Shrink(store, outcome.roster, outcome.cohort, site, removal, guards),
+    )
+    return [problem.message for problem in run_guards(outcome.plan, checks)]
 
 
 # --- the whole sync -------------------------------------------------------------------------------------------
@@ -388,7 +420,8 @@ def plan_sync(
         removal=removal,
         protected_userids=protected,
     )
-    plan.notes.extend(username_problems)
+    for problem in username_problems:
+        plan.note(problem)
     return SyncOutcome(roster=roster, plan=plan, people=people, skipped_rows=skipped, cohort=cohort)
 
 
@@ -415,7 +448,7 @@ def apply_sync(
     )
     status = "interrupted"
     try:
-        result = Applier(client, outcome.plan, journal=journal, progress=progress).apply()
+        result = RosterApplier(client, outcome.plan, journal=journal, progress=progress).apply()
         status = "ok" if result.ok else "failed"
     finally:
         if journal is not None:
