@@ -120,6 +120,8 @@ class _Progress:
     next: int = 0
     claimed: int = 0
     halted: bool = False
+    #: ``should_stop`` itself failed in a worker: raised in the calling thread
+    broken: BaseException | None = None
 
 
 def _run_in_threads(
@@ -148,8 +150,11 @@ def _run_in_threads(
     def worker() -> None:
         while True:
             with lock:
-                if not state.halted and should_stop():
-                    state.halted = True
+                try:
+                    if not state.halted and should_stop():
+                        state.halted = True
+                except BaseException as exc:
+                    state.broken, state.halted = exc, True
                 if state.halted or state.next >= len(tasks):
                     return
                 index = state.next
@@ -214,6 +219,8 @@ def _run_in_threads(
         raise interrupted
     if callback_error is not None:
         raise callback_error
+    if state.broken is not None:
+        raise state.broken
     for outcome in outcomes:
         if outcome.error is not None and not isinstance(outcome.error, Exception):
             raise outcome.error  # SystemExit or the like from a task: never kept quiet in an outcome

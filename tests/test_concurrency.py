@@ -366,6 +366,20 @@ def test_keep_going_runs_every_task_despite_a_failure(fake_moodle: FakeMoodle) -
     assert fake_moodle.count("conc_echo") == 5
 
 
+def test_a_failing_stop_check_is_raised_not_a_hang() -> None:
+    calls = 0
+
+    def should_stop() -> bool:
+        nonlocal calls
+        calls += 1
+        if calls > 2:
+            raise RuntimeError("cancel hook broke")
+        return False
+
+    with pytest.raises(RuntimeError, match="cancel hook broke"):
+        run_tasks([lambda n=n: n for n in range(10)], workers=3, should_stop=should_stop)
+
+
 # -- thread safety ------------------------------------------------------------------------------------------
 @handler("conc_warn")
 def _warn(site: FakeMoodle, params: dict[str, Any]) -> Any:
