@@ -11,11 +11,14 @@ from course_templates.courses import module_courses
 from integration.errors import UncertainWrite
 from integration.transport import MoodleClient
 from sync.core.config import AccelConfig, load_config
+from sync.core.plan import ApplyResult
 from sync.core.vocabulary import event_kind
 from sync.indicators.compute import compute
 from sync.indicators.gather import gather
-from sync.provision.apply import ApplyResult, ProvisionBlocked, apply_plan
-from sync.provision.plan import Change, Plan, compute_plan
+from sync.provision.apply import ProvisionBlocked, apply_plan
+from sync.provision.changes import ProvisionChange, ProvisionPlan, UpdateCourse
+from sync.provision.plan import compute_plan
+from sync.provision.render import render_plan
 from sync.provision.templates import check_template
 from tests.fake_moodle import FakeMoodle
 from tests.fake_moodle.courses import add_category, add_course, find_course
@@ -36,12 +39,12 @@ def site(fake_moodle: FakeMoodle) -> FakeMoodle:
     return fake_moodle
 
 
-def plan_for(client: MoodleClient, config: AccelConfig) -> Plan:
+def plan_for(client: MoodleClient, config: AccelConfig) -> ProvisionPlan:
     return compute_plan(client, config, TEMPLATES)
 
 
-def actions(plan: Plan) -> list[str]:
-    return [c.action for c in plan.ordered_changes()]
+def actions(plan: ProvisionPlan) -> list[str]:
+    return [c.kind for c in plan.ordered()]
 
 
 def cohort_courses(site: FakeMoodle) -> list[dict[str, Any]]:
@@ -184,12 +187,12 @@ def test_schedule_and_date_changes_are_planned_as_changes(
     path.write_text(text, encoding="utf-8")
     changed = load_config(path)
     plan = plan_for(client, changed)
-    by_action: dict[str, list[Change]] = {}
+    by_action: dict[str, list[ProvisionChange]] = {}
     for c in plan.changes:
-        by_action.setdefault(c.action, []).append(c)
+        by_action.setdefault(c.kind, []).append(c)
     assert sorted(by_action) == ["create_event", "delete_event", "update_course"]
-    (update,) = by_action["update_course"]
-    assert list(update.data["fields"]) == ["enddate"] and update.module == "m1"
+    (update,) = plan.of(UpdateCourse)
+    assert list(update.fields) == ["enddate"] and update.module == "m1"
     assert len(by_action["delete_event"]) == 2 and len(by_action["create_event"]) == 2
     # With module 1 ending later the fundraising plan's date is inside: no more warning.
     assert plan.date_warnings == []
@@ -205,10 +208,10 @@ def test_interrupted_copy_is_adopted_without_duplicates(
     # The server copies the first course but its answer never arrives (dropped connection).
     site.inject("core_course_duplicate_course", "drop-after-apply")
     plan = plan_for(client, config)
-    progress: ApplyResult = ApplyResult()
+    progress: ApplyResult[ProvisionChange] = ApplyResult()
     with pytest.raises(UncertainWrite):
         apply_plan(client, plan, result=progress)
-    assert [c.action for c in progress.done] == ["create_category"]
+    assert [c.kind for c in progress.done] == ["create_category"]
     half = find_course(site, "shortname", "KAM21-M1")
     assert half is not None and half["idnumber"] == ""
 
@@ -216,7 +219,7 @@ def test_interrupted_copy_is_adopted_without_duplicates(
     assert not plan.blocked
     assert any("adopted" in n for n in plan.notes)
     assert actions(plan).count("create_course") == 2  # m2 and m3; m1 is completed instead
-    assert any(c.action == "update_course" and c.module == "m1" for c in plan.changes)
+    assert any(c.kind == "update_course" and c.module == "m1" for c in plan.changes)
     assert "create_category" not in actions(plan)
     apply_plan(client, plan)
     assert sorted(c["idnumber"] for c in cohort_courses(site)) == ["kam21-m1", "kam21-m2", "kam21-m3"]
@@ -227,8 +230,8 @@ def test_interrupted_event_creation_and_ctrl_c(
     site: FakeMoodle, client: MoodleClient, config: AccelConfig
 ) -> None:
     # Ctrl-C after the courses exist: the re-run finishes the job.
-    def stop_after_courses(number: int, total: int, change: Change) -> None:
-        if change.action == "create_course" and change.module == "m3":
+    def stop_after_courses(number: int, total: int, change: ProvisionChange) -> None:
+        if change.kind == "create_course" and change.module == "m3":
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
@@ -270,7 +273,7 @@ def test_missing_template_course_blocks_and_writes_nothing(
     plan = plan_for(client, config)
     assert plan.blocked
     (problem,) = plan.problems
-    assert problem.module == "m2"
+    assert problem.subject == "m2"
     assert "template course ACCEL-TPL-M2 not found" in problem.message
     assert "[modules.m2] template" in problem.message
     with pytest.raises(ProvisionBlocked, match="ACCEL-TPL-M2"):
@@ -283,7 +286,7 @@ def test_incomplete_template_blocks_its_course(fake_moodle: FakeMoodle, config: 
     client = make_client(fake_moodle)
     plan = plan_for(client, config)
     (problem,) = plan.problems
-    assert problem.blocking and problem.module == "m3"
+    assert plan.blocked and problem.subject == "m3"
     assert "m3-pledges: missing" in problem.message
 
 
@@ -297,7 +300,7 @@ def test_shortname_taken_by_another_course(
     plan = plan_for(client, config)
     assert plan.blocked
     (problem,) = plan.problems
-    assert problem.module == "m1"
+    assert problem.subject == "m1"
     assert "short name KAM21-M1 is taken by another course" in problem.message
     assert "«Курс другого проекта»" in problem.message and "ID number x-1" in problem.message
     assert "short_name" in problem.message
@@ -311,7 +314,7 @@ def test_same_shortname_without_idnumber_outside_the_category_is_not_adopted(
 ) -> None:
     add_course(site, shortname="KAM21-M2", fullname="Чей-то черновик", categoryid=1)
     plan = plan_for(client, config)
-    assert [p.module for p in plan.problems] == ["m2"]
+    assert [p.subject for p in plan.problems] == ["m2"]
     assert "ID number none" in plan.problems[0].message
 
 
@@ -324,7 +327,7 @@ def test_suspended_service_enrolment_is_reactivated(
     site.enrolments[(m3["id"], site.token_userid)]["suspended"] = True
     plan = plan_for(client, config)
     (change,) = plan.changes
-    assert change.action == "enrol_service" and change.module == "m3"
+    assert change.kind == "enrol_service" and change.module == "m3"
     assert "suspended" in change.reason
     apply_plan(client, plan)
     assert site.enrolments[(m3["id"], site.token_userid)]["suspended"] is False
@@ -356,9 +359,10 @@ def test_request_counts_do_not_depend_on_people(
     start = client.request_count
     plan_for(client, config)
     assert client.request_count - start == few
-    assert few == 15, client.stats
-    # category 1, courses by ID number 3, contents 3, enrolments 3, groups 3, events 1,
-    # and core_course_get_course_module for the one activity whose date is outside its course.
+    assert few == 13, client.stats
+    # category 1, the category's courses 1 (the three courses are among them: none asked by ID number),
+    # contents 3, enrolments 3, groups 3, events 1, and core_course_get_course_module for the one activity
+    # whose date is outside its course.
 
 
 def test_scheduled_event_outside_its_module_is_noted(
@@ -431,3 +435,35 @@ def test_any_write_lost_in_flight_is_finished_by_a_rerun(
         key = course["idnumber"].rsplit("-", 1)[1]
         assert titles == [s.title for s in TEMPLATES[key].sections]
     assert len(site.events) == 8
+
+
+def test_a_copy_left_half_made_by_a_server_killed_mid_restore_is_reported(
+    site: FakeMoodle, client: MoodleClient, config: AccelConfig
+) -> None:
+    # The server dies while it restores the first copy: the copy stays under the restore's own names.
+    site.inject("core_course_duplicate_course", "killed-mid-restore")
+    with pytest.raises(UncertainWrite):
+        apply_plan(client, plan_for(client, config))
+    leftover = find_course(site, "shortname", "ACCEL-TPL-M1_1")
+    assert leftover is not None and leftover["idnumber"] == ""
+    assert leftover["fullname"].endswith(" copy 1")
+
+    plan = plan_for(client, config)
+    assert not plan.blocked
+    (copy,) = plan.interrupted_copies
+    assert (copy.shortname, copy.courseid, copy.subject) == ("ACCEL-TPL-M1_1", leftover["id"], "m1")
+    assert "accel does not use it and does not delete it" in copy.message
+    assert "An administrator may delete it in Moodle" in copy.message
+    assert f"ACCEL-TPL-M1_1 (id {leftover['id']}" in render_plan(plan)
+    # The cohort's own copy is made as on a clean site.
+    assert actions(plan).count("create_course") == 3
+    apply_plan(client, plan)
+    assert sorted(c["idnumber"] for c in cohort_courses(site)) == ["kam21-m1", "kam21-m2", "kam21-m3"]
+
+    # Afterwards nothing is left to do, the leftover is still reported, and it was never touched.
+    after = plan_for(client, config)
+    assert after.empty and [c.courseid for c in after.interrupted_copies] == [leftover["id"]]
+    assert site.courses[leftover["id"]] == leftover
+    assert not any(e["courseid"] == leftover["id"] for e in site.events.values()) and not site.is_enrolled(
+        leftover["id"], site.token_userid
+    )

@@ -14,8 +14,10 @@ import click
 from course_templates.loader import ModuleTemplate, load_templates
 from integration.errors import AccelMoodleError
 from sync.commands.context import EXIT_OK, EXIT_PROBLEMS, AppContext, Problems, UsageProblem, wait_for_lock
-from sync.provision.apply import ApplyResult, apply_plan
-from sync.provision.plan import Change, compute_plan
+from sync.core.plan import ApplyResult
+from sync.provision.apply import apply_plan
+from sync.provision.changes import ProvisionChange
+from sync.provision.plan import compute_plan
 from sync.provision.render import render_plan, render_progress, render_template_checks
 from sync.provision.templates import CANNOT_CREATE_ACTIVITIES, check_templates, template_shortnames
 
@@ -95,10 +97,10 @@ def provision(app: AppContext, do_apply: bool, as_json: bool, wait: float) -> No
                     json.dumps({"applied": False, "plan": plan.as_dict()}, ensure_ascii=False, indent=2)
                 )
             raise Problems("the plan has problems (listed above); nothing was written")
-        result = ApplyResult()
+        result: ApplyResult[ProvisionChange] = ApplyResult()
         total = len(plan.changes)
 
-        def show(done: int, count: int, change: Change) -> None:
+        def show(done: int, count: int, change: ProvisionChange) -> None:
             click.echo(render_progress(done, count, change), err=as_json)
 
         if total and not as_json:
@@ -123,7 +125,7 @@ def provision(app: AppContext, do_apply: bool, as_json: bool, wait: float) -> No
             "applied": True,
             "plan": plan.as_dict(),
             "done": len(result.done),
-            "created_courses": result.created_courses,
+            "created_courses": result.created,
             "remaining": after.as_dict(),
         }
         click.echo(json.dumps(payload, ensure_ascii=False, indent=2))

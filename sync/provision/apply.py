@@ -1,14 +1,14 @@
-"""Provisioning's apply: carries a plan (sync/provision/plan.py) out, in order; the only code that writes.
+"""Provisioning, step 3: carry a plan (sync/provision/plan.py) out, in order; the only code that writes.
 
-Each step is one write whose effect the next plan can see, so an apply stopped at any point (a dropped
-connection, a Moodle error, Ctrl-C) is finished by running it again: a course copied but not yet given its
-ID number is recognised by the next plan by its short name in the cohort category and adopted.
+:class:`ProvisionApplier` has one handler per kind of change (sync/provision/changes.py), called kind by kind
+in the plan's order. Each step is one write whose effect the next plan can see, so an apply stopped at any
+point (a dropped connection, a Moodle error, Ctrl-C) is finished by running it again: a course copied but not
+yet given its ID number is recognised by the next plan by its short name in the cohort category and adopted.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from integration.calendar import create_events, delete_events
 from integration.courses import (
@@ -23,154 +23,194 @@ from integration.courses import (
 from integration.enrol import enrol_users
 from integration.transport import MoodleClient
 from sync.core.errors import ProblemsFound
-from sync.provision.plan import Change, Plan
+from sync.core.plan import ApplyResult, Handlers
+from sync.provision.changes import (
+    AddSections,
+    CreateCategory,
+    CreateCourse,
+    CreateEvent,
+    DeleteEvent,
+    EnrolService,
+    ProvisionChange,
+    ProvisionPlan,
+    RenameSection,
+    UpdateCourse,
+)
 
 
 class ProvisionBlocked(ProblemsFound):
     """Apply refuses a plan with blocking problems."""
 
 
-Progress = Callable[[int, int, Change], None]
+#: Told about each step just before it is written: (its number, how many, the change).
+Progress = Callable[[int, int, ProvisionChange], None]
 
 
-@dataclass
-class ApplyResult:
-    done: list[Change] = field(default_factory=list)
-    created_courses: dict[str, int] = field(default_factory=dict)
+class ProvisionApplier:
+    """Provisioning's applier (sync.core.plan.Applier). A Moodle error stops it: the next plan, read from the
+    site, finishes the job (there is nothing to isolate: each write is about the cohort as a whole)."""
+
+    def __init__(
+        self,
+        client: MoodleClient,
+        plan: ProvisionPlan,
+        *,
+        progress: Progress | None = None,
+        result: ApplyResult[ProvisionChange] | None = None,
+    ) -> None:
+        self.client = client
+        self.plan = plan
+        self.progress = progress
+        self.result: ApplyResult[ProvisionChange] = result if result is not None else ApplyResult()
+        self.total = len(plan.changes)
+        self.started = 0
+        #: module -> its course id: the courses found, then those this apply makes
+        self.course_ids = {k: st.course.id for k, st in plan.courses.items() if st.course is not None}
+        self.category_id = plan.category.id if plan.category else None
+        #: a new course's sections, read once after the copy
+        self.sections: dict[int, list[Section]] = {}
+
+    def handlers(self) -> Handlers:
+        return (
+            Handlers()
+            .on(CreateCategory, self._create_category)
+            .on(CreateCourse, self._create_course)
+            .on(UpdateCourse, self._update_courses)
+            .on(AddSections, self._add_sections)
+            .on(RenameSection, self._rename_sections)
+            .on(EnrolService, self._enrol_service)
+            .on(DeleteEvent, self._delete_events)
+            .on(CreateEvent, self._create_events)
+        )
+
+    def apply(self) -> ApplyResult[ProvisionChange]:
+        """Carry the plan out, in order. Raises ProvisionBlocked when the plan has problems (nothing is
+        written then); a Moodle error or an interruption propagates, with ``result`` telling how far it got."""
+        if self.plan.blocked:
+            raise ProvisionBlocked("; ".join(p.message for p in self.plan.problems))
+        self.handlers().run(self.plan.ordered(), self.plan.ORDER)
+        return self.result
+
+    # -- bookkeeping -------------------------------------------------------------------------------------------
+    def _start(self, *changes: ProvisionChange) -> None:
+        # Shown before the write: a copy can take a while, and if it fails the last line says which step.
+        for change in changes:
+            self.started += 1
+            if self.progress is not None:
+                self.progress(self.started, self.total, change)
+
+    def _finish(self, *changes: ProvisionChange) -> None:
+        self.result.done.extend(changes)
+
+    def _courseid(self, courseid: int | None, module: str) -> int:
+        """The course of a change: its own id, else the course this apply made for the module."""
+        return courseid if courseid else self.course_ids[module]
+
+    # -- the handlers ------------------------------------------------------------------------------------------
+    def _create_category(self, changes: list[CreateCategory]) -> None:
+        for change in changes:
+            self._start(change)
+            self.category_id = create_category(
+                self.client,
+                name=change.name,
+                idnumber=change.idnumber,
+                parent=change.parent,
+                description=change.description,
+            )
+            self._finish(change)
+
+    def _create_course(self, changes: list[CreateCourse]) -> None:
+        # Copy, then set the fields core_course_duplicate_course cannot (ID number, dates...). A copy whose
+        # update did not happen is adopted by the next plan (short name, no ID number, cohort category).
+        for change in changes:
+            assert self.category_id is not None, "the cohort category is made before its courses"
+            self._start(change)
+            fields = {**change.fields, "categoryid": self.category_id}
+            new_id = duplicate_course(
+                self.client,
+                template_id=change.template_id,
+                fullname=str(fields["fullname"]),
+                shortname=str(fields["shortname"]),
+                categoryid=self.category_id,
+                visible=bool(fields["visible"]),
+            )
+            self.course_ids[change.module] = new_id
+            self.result.created[change.module] = new_id
+            update_courses(self.client, [{"id": new_id, **fields}])
+            self._finish(change)
+
+    def _update_courses(self, changes: list[UpdateCourse]) -> None:
+        self._start(*changes)
+        payload = []
+        for change in changes:
+            fields = dict(change.fields)
+            if "categoryid" in fields and fields["categoryid"] is None:
+                fields["categoryid"] = self.category_id  # the cohort category this apply made
+            payload.append({"id": change.courseid, **fields})
+        update_courses(self.client, payload)
+        self._finish(*changes)
+
+    def _add_sections(self, changes: list[AddSections]) -> None:
+        for change in changes:
+            self._start(change)
+            courseid = self._courseid(change.courseid, change.module)
+            for _ in range(change.count):
+                add_section(self.client, courseid)
+            self.sections.pop(courseid, None)
+            self._finish(change)
+
+    def _rename_sections(self, changes: list[RenameSection]) -> None:
+        for change in changes:
+            self._start(change)
+            courseid = self._courseid(change.courseid, change.module)
+            section_id = change.section_id
+            if section_id is None:
+                if courseid not in self.sections:
+                    self.sections[courseid] = get_contents(self.client, courseid)  # the copy's new sections
+                section_id = next(
+                    s.id for s in self.sections[courseid] if s.section == change.number and not s.component
+                )
+            rename_section(self.client, section_id=section_id, name=change.title, course_format=change.format)
+            self._finish(change)
+
+    def _enrol_service(self, changes: list[EnrolService]) -> None:
+        self._start(*changes)
+        enrol_users(
+            self.client,
+            [
+                {
+                    "roleid": c.roleid,
+                    "userid": c.userid,
+                    "courseid": self._courseid(c.courseid, c.module),
+                    "suspend": 0,
+                }
+                for c in changes
+            ],
+        )
+        self._finish(*changes)
+
+    def _delete_events(self, changes: list[DeleteEvent]) -> None:
+        self._start(*changes)
+        delete_events(self.client, [c.eventid for c in changes])
+        self._finish(*changes)
+
+    def _create_events(self, changes: list[CreateEvent]) -> None:
+        self._start(*changes)
+        create_events(
+            self.client,
+            [{**c.event.as_dict(), "courseid": self._courseid(c.courseid, c.module)} for c in changes],
+        )
+        self._finish(*changes)
 
 
 def apply_plan(
     client: MoodleClient,
-    plan: Plan,
+    plan: ProvisionPlan,
     *,
     progress: Progress | None = None,
-    result: ApplyResult | None = None,
-) -> ApplyResult:
-    """Carry the plan out, in order. The only code that writes.
-
-    ``progress`` is told about each step just before it is written; ``result`` (if given) is filled as steps
-    finish, so a caller that catches an interruption can say how far it got. Raises ProvisionBlocked when the plan has blocking problems (nothing is written then).
-    """
-    if plan.blocked:
-        raise ProvisionBlocked("; ".join(p.message for p in plan.problems if p.blocking))
-    result = result if result is not None else ApplyResult()
-    changes = plan.ordered_changes()
-    total = len(changes)
-    course_ids: dict[str, int] = {k: st.course.id for k, st in plan.courses.items() if st.course is not None}
-    category_id = plan.category.id if plan.category else None
-    sections_cache: dict[int, list[Section]] = {}
-
-    started = 0
-
-    def start(*steps: Change) -> None:
-        # Shown before the write: a copy can take a while, and if it fails the last line says which step.
-        nonlocal started
-        for change in steps:
-            started += 1
-            if progress is not None:
-                progress(started, total, change)
-
-    def finish(*steps: Change) -> None:
-        result.done.extend(steps)
-
-    def courseid_of(change: Change) -> int:
-        cid = change.data.get("courseid")
-        if cid:
-            return int(cid)
-        assert change.module is not None
-        return course_ids[change.module]
-
-    by_action: dict[str, list[Change]] = {}
-    for change in changes:
-        by_action.setdefault(change.action, []).append(change)
-
-    for change in by_action.get("create_category", []):
-        start(change)
-        d = change.data
-        category_id = create_category(
-            client, name=d["name"], idnumber=d["idnumber"], parent=d["parent"], description=d["description"]
-        )
-        finish(change)
-
-    # Copy, then set the fields core_course_duplicate_course cannot (ID number, dates...). A copy whose
-    # update did not happen is adopted by the next plan (short name, no ID number, cohort category).
-    for change in by_action.get("create_course", []):
-        assert change.module is not None and category_id is not None
-        start(change)
-        fields = {**change.data["fields"], "categoryid": category_id}
-        new_id = duplicate_course(
-            client,
-            template_id=change.data["template_id"],
-            fullname=fields["fullname"],
-            shortname=fields["shortname"],
-            categoryid=category_id,
-            visible=bool(fields["visible"]),
-        )
-        course_ids[change.module] = new_id
-        result.created_courses[change.module] = new_id
-        update_courses(client, [{"id": new_id, **fields}])
-        finish(change)
-
-    updates = by_action.get("update_course", [])
-    if updates:
-        start(*updates)
-        payload = []
-        for change in updates:
-            fields = dict(change.data["fields"])
-            if "categoryid" in fields and fields["categoryid"] is None:
-                fields["categoryid"] = category_id
-            payload.append({"id": change.data["courseid"], **fields})
-        update_courses(client, payload)
-        finish(*updates)
-
-    for change in by_action.get("add_sections", []):
-        start(change)
-        cid = courseid_of(change)
-        for _ in range(int(change.data["count"])):
-            add_section(client, cid)
-        sections_cache.pop(cid, None)
-        finish(change)
-
-    for change in by_action.get("rename_section", []):
-        start(change)
-        cid = courseid_of(change)
-        section_id = change.data.get("section_id")
-        if section_id is None:
-            if cid not in sections_cache:
-                sections_cache[cid] = get_contents(client, cid)  # a read: the copy's new section ids
-            number = int(change.data["number"])
-            section_id = next(s.id for s in sections_cache[cid] if s.section == number and not s.component)
-        rename_section(
-            client, section_id=int(section_id), name=change.data["title"], course_format=change.data["format"]
-        )
-        finish(change)
-
-    enrolments = by_action.get("enrol_service", [])
-    if enrolments:
-        start(*enrolments)
-        enrol_users(
-            client,
-            [
-                {
-                    "roleid": c.data["roleid"],
-                    "userid": c.data["userid"],
-                    "courseid": courseid_of(c),
-                    "suspend": 0,
-                }
-                for c in enrolments
-            ],
-        )
-        finish(*enrolments)
-
-    deletions = by_action.get("delete_event", [])
-    if deletions:
-        start(*deletions)
-        delete_events(client, [int(c.data["eventid"]) for c in deletions])
-        finish(*deletions)
-
-    creations = by_action.get("create_event", [])
-    if creations:
-        start(*creations)
-        create_events(client, [{**c.data["event"], "courseid": courseid_of(c)} for c in creations])
-        finish(*creations)
-    return result
+    result: ApplyResult[ProvisionChange] | None = None,
+) -> ApplyResult[ProvisionChange]:
+    """Carry the plan out (:class:`ProvisionApplier`). ``progress`` is told about each step just before it is
+    written; ``result`` (if given) is filled as steps finish, so a caller that catches an interruption can say
+    how far it got. Raises ProvisionBlocked when the plan has blocking problems (nothing is written then)."""
+    return ProvisionApplier(client, plan, progress=progress, result=result).apply()

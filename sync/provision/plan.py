@@ -1,4 +1,7 @@
-"""Provisioning a cohort's courses: the plan, computed from the live site (apply is sync/provision/apply.py).
+"""Provisioning a cohort's courses, step 2: the plan, a pure function of the configuration, the module templates
+and what the site holds (read first by sync/provision/site.py; apply is sync/provision/apply.py).
+
+    read_site (site.py)  ->  plan_provision (here, pure)  ->  apply_plan (apply.py, the only code that writes)
 
 The plan compares what the cohort configuration and the module templates ask for with what the site holds,
 matching things by ID number (category, courses) or short name, and lists the changes with their reasons:
@@ -13,7 +16,9 @@ matching things by ID number (category, courses) or short name, and lists the ch
   their kind (``sync.core.vocabulary.event_kind``).
 
 It also warns about every activity date copied from the template that falls outside the course's dates: the
-copy keeps them and the standard web services cannot shift them (field note 15).
+copy keeps them and the standard web services cannot shift them (field note 15); and about course copies
+left half-made in the cohort category by a server stopped during the restore (the template's short name
+with a suffix, no ID number), which accel neither uses nor deletes.
 
 A course copied but not yet given its ID number (an apply stopped midway) is recognised by its short name
 in the cohort category and adopted. After a complete apply a new plan is empty and a second apply writes
@@ -22,46 +27,39 @@ nothing.
 
 from __future__ import annotations
 
-import datetime as dt
 import html
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal, get_args
-from zoneinfo import ZoneInfo
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from course_templates.courses import ModuleCourse, module_courses
-from course_templates.loader import ModuleTemplate
-from integration.calendar import CalendarEvent, get_events
-from integration.courses import (
-    Category,
-    Course,
-    Section,
-    get_categories_by_idnumber,
-    get_contents,
-    get_course_by_field,
-    get_course_module,
-)
-from integration.enrol import get_enrolled_users
-from integration.groups import Group, get_course_groups
+from course_templates.loader import ModuleTemplate, load_templates
+from integration.calendar import CalendarEvent
+from integration.courses import Course, Section
 from integration.transport import MoodleClient
 from sync.core.config import AccelConfig, ScheduledEvent
+from sync.core.plan import Problem
 from sync.core.vocabulary import event_description, event_kind, team_key
-from sync.provision.templates import TemplateCheck, check_template
+from sync.provision.changes import (
+    AddSections,
+    CourseFields,
+    CreateCategory,
+    CreateCourse,
+    CreateEvent,
+    DateWarning,
+    DeleteEvent,
+    EnrolService,
+    InterruptedCopy,
+    NewEvent,
+    PlannedCourse,
+    ProvisionPlan,
+    RenameSection,
+    UpdateCourse,
+    local_time,
+)
+from sync.provision.site import ModuleOnSite, ProvisionSite, outside_course, read_site
 
-#: The kinds of change, in the order apply carries them out.
-Action = Literal[
-    "create_category",
-    "create_course",
-    "update_course",
-    "add_sections",
-    "rename_section",
-    "enrol_service",
-    "delete_event",
-    "create_event",
-]
-ACTION_ORDER: tuple[Action, ...] = get_args(Action)
-# Course fields provisioning owns (core_course_update_courses names).
+#: Course fields provisioning owns (core_course_update_courses names).
 COURSE_FIELDS = (
     "idnumber",
     "fullname",
@@ -76,143 +74,8 @@ COURSE_FIELDS = (
 )
 
 
-@dataclass
-class Change:
-    action: Action
-    target: str  # what it is about, for people: "course KAM21-M1", "section 2 of KAM21-M1"
-    reason: str
-    module: str | None = None
-    data: dict[str, Any] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "action": self.action,
-            "module": self.module,
-            "target": self.target,
-            "reason": self.reason,
-            "data": self.data,
-        }
-
-
-@dataclass
-class Problem:
-    """Something that stops apply (``blocking``) or that a person must look at."""
-
-    message: str
-    module: str | None = None
-    blocking: bool = True
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"module": self.module, "blocking": self.blocking, "message": self.message}
-
-
-def _local_time(timestamp: int, tz: str) -> str:
-    """A Unix time as people in the cohort read it (dd.mm.yyyy hh:mm in the cohort's time zone)."""
-    return dt.datetime.fromtimestamp(timestamp, ZoneInfo(tz)).strftime("%d.%m.%Y %H:%M")
-
-
-@dataclass
-class DateWarning:
-    """An activity date copied from the template that lies outside the course's dates (field note 15)."""
-
-    module: str
-    course: str  # short name
-    activity: str  # name
-    key: str | None  # ID number
-    what: str  # the date's label as the site shows it ("Due", "Opens"...), else its dataid
-    timestamp: int
-    course_start: int
-    course_end: int
-    tz: str
-
-    @property
-    def message(self) -> str:
-        who = f"{self.key} «{self.activity}»" if self.key else f"«{self.activity}»"
-        side = "before the course starts" if self.timestamp < self.course_start else "after the course ends"
-        start, end = _local_time(self.course_start, self.tz), _local_time(self.course_end, self.tz)
-        return (
-            f"{self.course}: {who}: {self.what or 'date'} {_local_time(self.timestamp, self.tz)} is {side} "
-            f"({start} – {end}). The copy keeps the template's "
-            "dates and the web services cannot shift them: open the activity's settings in the course and set "
-            "the date within the course, or fix it in the template course before the next cohort."
-        )
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "module": self.module,
-            "course": self.course,
-            "activity": self.activity,
-            "key": self.key,
-            "what": self.what,
-            "timestamp": self.timestamp,
-            "message": self.message,
-        }
-
-
-@dataclass
-class CourseState:
-    """What the site holds for one module course (after planning)."""
-
-    desired: ModuleCourse
-    course: Course | None = None
-    template: Course | None = None
-    template_check: TemplateCheck | None = None
-    sections: list[Section] = field(default_factory=list)  # of the course, or of the template if to be made
-    groups: list[Group] = field(default_factory=list)
-
-
-@dataclass
-class Plan:
-    cohort: str
-    cohort_name: str
-    category: Category | None
-    courses: dict[str, CourseState]
-    changes: list[Change] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
-    date_warnings: list[DateWarning] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    service_userid: int = 0
-    #: calendar events of the cohort's existing courses and their groups, as read
-    events: list[CalendarEvent] = field(default_factory=list)
-
-    @property
-    def empty(self) -> bool:
-        return not self.changes
-
-    @property
-    def blocked(self) -> bool:
-        return any(p.blocking for p in self.problems)
-
-    def ordered_changes(self) -> list[Change]:
-        return sorted(self.changes, key=lambda c: ACTION_ORDER.index(c.action))
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "cohort": self.cohort,
-            "cohort_name": self.cohort_name,
-            "category_id": self.category.id if self.category else None,
-            "courses": {
-                key: {
-                    "shortname": st.desired.shortname,
-                    "idnumber": st.desired.idnumber,
-                    "course_id": st.course.id if st.course else None,
-                    "template_shortname": st.desired.template_shortname,
-                    "template_id": st.template.id if st.template else None,
-                }
-                for key, st in self.courses.items()
-            },
-            "changes": [c.as_dict() for c in self.ordered_changes()],
-            "problems": [p.as_dict() for p in self.problems],
-            "date_warnings": [w.as_dict() for w in self.date_warnings],
-            "notes": self.notes,
-            "empty": self.empty,
-            "blocked": self.blocked,
-        }
-
-
-# -- planning ----------------------------------------------------------------------------------------------
-def desired_course_fields(mc: ModuleCourse, categoryid: int | None) -> dict[str, Any]:
-    fields: dict[str, Any] = {
+def desired_course_fields(mc: ModuleCourse, categoryid: int | None) -> CourseFields:
+    fields: CourseFields = {
         "idnumber": mc.idnumber,
         "fullname": mc.fullname,
         "shortname": mc.shortname,
@@ -228,15 +91,15 @@ def desired_course_fields(mc: ModuleCourse, categoryid: int | None) -> dict[str,
     return fields
 
 
-def _course_diff(course: Course, desired: Mapping[str, Any]) -> dict[str, list[Any]]:
-    diff: dict[str, list[Any]] = {}
+def _course_diff(course: Course, desired: CourseFields) -> dict[str, tuple[Any, Any]]:
+    diff: dict[str, tuple[Any, Any]] = {}
     for name, want in desired.items():
         have = getattr(course, name)
         # Names come back through format_string, which escapes "&" (and quotes) as HTML entities.
         if isinstance(have, str) and isinstance(want, str) and html.unescape(have) == want:
             continue
         if have != want:
-            diff[name] = [have, want]
+            diff[name] = (have, want)
     return diff
 
 
@@ -244,39 +107,76 @@ def _describe(name: str, old: Any, new: Any, tz: str) -> str:
     if name == "categoryid" and new is None:
         return f"categoryid {old!r} → the new cohort category"
     if name in ("startdate", "enddate"):
-        old_text, new_text = (_local_time(int(v), tz) if v else "none" for v in (old, new))
+        old_text, new_text = (local_time(int(v), tz) if v else "none" for v in (old, new))
         return f"{name} {old_text} → {new_text}"
     return f"{name} {old!r} → {new!r}"
 
 
-def _find_course(
-    client: MoodleClient, mc: ModuleCourse, category: Category | None, plan: Plan
-) -> Course | None:
-    """The module's course on the site: by ID number, else its half-made copy (short name, no ID number)."""
-    course = get_course_by_field(client, "idnumber", mc.idnumber)
-    if course is not None:
-        if course.shortname != mc.shortname:
-            other = get_course_by_field(client, "shortname", mc.shortname)
-            if other is not None and other.id != course.id:
-                plan.problems.append(
-                    Problem(
-                        f"course {mc.idnumber} (id {course.id}) should be renamed to {mc.shortname}, but that "
-                        f"short name belongs to another course (id {other.id}, «{other.fullname}», ID number "
-                        f"{other.idnumber or 'none'}). Rename or delete that course, or change the cohort's "
-                        "short_name.",
-                        mc.key,
-                    )
+# -- the plan ------------------------------------------------------------------------------------------------
+
+
+def plan_provision(
+    config: AccelConfig, templates: Mapping[str, ModuleTemplate], site: ProvisionSite
+) -> ProvisionPlan:
+    """What must change for the cohort to be as configured, from a read of the site. Pure: no request.
+
+    A site read in the events scope gives the events part alone (:func:`compute_events_plan`).
+    """
+    plan = ProvisionPlan(
+        cohort=config.cohort.code, cohort_name=config.cohort.name, category=site.category, courses={}
+    )
+    wanted = module_courses(config, templates)
+    if site.scope == "events":
+        for mc in wanted:
+            plan.courses[mc.key] = PlannedCourse(mc, site.course(mc.key))
+            if plan.courses[mc.key].course is None:
+                plan.note(
+                    f"{mc.shortname} is not on the site yet: `accel provision --apply` makes it", mc.key
                 )
-        return course
-    other = get_course_by_field(client, "shortname", mc.shortname)
-    if other is None:
-        return None
-    if not other.idnumber and category is not None and other.categoryid == category.id:
-        plan.notes.append(
-            f"{mc.shortname}: found without an ID number in the cohort category (id {other.id}), as an "
-            "interrupted apply leaves it; it is adopted and completed"
+        _plan_events(config, site, plan, existing_courses_only=True)
+        return plan
+    if site.category is None:
+        plan.changes.append(
+            CreateCategory(
+                target=f"category «{config.category.name}»",
+                reason=f"no category with ID number {config.category_idnumber}",
+                name=config.category.name,
+                idnumber=config.category_idnumber,
+                parent=config.category.parent,
+                description=config.category.description,
+            )
         )
-        return other
+    for mc in wanted:
+        plan.courses[mc.key] = _plan_course(config, templates[mc.key], mc, site, plan)
+    _plan_interrupted_copies(wanted, site, plan)
+    _plan_events(config, site, plan)
+    return plan
+
+
+def _check_course(mc: ModuleCourse, found: ModuleOnSite, site: ProvisionSite, plan: ProvisionPlan) -> None:
+    """Problems with the module's short name (taken by another course), and the note of an adopted copy."""
+    course, other = found.by_idnumber, found.by_shortname
+    if course is not None:
+        if other is not None and other.id != course.id:
+            plan.problems.append(
+                Problem(
+                    f"course {mc.idnumber} (id {course.id}) should be renamed to {mc.shortname}, but that "
+                    f"short name belongs to another course (id {other.id}, «{other.fullname}», ID number "
+                    f"{other.idnumber or 'none'}). Rename or delete that course, or change the cohort's "
+                    "short_name.",
+                    mc.key,
+                )
+            )
+        return
+    if other is None:
+        return
+    if site.adoptable(other):
+        plan.note(
+            f"{mc.shortname}: found without an ID number in the cohort category (id {other.id}), as an "
+            "interrupted apply leaves it; it is adopted and completed",
+            mc.key,
+        )
+        return
     where = f"category «{other.categoryname}»" if other.categoryname else f"category id {other.categoryid}"
     plan.problems.append(
         Problem(
@@ -286,29 +186,27 @@ def _find_course(
             mc.key,
         )
     )
-    return None
 
 
 def _plan_course(
-    client: MoodleClient,
     config: AccelConfig,
     template: ModuleTemplate,
     mc: ModuleCourse,
-    category: Category | None,
-    plan: Plan,
-) -> CourseState:
-    state = CourseState(desired=mc)
-    conflicts_before = len(plan.problems)
-    course = _find_course(client, mc, category, plan)
-    state.course = course
-    categoryid = category.id if category else None
+    site: ProvisionSite,
+    plan: ProvisionPlan,
+) -> PlannedCourse:
+    found = site.modules[mc.key]
+    course = site.course(mc.key)
+    state = PlannedCourse(desired=mc, course=course)
+    _check_course(mc, found, site, plan)
+    categoryid = site.category.id if site.category else None
+    role = config.roles.service
     if course is None:
-        if len(plan.problems) > conflicts_before:
+        if found.by_shortname is not None:
             return state  # the short name is taken: nothing more to plan for this module
-        check = check_template(client, template, mc.template_shortname)
-        state.template_check = check
-        state.template = check.course
-        if check.course is None:
+        check = found.template
+        state.template = check.course if check is not None else None
+        if check is None or check.course is None:
             plan.problems.append(
                 Problem(
                     f"template course {mc.template_shortname} not found on the site, so {mc.shortname} cannot "
@@ -328,96 +226,90 @@ def _plan_course(
                 )
             )
             return state
-        state.sections = check.sections
-        fields = desired_course_fields(mc, categoryid)
         plan.changes.append(
-            Change(
-                "create_course",
-                f"course {mc.shortname}",
-                f"no course with ID number {mc.idnumber}: copy template {mc.template_shortname} without user "
-                f"data, then set ID number, dates ({mc.start:%d.%m.%Y} – {mc.end:%d.%m.%Y}), visibility and "
-                "group mode",
-                mc.key,
-                {"template_id": check.course.id, "fields": fields},
+            CreateCourse(
+                target=f"course {mc.shortname}",
+                reason=f"no course with ID number {mc.idnumber}: copy template {mc.template_shortname} without "
+                f"user data, then set ID number, dates ({mc.start:%d.%m.%Y} – {mc.end:%d.%m.%Y}), visibility "
+                "and group mode",
+                module=mc.key,
+                template_id=check.course.id,
+                fields=desired_course_fields(mc, categoryid),
             )
         )
         plan.changes.append(
-            Change(
-                "enrol_service",
-                f"service account in {mc.shortname}",
-                f"the token's user needs an active enrolment (role {config.roles.service}) to read activity "
-                "data (field note 9)",
-                mc.key,
-                {"userid": plan.service_userid, "roleid": config.roles.service},
+            EnrolService(
+                target=f"service account in {mc.shortname}",
+                reason=f"the token's user needs an active enrolment (role {role}) to read activity data "
+                "(field note 9)",
+                module=mc.key,
+                courseid=None,
+                userid=site.service_userid,
+                roleid=role,
             )
         )
+        sections = check.sections
+        keys = {cm.id: key for key, cm in check.activities.items()}
     else:
         diff = _course_diff(course, desired_course_fields(mc, categoryid))
         if categoryid is None:
             # The cohort category is made by this apply: the course moves into it (id known only then).
-            diff["categoryid"] = [course.categoryid, None]
+            diff["categoryid"] = (course.categoryid, None)
         if diff:
+            tz = config.cohort.timezone
             plan.changes.append(
-                Change(
-                    "update_course",
-                    f"course {mc.shortname} (id {course.id})",
-                    "; ".join(
-                        _describe(k, old, new, config.cohort.timezone) for k, (old, new) in diff.items()
-                    ),
-                    mc.key,
-                    {"courseid": course.id, "fields": {k: new for k, (_, new) in diff.items()}},
+                UpdateCourse(
+                    target=f"course {mc.shortname} (id {course.id})",
+                    reason="; ".join(_describe(k, old, new, tz) for k, (old, new) in diff.items()),
+                    module=mc.key,
+                    courseid=course.id,
+                    fields={k: new for k, (_, new) in diff.items()},
                 )
             )
-        state.sections = get_contents(client, course.id)
-        roles = service_roles(client, course.id, plan.service_userid)
-        if roles is None or config.roles.service not in roles:
+        roles = found.service_roles
+        if roles is None or role not in roles:
             why = (
                 "not enrolled (or the enrolment is suspended)"
                 if roles is None
                 else f"enrolled with roles {sorted(roles)} only"
             )
             plan.changes.append(
-                Change(
-                    "enrol_service",
-                    f"service account in {mc.shortname}",
-                    f"the token's user is {why}; it needs role {config.roles.service} to read activity data "
-                    "(field note 9)",
-                    mc.key,
-                    {"userid": plan.service_userid, "roleid": config.roles.service, "courseid": course.id},
+                EnrolService(
+                    target=f"service account in {mc.shortname}",
+                    reason=f"the token's user is {why}; it needs role {role} to read activity data (field note 9)",
+                    module=mc.key,
+                    courseid=course.id,
+                    userid=site.service_userid,
+                    roleid=role,
                 )
             )
-        state.groups = get_course_groups(client, course.id)
-    _plan_sections(template, state, plan)
-    _plan_dates(client, config, state, plan)
+        sections = found.sections
+        keys = {cmid: key for cmid, key in found.activity_keys.items() if key}
+    _plan_sections(template, mc, course, sections, plan)
+    _plan_dates(config, mc, sections, keys, plan)
     return state
 
 
-def service_roles(client: MoodleClient, courseid: int, userid: int) -> set[int] | None:
-    """Role ids of the service account's *active* enrolment, or None when it has none.
-
-    ``onlyactive=1`` leaves suspended enrolments out (field note 21), so a suspended enrolment counts as
-    none; enrolling again reactivates it (field note 22). One request per course, only ids and roles asked.
-    """
-    for user in get_enrolled_users(client, courseid, onlyactive=True, userfields=("id", "roles")):
-        if user.id == userid:
-            return user.roleids
-    return None
-
-
-def _plan_sections(template: ModuleTemplate, state: CourseState, plan: Plan) -> None:
-    mc = state.desired
+def _plan_sections(
+    template: ModuleTemplate,
+    mc: ModuleCourse,
+    course: Course | None,
+    sections: Sequence[Section],
+    plan: ProvisionPlan,
+) -> None:
+    """Sections as in the template file: added when the course (or the template to copy) has fewer, titled."""
     # Subsections (delegated sections) are listed after the course's own sections; they are not numbered ones.
-    have = [s for s in state.sections if not s.component]
+    have = [s for s in sections if not s.component]
     missing = len(template.sections) - len(have)
-    courseid = state.course.id if state.course else None
+    courseid = course.id if course else None
     if missing > 0:
         plan.changes.append(
-            Change(
-                "add_sections",
-                f"{missing} section(s) in {mc.shortname}",
-                f"the template file has {len(template.sections)} sections, the course {len(have)}",
-                mc.key,
-                {"courseid": courseid, "count": missing},
+            AddSections(
+                target=f"{missing} section(s) in {mc.shortname}",
+                reason=f"the template file has {len(template.sections)} sections, the course {len(have)}",
+                module=mc.key,
+                courseid=courseid,
+                count=missing,
             )
         )
     for number, spec in enumerate(template.sections):
@@ -430,52 +322,63 @@ def _plan_sections(template: ModuleTemplate, state: CourseState, plan: Plan) -> 
             else f"title «{current.name}» differs from {template.key}.yaml"
         )
         plan.changes.append(
-            Change(
-                "rename_section",
-                f"section {number} of {mc.shortname}: «{spec.title}»",
-                reason,
-                mc.key,
-                {
-                    "courseid": courseid,
-                    "number": number,
-                    # Only known for an existing course; a new course's sections are read after the copy.
-                    "section_id": current.id if current is not None and state.course is not None else None,
-                    "title": spec.title,
-                    "format": mc.format,
-                },
+            RenameSection(
+                target=f"section {number} of {mc.shortname}: «{spec.title}»",
+                reason=reason,
+                module=mc.key,
+                courseid=courseid,
+                number=number,
+                # Only known for an existing course; a new course's sections are read after the copy.
+                section_id=current.id if current is not None and course is not None else None,
+                title=spec.title,
+                format=mc.format,
             )
         )
 
 
-def _plan_dates(client: MoodleClient, config: AccelConfig, state: CourseState, plan: Plan) -> None:
-    mc = state.desired
-    keys_by_cmid: dict[int, str] = {}
-    if state.template_check is not None:
-        keys_by_cmid = {cm.id: key for key, cm in state.template_check.activities.items()}
-    for sec in state.sections:
+def _plan_dates(
+    config: AccelConfig,
+    mc: ModuleCourse,
+    sections: Sequence[Section],
+    keys: Mapping[int, str],
+    plan: ProvisionPlan,
+) -> None:
+    """A warning per activity date outside the course's dates (``keys``: activity ID numbers by module id)."""
+    for sec in sections:
         for mod in sec.modules:
-            outside = [
-                d for d in mod.dates if d.timestamp and not (mc.startdate <= d.timestamp <= mc.enddate)
-            ]
-            if not outside:
-                continue
-            key = keys_by_cmid.get(mod.id)
-            if key is None and state.course is not None:
-                key = get_course_module(client, mod.id).idnumber or None
-            for d in outside:
-                plan.date_warnings.append(
-                    DateWarning(
-                        mc.key,
-                        mc.shortname,
-                        mod.name,
-                        key,
-                        d.label.rstrip(": ") or d.dataid,
-                        d.timestamp,
-                        mc.startdate,
-                        mc.enddate,
-                        config.cohort.timezone,
+            for d in outside_course(mod.dates, mc):
+                plan.warnings.append(
+                    DateWarning.of(
+                        module=mc.key,
+                        course=mc.shortname,
+                        activity=mod.name,
+                        key=keys.get(mod.id),
+                        what=d.label.rstrip(": ") or d.dataid,
+                        timestamp=d.timestamp,
+                        course_start=mc.startdate,
+                        course_end=mc.enddate,
+                        tz=config.cohort.timezone,
                     )
                 )
+
+
+def _plan_interrupted_copies(
+    wanted: Sequence[ModuleCourse], site: ProvisionSite, plan: ProvisionPlan
+) -> None:
+    """Course copies the server never finished: core_course_duplicate_course restores the template into a
+    new course named after the template (its short name with ``_N``, «… copy N») and renames it only at the
+    end, so a server stopped during the restore leaves such a course in the cohort category, without an ID
+    number and perhaps with part of the content. It is not the cohort's course: it is reported, never used
+    or deleted (only an administrator knows nothing else depends on it)."""
+    in_use = {course.id for key in site.modules if (course := site.course(key)) is not None}
+    for course in site.category_courses:
+        if course.idnumber or course.id in in_use:
+            continue
+        shortname = html.unescape(course.shortname)
+        for mc in wanted:
+            if re.fullmatch(re.escape(mc.template_shortname) + r"_\d+", shortname):
+                plan.warnings.append(InterruptedCopy.of(course, mc.template_shortname, mc.key))
+                break
 
 
 def _text(description: str | None) -> str:
@@ -490,29 +393,36 @@ def _event_signature(
     return (course_key, groupid, kind, html.unescape(name).strip(), start, duration, text)
 
 
-def _plan_events(config: AccelConfig, plan: Plan, *, existing_courses_only: bool = False) -> None:
+def _plan_events(
+    config: AccelConfig, site: ProvisionSite, plan: ProvisionPlan, *, existing_courses_only: bool = False
+) -> None:
+    """The schedule's events against the calendar: those missing are created, those made by provisioning
+    but no longer in the schedule (or changed, or twice there) deleted; people's own events are left alone."""
+    groups = {key: found.groups for key, found in site.modules.items()}
     #: signature -> the scheduled event and the event to create when the calendar lacks it
-    wanted: dict[tuple[Any, ...], tuple[ScheduledEvent, dict[str, Any]]] = {}
+    wanted: dict[tuple[Any, ...], tuple[ScheduledEvent, NewEvent]] = {}
     for ev in config.scheduled_events():
         state = plan.courses[ev.module]
         mc = state.desired
         if existing_courses_only and state.course is None:
             continue  # the course is made by `accel provision`, and its events with it
         if not (mc.startdate <= ev.timestart <= mc.enddate):
-            plan.notes.append(
+            plan.note(
                 f"{ev.kind} «{ev.title}» ({ev.start:%d.%m.%Y %H:%M}) is outside the dates of {mc.shortname} "
                 f"({mc.start:%d.%m.%Y} – {mc.end:%d.%m.%Y}); it is put in the calendar anyway. Check the date in "
-                "the configuration."
+                "the configuration.",
+                ev.module,
             )
         groupid = 0
         if ev.team:
-            group = next((g for g in state.groups if team_key(g.name) == team_key(ev.team)), None)
+            group = next((g for g in groups[ev.module] if team_key(g.name) == team_key(ev.team)), None)
             if group is None:
-                where = state.desired.shortname
-                plan.notes.append(
+                plan.note(
                     f"consultation «{ev.title}» ({ev.start:%d.%m.%Y %H:%M}) waits for team «{ev.team}»: no such "
-                    f"group in {where} yet. It is created once the roster sync makes the team: by the service's "
-                    "roster job itself, or run `accel provision --apply` after `accel roster sync --apply`."
+                    f"group in {mc.shortname} yet. It is created once the roster sync makes the team: by the "
+                    "service's roster job itself, or run `accel provision --apply` after `accel roster sync "
+                    "--apply`.",
+                    ev.module,
                 )
                 continue
             groupid = group.id
@@ -522,22 +432,19 @@ def _plan_events(config: AccelConfig, plan: Plan, *, existing_courses_only: bool
         )
         wanted[sig] = (
             ev,
-            {
-                "name": ev.title,
-                "groupid": groupid or None,
-                "eventtype": "group" if groupid else "course",
-                "timestart": ev.timestart,
-                "timeduration": ev.timeduration,
-                "description": desc,
-                "format": 1,
-                "visible": 1,
-            },
+            NewEvent(
+                name=ev.title,
+                groupid=groupid or None,
+                timestart=ev.timestart,
+                timeduration=ev.timeduration,
+                description=desc,
+            ),
         )
 
     existing: dict[tuple[Any, ...], list[CalendarEvent]] = {}
     key_by_courseid = {st.course.id: key for key, st in plan.courses.items() if st.course is not None}
-    group_course = {g.id: key for key, st in plan.courses.items() for g in st.groups}
-    for event in plan.events:
+    group_course = {g.id: key for key, module_groups in groups.items() for g in module_groups}
+    for event in site.events:
         kind = event_kind(event.description)
         if kind is None or event.modulename:
             continue  # not made by provisioning: left alone
@@ -556,7 +463,7 @@ def _plan_events(config: AccelConfig, plan: Plan, *, existing_courses_only: bool
         )
         existing.setdefault(sig, []).append(event)
 
-    for sig, (ev, event_fields) in wanted.items():
+    for sig, (ev, new_event) in wanted.items():
         found = existing.get(sig)
         if found:
             found.pop(0)  # matched; any further copies are duplicates and are deleted below
@@ -564,98 +471,54 @@ def _plan_events(config: AccelConfig, plan: Plan, *, existing_courses_only: bool
         state = plan.courses[ev.module]
         scope = f"team «{ev.team}»" if ev.team else "whole course"
         plan.changes.append(
-            Change(
-                "create_event",
-                f"{ev.kind} «{ev.title}» {ev.start:%d.%m.%Y %H:%M}, {ev.duration_minutes} min",
-                f"in the schedule, not in the calendar of {state.desired.shortname} ({scope})",
-                ev.module,
-                {
-                    "courseid": state.course.id if state.course else None,
-                    "event": event_fields,
-                    "team": ev.team,
-                },
+            CreateEvent(
+                target=f"{ev.kind} «{ev.title}» {ev.start:%d.%m.%Y %H:%M}, {ev.duration_minutes} min",
+                reason=f"in the schedule, not in the calendar of {state.desired.shortname} ({scope})",
+                module=ev.module,
+                courseid=state.course.id if state.course else None,
+                event=new_event,
+                team=ev.team,
             )
         )
     for events in existing.values():
         for event in events:
             plan.changes.append(
-                Change(
-                    "delete_event",
-                    f"event «{event.name}» (id {event.id})",
-                    "made by provisioning but no longer in the schedule (or changed, or a duplicate)",
-                    None,
-                    {"eventid": event.id},
+                DeleteEvent(
+                    target=f"event «{event.name}» (id {event.id})",
+                    reason="made by provisioning but no longer in the schedule (or changed, or a duplicate)",
+                    eventid=event.id,
                 )
             )
 
 
-def compute_plan(client: MoodleClient, config: AccelConfig, templates: Mapping[str, ModuleTemplate]) -> Plan:
+# -- read and plan together ----------------------------------------------------------------------------------
+
+
+def compute_plan(
+    client: MoodleClient, config: AccelConfig, templates: Mapping[str, ModuleTemplate]
+) -> ProvisionPlan:
     """Read the site and list what must change for the cohort to be as configured. Writes nothing."""
-    service_userid = client.site_userid()
-    categories = get_categories_by_idnumber(client, config.category_idnumber)
-    category = next((c for c in categories if c.idnumber == config.category_idnumber), None)
-    plan = Plan(
-        cohort=config.cohort.code,
-        cohort_name=config.cohort.name,
-        category=category,
-        courses={},
-        service_userid=service_userid,
-    )
-    if category is None:
-        plan.changes.append(
-            Change(
-                "create_category",
-                f"category «{config.category.name}»",
-                f"no category with ID number {config.category_idnumber}",
-                None,
-                {
-                    "name": config.category.name,
-                    "idnumber": config.category_idnumber,
-                    "parent": config.category.parent,
-                    "description": config.category.description,
-                },
-            )
-        )
-    for mc in module_courses(config, templates):
-        plan.courses[mc.key] = _plan_course(client, config, templates[mc.key], mc, category, plan)
-    _read_and_plan_events(client, config, plan)
-    return plan
+    return plan_provision(config, templates, read_site(client, config, templates))
 
 
-def _read_and_plan_events(client: MoodleClient, config: AccelConfig, plan: Plan, **options: bool) -> None:
-    existing_ids = [st.course.id for st in plan.courses.values() if st.course is not None]
-    group_ids = [g.id for st in plan.courses.values() for g in st.groups]
-    # Two reads inside: asked together with the courses, the group events would be dropped (field note 23)
-    # and every team consultation planned again on each run.
-    plan.events = get_events(client, courseids=existing_ids, groupids=group_ids)
-    _plan_events(config, plan, **options)
-
-
-def compute_events_plan(client: MoodleClient, config: AccelConfig) -> Plan:
+def compute_events_plan(client: MoodleClient, config: AccelConfig) -> ProvisionPlan:
     """The events part of the provisioning plan alone: what `accel provision` would do to the calendar.
 
     For the roster sync, which makes the teams a team consultation waits for: after an apply that made groups
-    the service's roster job carries out this plan's team events (:func:`team_events`, with ``sync.provision.apply.apply_plan``),
-    and `accel roster sync --apply` says which team events now wait. The cohort's courses are found by ID number; one not on the site yet is left
-    to `accel provision` with its events. Same planning code as :func:`compute_plan`; writes nothing.
-    Calls: core_course_get_courses_by_field, core_group_get_course_groups, core_calendar_get_calendar_events.
+    the service's roster job carries out this plan's team events (:func:`team_events`, with
+    ``sync.provision.apply.apply_plan``), and `accel roster sync --apply` says which team events now wait.
+    The cohort's courses are found by ID number; one not on the site yet is left to `accel provision` with its
+    events. The same three steps as :func:`compute_plan` (read_site in the events scope, plan_provision);
+    writes nothing. Calls: core_course_get_courses_by_field, core_group_get_course_groups,
+    core_calendar_get_calendar_events.
     """
-    plan = Plan(cohort=config.cohort.code, cohort_name=config.cohort.name, category=None, courses={})
-    for mc in module_courses(config):
-        state = CourseState(desired=mc)
-        state.course = get_course_by_field(client, "idnumber", mc.idnumber)
-        if state.course is None:
-            plan.notes.append(f"{mc.shortname} is not on the site yet: `accel provision --apply` makes it")
-        else:
-            state.groups = get_course_groups(client, state.course.id)
-        plan.courses[mc.key] = state
-    _read_and_plan_events(client, config, plan, existing_courses_only=True)
-    return plan
+    templates = load_templates(config.templates_dir())
+    return plan_provision(config, templates, read_site(client, config, templates, scope="events"))
 
 
-def team_events(plan: Plan) -> list[Change]:
+def team_events(plan: ProvisionPlan) -> list[CreateEvent]:
     """The plan's team consultations to create: group events whose team has a group now."""
-    return [c for c in plan.changes if c.action == "create_event" and c.data["event"].get("groupid")]
+    return [c for c in plan.of(CreateEvent) if c.event.groupid]
 
 
 def has_team_events(config: AccelConfig) -> bool:
@@ -669,4 +532,4 @@ def waiting_team_events(client: MoodleClient, config: AccelConfig) -> list[str]:
     """
     if not has_team_events(config):
         return []
-    return [f"{c.target} (team «{c.data['team']}»)" for c in team_events(compute_events_plan(client, config))]
+    return [f"{c.target} (team «{c.team}»)" for c in team_events(compute_events_plan(client, config))]

@@ -4,22 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sync.provision.plan import Change, Plan
+from sync.provision.changes import ProvisionChange, ProvisionPlan
 from sync.provision.templates import CANNOT_CREATE_ACTIVITIES, TemplateCheck
 
 
-def _label(change: Change) -> str:
+def _label(change: ProvisionChange) -> str:
     """The change's kind for people: ``create_course`` -> ``create course``."""
-    return change.action.replace("_", " ")
+    return change.kind.replace("_", " ")
 
 
 def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def render_plan(plan: Plan, *, apply_hint: bool = True) -> str:
+def render_plan(plan: ProvisionPlan, *, apply_hint: bool = True) -> str:
     lines: list[str] = []
-    changes = plan.ordered_changes()
+    changes = plan.ordered()
     head = f"Plan for cohort {plan.cohort} ({plan.cohort_name}): "
     head += "no changes, the site matches the configuration." if not changes else f"{len(changes)} change(s)."
     lines.append(head)
@@ -36,12 +36,19 @@ def render_plan(plan: Plan, *, apply_hint: bool = True) -> str:
         lines.append("")
         lines.append("Problems (apply refuses to start until they are fixed):")
         for p in plan.problems:
-            lines.append(f"  - [{p.module or 'cohort'}] {p.message}")
+            lines.append(f"  - [{p.subject or 'cohort'}] {p.message}")
     if plan.date_warnings:
         lines.append("")
         lines.append("Warnings: activity dates outside their course's dates (field note 15):")
         for w in plan.date_warnings:
             lines.append(f"  - {w.message}")
+    if plan.interrupted_copies:
+        lines.append("")
+        lines.append(
+            "Warnings: course copies interrupted before they were finished (accel neither uses nor deletes them):"
+        )
+        for copy in plan.interrupted_copies:
+            lines.append(f"  - {copy.message}")
     if plan.notes:
         lines.append("")
         lines.append("Notes:")
@@ -56,7 +63,7 @@ def render_plan(plan: Plan, *, apply_hint: bool = True) -> str:
     return "\n".join(lines)
 
 
-def render_progress(done: int, total: int, change: Change) -> str:
+def render_progress(done: int, total: int, change: ProvisionChange) -> str:
     return f"[{done}/{total}] {_label(change)}: {change.target}"
 
 

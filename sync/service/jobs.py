@@ -209,9 +209,9 @@ def _team_events_after_sync(context: JobContext, outcome: SyncOutcome) -> str:
     plan = compute_events_plan(context.client(), context.config)
     created = team_events(plan)
     if created:
-        apply_plan(context.client(), replace(plan, changes=created))
+        apply_plan(context.client(), replace(plan, changes=[*created]))
         for change in created:
-            log.info("calendar: created %s (team «%s»)", change.target, change.data.get("team"))
+            log.info("calendar: created %s (team «%s»)", change.target, change.team)
     context.set_state("team_events_due", None)
     detail = f"; calendar: {len(created)} team event(s) created" if created else ""
     others = len(plan.changes) - len(created)

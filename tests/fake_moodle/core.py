@@ -117,12 +117,17 @@ def as_list(value: Any) -> list[Any]:
     raise invalid_parameter()
 
 
+#: Faults a handler produces itself, halfway through its work (see FakeMoodle.take_fault).
+IN_HANDLER = frozenset({"killed-mid-restore"})
+
+
 @dataclass
 class Injected:
     """A failure to produce on a future call of ``wsfunction``."""
 
     wsfunction: str
-    #: "connection", "timeout", "http503", "html", "notice", "drop-after-apply", "invalidresponse-after-apply"
+    #: "connection", "timeout", "http503", "html", "notice", "drop-after-apply", "invalidresponse-after-apply";
+    #: and those a handler produces itself (IN_HANDLER): "killed-mid-restore" (core_course_duplicate_course)
     kind: str
     remaining: int = 1
 
@@ -260,6 +265,14 @@ class FakeMoodle:
         """Make the next ``times`` calls of ``wsfunction`` fail the way ``kind`` says."""
         self.injected.append(Injected(wsfunction, kind, times))
 
+    def take_fault(self, wsfunction: str, kind: str) -> bool:
+        """For a handler that produces a fault of its own (IN_HANDLER): whether one is due now (used up)."""
+        for fault in self.injected:
+            if fault.wsfunction == wsfunction and fault.kind == kind and fault.remaining > 0:
+                fault.remaining -= 1
+                return True
+        return False
+
     def is_enrolled(self, courseid: int, userid: int, *, active_only: bool = False) -> bool:
         enrolment = self.enrolments.get((courseid, userid))
         return enrolment is not None and not (active_only and enrolment["suspended"])
@@ -303,6 +316,7 @@ class FakeMoodle:
                 fault.wsfunction == wsfunction
                 and fault.remaining > 0
                 and not fault.kind.endswith("-after-apply")
+                and fault.kind not in IN_HANDLER
             ):
                 fault.remaining -= 1
                 return self._injected(fault)

@@ -5,7 +5,10 @@ core_update_inplace_editable, core_calendar_*). Behaviour that matters for provi
 - core_course_duplicate_course copies sections and modules (keeping ID numbers and dates, field note 15),
   each module with a new course module id and a new instance id (its settings record copied: assignment,
   choice options, database fields, survey items, forum), no users and no user data, no course ID number;
-  a taken short name fails with ``shortnametaken``;
+  a taken short name fails with ``shortnametaken``; the injected fault ``killed-mid-restore`` stops the server
+  during the restore, as a killed PHP server does: the new course stays under the restore's own names (the
+  template's short name with ``_N``, «… copy N», restore_dbops::calculate_course_names), without an ID number
+  and with part of the content (the sections, no activity), and the answer never arrives;
 - core_course_update_courses reports per-course failures only as warnings (field note 8);
 - core_calendar_get_calendar_events returns course events (``groupid`` null) of the courses asked; group
   events come back only for the groups asked *without* course ids: asked together, the real server drops
@@ -19,6 +22,8 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
+
+import requests
 
 from tests.fake_moodle.core import (
     FakeMoodle,
@@ -287,6 +292,9 @@ def _duplicate_course(site: FakeMoodle, params: dict[str, Any]) -> dict[str, Any
     taken = find_course(site, "shortname", shortname)
     if taken is not None:
         raise Fault("shortnametaken", f"Short name is already used for another course ({taken['fullname']})")
+    if site.take_fault("core_course_duplicate_course", "killed-mid-restore"):
+        _leave_half_restored_copy(site, source, categoryid)
+        raise requests.exceptions.ConnectionError("the server stopped during the restore (injected)")
     new_id = site.next_id("course")
     site.courses[new_id] = {
         **source,
@@ -321,6 +329,33 @@ def _duplicate_course(site: FakeMoodle, params: dict[str, Any]) -> dict[str, Any
         }
         _copy_activity_settings(site, cm["modname"], cm["instance"], instance, cmid, new_id)
     return {"id": new_id, "shortname": shortname}
+
+
+def _leave_half_restored_copy(site: FakeMoodle, source: dict[str, Any], categoryid: int) -> None:
+    """What a server killed during core_course_duplicate_course's restore leaves: the new course under the
+    names the restore gave it (the names are given back only after the restore), its sections, no activity."""
+    counter = 1
+    while any(
+        c["shortname"] == f"{source['shortname']}_{counter}"
+        or c["fullname"] == f"{source['fullname']} copy {counter}"
+        for c in site.courses.values()
+    ):
+        counter += 1
+    new_id = site.next_id("course")
+    site.courses[new_id] = {
+        **source,
+        "id": new_id,
+        "shortname": f"{source['shortname']}_{counter}",
+        "fullname": f"{source['fullname']} copy {counter}",
+        "displayname": f"{source['fullname']} copy {counter}",
+        "idnumber": "",
+        "categoryid": categoryid,
+        "timecreated": site.now,
+        "timemodified": site.now,
+    }
+    site.sections[new_id] = [
+        {**sec, "id": next_section_id(site)} for sec in site.sections.get(source["id"], [])
+    ]
 
 
 def _copy_activity_settings(
