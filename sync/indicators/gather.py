@@ -11,8 +11,12 @@ number of people (about 40 for a cohort of three courses):
 - per activity: its ID number when the gradebook does not give it (``core_course_get_course_module``), and its
   results (vote counts, database entries, survey answers).
 
-Activities are found by their ID numbers (program.md); a missing activity, course or answer becomes a note in
-the snapshot, and every warning Moodle gives is kept, so the report can say what it could not count.
+Activities are found by their ID numbers (program.md, ``sync.indicators.program``); a missing activity,
+course or answer becomes a note in the snapshot, and every warning Moodle gives is kept, so the report can say
+what it could not count.
+
+:func:`gather` runs one step per part of the cohort, in this order: courses, people (enrolments), groups
+(teams, members, districts), gradebook, activities, submissions, answers (vote, pledges, surveys), calendar.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import logging
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
 
@@ -32,9 +37,10 @@ from integration.courses import get_course_by_field, get_course_module
 from integration.enrol import get_enrolled_users
 from integration.errors import InvalidToken, MoodleError, RecordNotFound
 from integration.groups import get_course_groupings, get_course_groups, get_group_members, get_groupings
-from integration.transport import MoodleClient
+from integration.transport import MoodleClient, MoodleWarning
 from sync.core.config import AccelConfig
 from sync.core.vocabulary import event_kind, idnumber_prefix
+from sync.indicators.program import PROGRAM_ACTIVITIES, SURVEY_KEYS, SURVEY_LABELS
 from sync.indicators.snapshot import (
     Activity,
     CalendarEvent,
@@ -56,27 +62,145 @@ from sync.indicators.snapshot import (
 
 log = logging.getLogger(__name__)
 
-# The program's activities (program.md): ID number -> (module key, Moodle module type).
-PROGRAM_ACTIVITIES: dict[str, tuple[str, str]] = {
-    "m1-intro-forum": ("m1", "forum"),
-    "m1-idea": ("m1", "assign"),
-    "m1-concept": ("m1", "assign"),
-    "m1-fundraising": ("m1", "assign"),
-    "m1-survey": ("m1", "feedback"),
-    "m2-questions": ("m2", "forum"),
-    "m2-consultations": ("m2", "assign"),
-    "m2-final-project": ("m2", "assign"),
-    "m3-pitch": ("m3", "assign"),
-    "m3-vote": ("m3", "choice"),
-    "m3-pledges": ("m3", "data"),
-    "m3-survey": ("m3", "feedback"),
-}
-SURVEY_KEYS = ("m1-survey", "m3-survey")
-
-
 #: Only the fields the indicators use: the full profiles (enrolled courses, groups, preferences) of a large
 #: cohort would make each enrolment answer many times bigger.
 PEOPLE_FIELDS = ("id", "fullname", "firstname", "lastname", "idnumber", "city", "roles")
+
+_T = TypeVar("_T")
+
+
+def gather(client: MoodleClient, config: AccelConfig, *, now: int | None = None) -> Snapshot:
+    """Read the cohort from Moodle into a snapshot (nothing is written to the site).
+
+    The steps below run in this order, each reading all the cohort's courses at once where Moodle allows it.
+    """
+    taken_at = int(time.time()) if now is None else now
+    warnings_before = len(client.warnings)
+    requests_before = client.request_count
+    notes: list[GatherNote] = []
+
+    courses = _read_courses(client, config, notes)
+    people, enrolments = _read_people(client, courses)
+    teams = _read_teams(client, courses)
+    gradebook = _read_gradebook(client, courses)
+    found = _find_activities(client, courses, gradebook, notes)
+    submissions = _read_submissions(client, found.assignment_keys)
+    choices, pledges, surveys = _read_answers(client, found, notes)
+    events = _read_calendar(client, courses, teams)
+    _keep_moodle_warnings(client.warnings[warnings_before:], notes)
+
+    return Snapshot(
+        cohort=config.cohort.code,
+        site_url=client.url,
+        taken_at=taken_at,
+        student_roleid=config.roles.student,
+        mentor_roleid=config.roles.mentor,
+        courses=courses,
+        people=people,
+        enrolments=enrolments,
+        teams=teams,
+        activities=sorted(found.activities.values(), key=lambda a: a.key),
+        submissions=submissions,
+        grades=gradebook.rows,
+        events=events,
+        choices=choices,
+        pledges=pledges,
+        surveys=surveys,
+        notes=notes,
+        request_count=client.request_count - requests_before,
+    )
+
+
+def _note(notes: list[GatherNote], kind: str, text: str) -> None:
+    log.info("gather: %s", text)
+    notes.append(GatherNote(kind=kind, text=text))
+
+
+def _ids(courses: Sequence[CourseSnap]) -> list[int]:
+    """The Moodle ids of the courses found on the site."""
+    return [c.id for c in courses if c.id is not None]
+
+
+# -- courses ------------------------------------------------------------------------------------------------
+
+
+def _read_courses(client: MoodleClient, config: AccelConfig, notes: list[GatherNote]) -> list[CourseSnap]:
+    """The cohort's module courses, found by short name; a course not on the site is kept with the
+    configuration's names and dates (id None) and a note.
+
+    Calls: core_course_get_courses_by_field, once per course.
+    """
+    courses: list[CourseSnap] = []
+    for mc in module_courses(config):
+        found = get_course_by_field(client, "shortname", mc.shortname)
+        if found is None:
+            _note(notes, "missing_course", f"Курс {mc.shortname} ({mc.fullname}) не найден на сайте.")
+        courses.append(
+            CourseSnap(
+                key=mc.key,
+                number=mc.number,
+                id=found.id if found else None,
+                shortname=mc.shortname,
+                fullname=found.fullname if found else mc.fullname,
+                idnumber=found.idnumber if found else mc.idnumber,
+                startdate=(found.startdate if found and found.startdate else mc.startdate),
+                enddate=(found.enddate if found and found.enddate else mc.enddate),
+            )
+        )
+    return courses
+
+
+# -- people -------------------------------------------------------------------------------------------------
+
+
+def _read_people(client: MoodleClient, courses: Sequence[CourseSnap]) -> tuple[list[Person], list[Enrolment]]:
+    """Everyone enrolled in the courses (by user id) and their enrolments, active or suspended.
+
+    Calls: core_enrol_get_enrolled_users, twice per course.
+    """
+    people: dict[int, Person] = {}
+    enrolments: list[Enrolment] = []
+    for cid in _ids(courses):
+        everyone = get_enrolled_users(client, cid, userfields=PEOPLE_FIELDS)
+        # Suspended enrolments are told apart only by this second read (field note 21).
+        active = {u.id for u in get_enrolled_users(client, cid, onlyactive=True, userfields=("id",))}
+        for u in everyone:
+            name = u.fullname or f"{u.firstname} {u.lastname}".strip()
+            people.setdefault(
+                u.id, Person(id=u.id, fullname=name, idnumber=u.idnumber or "", city=u.city or "")
+            )
+            enrolments.append(
+                Enrolment(
+                    courseid=cid,
+                    userid=u.id,
+                    roleids=[r.roleid for r in u.roles],
+                    roles=[r.shortname for r in u.roles],
+                    active=u.id in active,
+                )
+            )
+    return sorted(people.values(), key=lambda p: p.id), enrolments
+
+
+# -- groups -------------------------------------------------------------------------------------------------
+
+
+def _read_teams(client: MoodleClient, courses: Sequence[CourseSnap]) -> list[Team]:
+    """The courses' groups (the teams) with their members and district.
+
+    Calls: core_group_get_course_groups once per course, then core_group_get_group_members for all groups
+    at once, then the districts' calls (:func:`_districts`).
+    """
+    teams = [
+        Team(id=g.id, courseid=cid, name=g.name, idnumber=g.idnumber, description=g.description)
+        for cid in _ids(courses)
+        for g in get_course_groups(client, cid)
+    ]
+    members = {m.groupid: m.userids for m in get_group_members(client, [t.id for t in teams])}
+    districts = _districts(client, courses)
+    for t in teams:
+        t.member_ids = members.get(t.id, [])
+        t.district = districts.get(t.id, "")
+    return teams
 
 
 def _districts(client: MoodleClient, courses: Sequence[CourseSnap]) -> dict[int, str]:
@@ -105,84 +229,34 @@ def _districts(client: MoodleClient, courses: Sequence[CourseSnap]) -> dict[int,
     return out
 
 
-def _note(notes: list[GatherNote], kind: str, text: str) -> None:
-    log.info("gather: %s", text)
-    notes.append(GatherNote(kind=kind, text=text))
+# -- gradebook ----------------------------------------------------------------------------------------------
 
 
-def gather(client: MoodleClient, config: AccelConfig, *, now: int | None = None) -> Snapshot:
-    """Read the cohort from Moodle into a snapshot (nothing is written to the site)."""
-    taken_at = int(time.time()) if now is None else now
-    warnings_before = len(client.warnings)
-    requests_before = client.request_count
-    notes: list[GatherNote] = []
+@dataclass
+class _Gradebook:
+    """The courses' gradebooks: every user's grade rows of the activities that have an ID number, and what
+    the gradebook says about each activity (its ID number and maximum grade, by course module id)."""
 
-    # -- courses -----------------------------------------------------------------------------------------
-    courses: list[CourseSnap] = []
-    for mc in module_courses(config):
-        found = get_course_by_field(client, "shortname", mc.shortname)
-        if found is None:
-            _note(notes, "missing_course", f"Курс {mc.shortname} ({mc.fullname}) не найден на сайте.")
-        courses.append(
-            CourseSnap(
-                key=mc.key,
-                number=mc.number,
-                id=found.id if found else None,
-                shortname=mc.shortname,
-                fullname=found.fullname if found else mc.fullname,
-                idnumber=found.idnumber if found else mc.idnumber,
-                startdate=(found.startdate if found and found.startdate else mc.startdate),
-                enddate=(found.enddate if found and found.enddate else mc.enddate),
-            )
-        )
-    course_ids = [c.id for c in courses if c.id is not None]
-    key_of_course = {c.id: c.key for c in courses if c.id is not None}
+    rows: list[GradeRecord] = field(default_factory=list)
+    idnumber_by_cmid: dict[int, str] = field(default_factory=dict)
+    grademax_by_cmid: dict[int, float | None] = field(default_factory=dict)
 
-    # -- people, enrolments, teams -----------------------------------------------------------------------
-    people: dict[int, Person] = {}
-    enrolments: list[Enrolment] = []
-    for cid in course_ids:
-        everyone = get_enrolled_users(client, cid, userfields=PEOPLE_FIELDS)
-        # Suspended enrolments are told apart only by this second read (field note 21).
-        active = {u.id for u in get_enrolled_users(client, cid, onlyactive=True, userfields=("id",))}
-        for u in everyone:
-            name = u.fullname or f"{u.firstname} {u.lastname}".strip()
-            people.setdefault(
-                u.id, Person(id=u.id, fullname=name, idnumber=u.idnumber or "", city=u.city or "")
-            )
-            enrolments.append(
-                Enrolment(
-                    courseid=cid,
-                    userid=u.id,
-                    roleids=[r.roleid for r in u.roles],
-                    roles=[r.shortname for r in u.roles],
-                    active=u.id in active,
-                )
-            )
-    teams = [
-        Team(id=g.id, courseid=cid, name=g.name, idnumber=g.idnumber, description=g.description)
-        for cid in course_ids
-        for g in get_course_groups(client, cid)
-    ]
-    members = {m.groupid: m.userids for m in get_group_members(client, [t.id for t in teams])}
-    districts = _districts(client, courses)
-    for t in teams:
-        t.member_ids = members.get(t.id, [])
-        t.district = districts.get(t.id, "")
 
-    # -- activities ----------------------------------------------------------------------------------------
-    activities: dict[str, Activity] = {}
-    grade_rows: list[GradeRecord] = []
-    idnumber_by_cmid: dict[int, str] = {}
-    grademax_by_cmid: dict[int, float | None] = {}
-    for cid in course_ids:
+def _read_gradebook(client: MoodleClient, courses: Sequence[CourseSnap]) -> _Gradebook:
+    """Every user's grades, feedback and grading times in one call per course: the only batch read with team
+    grades (field note 10).
+
+    Calls: gradereport_user_get_grade_items, once per course.
+    """
+    book = _Gradebook()
+    for cid in _ids(courses):
         for user in grades.get_course_grades(client, cid):
             for item in user.gradeitems:
                 if item.itemtype != "mod" or not item.idnumber or item.cmid is None:
                     continue
-                idnumber_by_cmid[item.cmid] = item.idnumber
-                grademax_by_cmid[item.cmid] = item.grademax
-                grade_rows.append(
+                book.idnumber_by_cmid[item.cmid] = item.idnumber
+                book.grademax_by_cmid[item.cmid] = item.grademax
+                book.rows.append(
                     GradeRecord(
                         key=item.idnumber,
                         courseid=cid,
@@ -194,37 +268,89 @@ def gather(client: MoodleClient, config: AccelConfig, *, now: int | None = None)
                         feedback=item.feedback or "",
                     )
                 )
+    return book
 
-    def idnumber_of(cmid: int) -> str:
-        if cmid not in idnumber_by_cmid:
+
+# -- activities ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Found:
+    """The program's activities found in the courses (by ID number), the assignments' keys by instance id, and
+    the courses' choices (the vote's settings)."""
+
+    activities: dict[str, Activity] = field(default_factory=dict)
+    assignment_keys: dict[int, str] = field(default_factory=dict)
+    choices: list[act.Choice] = field(default_factory=list)
+
+
+class _ActivityFinder:
+    """Keeps the activities whose ID number is one of the program's, noting a wrong type, a wrong module or
+    a duplicate."""
+
+    def __init__(
+        self,
+        client: MoodleClient,
+        courses: Sequence[CourseSnap],
+        gradebook: _Gradebook,
+        found: _Found,
+        notes: list[GatherNote],
+    ) -> None:
+        self.client = client
+        self.key_of_course = {c.id: c.key for c in courses if c.id is not None}
+        self.idnumber_by_cmid = gradebook.idnumber_by_cmid
+        self.found = found
+        self.notes = notes
+
+    def idnumber_of(self, cmid: int) -> str:
+        """The activity's ID number: the gradebook's, else core_course_get_course_module (one call each)."""
+        if cmid not in self.idnumber_by_cmid:
             try:
-                idnumber_by_cmid[cmid] = get_course_module(client, cmid).idnumber or ""
+                self.idnumber_by_cmid[cmid] = get_course_module(self.client, cmid).idnumber or ""
             except RecordNotFound:
-                idnumber_by_cmid[cmid] = ""
-        return idnumber_by_cmid[cmid]
+                self.idnumber_by_cmid[cmid] = ""
+        return self.idnumber_by_cmid[cmid]
 
-    def add_activity(cid: int, cmid: int, modname: str, instance: int, name: str, **extra: Any) -> str:
-        key = idnumber_of(cmid)
+    def add(self, cid: int, cmid: int, modname: str, instance: int, name: str, **extra: Any) -> str:
+        """Keep the activity if it is one of the program's; its key, or "" when it is not kept."""
+        key = self.idnumber_of(cmid)
         if key in PROGRAM_ACTIVITIES:
             module, expected = PROGRAM_ACTIVITIES[key]
             if expected != modname:
                 _note(
-                    notes,
+                    self.notes,
                     "wrong_type",
                     f"Активность «{key}» в курсе #{cid} — {modname}, ожидался {expected}.",
                 )
                 return ""
-            if key_of_course.get(cid) != module:
-                _note(notes, "wrong_course", f"Активность «{key}» найдена не в своём модуле (курс #{cid}).")
-            if key in activities:
-                _note(notes, "duplicate", f"ID «{key}» встречается несколько раз; взята первая активность.")
+            if self.key_of_course.get(cid) != module:
+                _note(
+                    self.notes, "wrong_course", f"Активность «{key}» найдена не в своём модуле (курс #{cid})."
+                )
+            if key in self.found.activities:
+                _note(
+                    self.notes, "duplicate", f"ID «{key}» встречается несколько раз; взята первая активность."
+                )
                 return ""
-            activities[key] = Activity(
+            self.found.activities[key] = Activity(
                 key=key, courseid=cid, cmid=cmid, modname=modname, instance=instance, name=name, **extra
             )
         return key
 
-    assignment_keys: dict[int, str] = {}
+
+def _find_activities(
+    client: MoodleClient, courses: Sequence[CourseSnap], gradebook: _Gradebook, notes: list[GatherNote]
+) -> _Found:
+    """The program's activities (program.md), found by their ID numbers in the courses; a missing one is a
+    note.
+
+    Calls, each once for all courses: mod_assign_get_assignments, mod_choice_get_choices_by_courses,
+    mod_data_get_databases_by_courses, mod_feedback_get_feedbacks_by_courses, mod_forum_get_forums_by_courses;
+    and core_course_get_course_module for an activity the gradebook does not name.
+    """
+    course_ids = _ids(courses)
+    found = _Found()
+    finder = _ActivityFinder(client, courses, gradebook, found, notes)
     for assign_course in assign.get_assignments(client, course_ids):
         for a in assign_course.assignments:
             # A feedback-only assignment (grade 0, "none") still has a gradebook item when feedback comments
@@ -235,8 +361,8 @@ def gather(client: MoodleClient, config: AccelConfig, *, now: int | None = None)
             if a.grade == 0:
                 grademax = None
             else:  # a scale (grade < 0) has its maximum only in the gradebook
-                grademax = grademax_by_cmid.get(a.cmid, float(a.grade) if a.grade > 0 else None)
-            key = add_activity(
+                grademax = gradebook.grademax_by_cmid.get(a.cmid, float(a.grade) if a.grade > 0 else None)
+            key = finder.add(
                 assign_course.id,
                 a.cmid,
                 "assign",
@@ -247,31 +373,41 @@ def gather(client: MoodleClient, config: AccelConfig, *, now: int | None = None)
                 duedate=a.duedate,
             )
             if key:
-                assignment_keys[a.id] = key
-    choices = [c for c in act.get_choices(client, course_ids) if c.course in key_of_course]
-    for c in choices:
-        add_activity(c.course, c.coursemodule, "choice", c.id, c.name)
+                found.assignment_keys[a.id] = key
+    key_of_course = finder.key_of_course
+    found.choices = [c for c in act.get_choices(client, course_ids) if c.course in key_of_course]
+    for c in found.choices:
+        finder.add(c.course, c.coursemodule, "choice", c.id, c.name)
     databases = [d for d in act.get_databases(client, course_ids) if d.course in key_of_course]
     for d in databases:
-        add_activity(d.course, d.coursemodule, "data", d.id, d.name)
+        finder.add(d.course, d.coursemodule, "data", d.id, d.name)
     feedbacks = [f for f in act.get_feedbacks(client, course_ids) if f.course in key_of_course]
     for f in feedbacks:
-        add_activity(f.course, f.coursemodule, "feedback", f.id, f.name)
+        finder.add(f.course, f.coursemodule, "feedback", f.id, f.name)
     for forum in act.get_forums(client, course_ids):
         if forum.course in key_of_course:
-            add_activity(forum.course, forum.cmid, "forum", forum.id, forum.name)
+            finder.add(forum.course, forum.cmid, "forum", forum.id, forum.name)
 
-    by_shortname = {c.key: c for c in courses}
+    by_key = {c.key: c for c in courses}
     for key, (module, modname) in PROGRAM_ACTIVITIES.items():
-        course = by_shortname[module]
-        if key not in activities and course.id is not None:
+        course = by_key[module]
+        if key not in found.activities and course.id is not None:
             _note(
                 notes,
                 "missing_activity",
                 f"Активность «{key}» ({modname}) не найдена в курсе {course.shortname}.",
             )
+    return found
 
-    # -- submissions -----------------------------------------------------------------------------------------
+
+# -- submissions --------------------------------------------------------------------------------------------
+
+
+def _read_submissions(client: MoodleClient, assignment_keys: dict[int, str]) -> list[Submission]:
+    """The latest submission of each team or person to the program's assignments.
+
+    Calls: mod_assign_get_submissions, once for all assignments.
+    """
     submissions: list[Submission] = []
     for block in assign.get_submissions(client, sorted(assignment_keys)):
         sub_key = assignment_keys.get(block.assignmentid)
@@ -291,90 +427,57 @@ def gather(client: MoodleClient, config: AccelConfig, *, now: int | None = None)
                     timemodified=s.timemodified,
                 )
             )
+    return submissions
 
-    # -- results of the vote, pledges and surveys ---------------------------------------------------------
-    # A Moodle error on one activity (no capability, a deleted instance) costs that activity's numbers only:
-    # the indicator shows "нет данных" with the reason, the others are still gathered.
-    def guarded(what: str, read: Callable[[], _T]) -> _T | None:
-        try:
-            return read()
-        except MoodleError as exc:
-            if isinstance(exc, InvalidToken) or exc.errorcode == "accessexception":
-                raise  # the token or its service is wrong, not this activity: say so (exit 4)
-            _note(notes, "read_failed", f"Не удалось прочитать {what}: {exc.errorcode}: {exc.message}")
-            return None
 
+# -- votes, pledges, surveys --------------------------------------------------------------------------------
+
+
+def _guarded(notes: list[GatherNote], what: str, read: Callable[[], _T]) -> _T | None:
+    """`read()`, or None and a note when Moodle refuses it.
+
+    A Moodle error on one activity (no capability, a deleted instance) costs that activity's numbers only:
+    the indicator shows "нет данных" with the reason, the others are still gathered.
+    """
+    try:
+        return read()
+    except MoodleError as exc:
+        if isinstance(exc, InvalidToken) or exc.errorcode == "accessexception":
+            raise  # the token or its service is wrong, not this activity: say so (exit 4)
+        _note(notes, "read_failed", f"Не удалось прочитать {what}: {exc.errorcode}: {exc.message}")
+        return None
+
+
+def _read_answers(
+    client: MoodleClient, found: _Found, notes: list[GatherNote]
+) -> tuple[list[ChoiceResult], list[Pledge], list[SurveyResult]]:
+    """What people answered: the vote's counts, the pledge database's entries, the surveys' responses.
+
+    Calls: mod_choice_get_choice_results; mod_data_get_fields, mod_data_get_entries; mod_feedback_get_items,
+    mod_feedback_get_responses_analysis per survey (:func:`_read_vote`, :func:`_read_pledges`,
+    :func:`_read_survey`).
+    """
+    activities = found.activities
     choice_results: list[ChoiceResult] = []
     vote = activities.get("m3-vote")
     if vote is not None:
-        result = guarded("результаты голосования «m3-vote»", lambda: _read_vote(client, vote, choices))
+        result = _guarded(
+            notes, "результаты голосования «m3-vote»", lambda: _read_vote(client, vote, found.choices)
+        )
         if result is not None:
             choice_results.append(result)
     pledges: list[Pledge] = []
     pledge_db = activities.get("m3-pledges")
     if pledge_db is not None:
-        pledges = guarded("базу «m3-pledges»", lambda: _read_pledges(client, pledge_db, notes)) or []
+        pledges = _guarded(notes, "базу «m3-pledges»", lambda: _read_pledges(client, pledge_db, notes)) or []
     surveys: list[SurveyResult] = []
     for survey in [activities[k] for k in SURVEY_KEYS if k in activities]:
-        answers = guarded(f"ответы анкеты «{survey.key}»", partial(_read_survey, client, survey, notes))
+        answers = _guarded(
+            notes, f"ответы анкеты «{survey.key}»", partial(_read_survey, client, survey, notes)
+        )
         if answers is not None:
             surveys.append(answers)
-
-    # Group events come back only for the groups asked, and only in a call of their own (field note 23:
-    # get_events asks the courses, then the groups); consultations are module 2's.
-    m2_id = next((c.id for c in courses if c.key == "m2"), None)
-    consultation_groups = [t.id for t in teams if t.courseid == m2_id]
-    # -- calendar ----------------------------------------------------------------------------------------------
-    events = [
-        CalendarEvent(
-            id=e.id,
-            courseid=e.courseid or 0,
-            groupid=e.groupid or 0,
-            name=e.name,
-            description=e.description or "",
-            eventtype=e.eventtype,
-            timestart=e.timestart,
-            timeduration=e.timeduration,
-            kind=event_kind(e.description) or "",
-        )
-        for e in (
-            get_events(client, courseids=course_ids, groupids=consultation_groups) if course_ids else []
-        )
-        if (e.courseid or 0) in key_of_course
-    ]
-
-    for w in client.warnings[warnings_before:]:
-        where = f" ({w.item} {w.itemid})" if w.item else ""
-        _note(notes, "moodle_warning", f"Moodle, {w.wsfunction}: {w.message}{where}")
-
-    return Snapshot(
-        cohort=config.cohort.code,
-        site_url=client.url,
-        taken_at=taken_at,
-        student_roleid=config.roles.student,
-        mentor_roleid=config.roles.mentor,
-        courses=courses,
-        people=sorted(people.values(), key=lambda p: p.id),
-        enrolments=enrolments,
-        teams=teams,
-        activities=sorted(activities.values(), key=lambda a: a.key),
-        submissions=submissions,
-        grades=grade_rows,
-        events=events,
-        choices=choice_results,
-        pledges=pledges,
-        surveys=surveys,
-        notes=notes,
-        request_count=client.request_count - requests_before,
-    )
-
-
-_T = TypeVar("_T")
-# Item labels the indicators read from each survey (program.md).
-SURVEY_LABELS: dict[str, tuple[str, ...]] = {
-    "m1-survey": ("usefulness", "ngo_plan"),
-    "m3-survey": ("growth",),
-}
+    return choice_results, pledges, surveys
 
 
 def _read_vote(client: MoodleClient, vote: Activity, choices: Sequence[act.Choice]) -> ChoiceResult:
@@ -441,6 +544,54 @@ def _read_survey(client: MoodleClient, survey: Activity, notes: list[GatherNote]
         labels=list(labels.values()),
         responses=responses,
     )
+
+
+# -- calendar -----------------------------------------------------------------------------------------------
+
+
+def _read_calendar(
+    client: MoodleClient, courses: Sequence[CourseSnap], teams: Sequence[Team]
+) -> list[CalendarEvent]:
+    """The courses' events and module 2's team events, each with its kind (webinar, consultation) when
+    provisioning marked it.
+
+    Calls: core_calendar_get_calendar_events (the courses' events, then the teams': field note 23).
+    """
+    course_ids = _ids(courses)
+    key_of_course = {c.id: c.key for c in courses if c.id is not None}
+    # Group events come back only for the groups asked, and only in a call of their own (field note 23:
+    # get_events asks the courses, then the groups); consultations are module 2's.
+    m2_id = next((c.id for c in courses if c.key == "m2"), None)
+    consultation_groups = [t.id for t in teams if t.courseid == m2_id]
+    return [
+        CalendarEvent(
+            id=e.id,
+            courseid=e.courseid or 0,
+            groupid=e.groupid or 0,
+            name=e.name,
+            description=e.description or "",
+            eventtype=e.eventtype,
+            timestart=e.timestart,
+            timeduration=e.timeduration,
+            kind=event_kind(e.description) or "",
+        )
+        for e in (
+            get_events(client, courseids=course_ids, groupids=consultation_groups) if course_ids else []
+        )
+        if (e.courseid or 0) in key_of_course
+    ]
+
+
+def _keep_moodle_warnings(warnings: Sequence[MoodleWarning], notes: list[GatherNote]) -> None:
+    """Every warning Moodle gave while gathering becomes a note of the snapshot, for the report to show.
+
+    Some are Moodle's normal answers rather than faults: mod_assign_get_submissions answers an assignment
+    nobody has submitted to yet with warning 3 "No submissions found". They are kept as they are here; how
+    such answers are shown to people is the commands' and reports' business.
+    """
+    for w in warnings:
+        where = f" ({w.item} {w.itemid})" if w.item else ""
+        _note(notes, "moodle_warning", f"Moodle, {w.wsfunction}: {w.message}{where}")
 
 
 def gather_and_store(
