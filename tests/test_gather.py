@@ -16,6 +16,7 @@ import pytest
 
 from sync.core.config import AccelConfig, load_config
 from sync.core.store import open_store
+from sync.core.vocabulary import event_kind
 from sync.indicators.compute import compute
 from sync.indicators.gather import gather
 from sync.indicators.pending import pending_submissions
@@ -61,7 +62,7 @@ def test_gather_reads_the_recorded_cohort_into_a_snapshot(
     assert len(graded) == 4 * 2 * 2 + 4
     assert {t.district for t in snap.teams} == {"Мильковский МР", "Быстринский МР"}
     assert len(snap.pledges) == 3 and len(snap.surveys) == 2
-    assert {e.kind for e in snap.events} == {"webinar", "consultation"}
+    assert {event_kind(e.description) for e in snap.events} == {"webinar", "consultation"}
 
 
 def test_indicators_of_the_recorded_cohort_match_hand_counts(

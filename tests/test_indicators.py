@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
+from integration.calendar import CalendarEvent
 from sync.core.config import TargetsSection
-from sync.core.vocabulary import INDICATORS, MODULE_KEYS, team_key
+from sync.core.vocabulary import INDICATORS, MODULE_KEYS, event_description, team_key
 from sync.indicators.compute import compute
 from sync.indicators.models import Period
 from sync.indicators.parsing import parse_amount, plain_text
@@ -16,7 +17,6 @@ from sync.indicators.pending import pending_submissions, team_mentor_ids
 from sync.indicators.registry import INDICATOR_KEYS, REGISTRY, TITLES
 from sync.indicators.snapshot import (
     Activity,
-    CalendarEvent,
     ChoiceOption,
     ChoiceResult,
     CourseSnap,
@@ -333,25 +333,30 @@ def test_mentor_breakdown_follows_group_membership() -> None:
 # ---------------------------------------------------------------------------------------------- events
 
 
+#: Descriptions as `accel provision` writes them: the coordinator's text, then the kind marker.
+WEBINAR = event_description("webinar", "")
+CONSULTATION = event_description("consultation", "")
+
+
 def test_events_in_the_future_are_not_held() -> None:
     snap = make_snapshot(teams=1, taken_at=M2_START + 10 * DAY)
     start = M2_START + 9 * DAY
     snap.events = [
-        CalendarEvent(id=1, courseid=2, name="Вебинар 1", timestart=start, timeduration=3600, kind="webinar"),
+        CalendarEvent(id=1, courseid=2, name="Вебинар 1", timestart=start, timeduration=3600, description=WEBINAR),
         # Started but not over at the snapshot time.
         CalendarEvent(id=2, courseid=2, name="Вебинар 2", timestart=snap.taken_at - 600, timeduration=3600,
-                      kind="webinar"),
+                      description=WEBINAR),
         CalendarEvent(id=3, courseid=2, name="Вебинар 3", timestart=snap.taken_at + DAY, timeduration=3600,
-                      kind="webinar"),
+                      description=WEBINAR),
         CalendarEvent(id=4, courseid=2, groupid=200, name="Консультация", timestart=start, timeduration=1800,
-                      kind="consultation"),
+                      description=CONSULTATION),
         # Made by hand without the marker: recognised by its title, with a note.
         CalendarEvent(id=5, courseid=2, name="Консультация по бюджету", timestart=start, timeduration=1800),
         # A webinar in another module's course does not count.
-        CalendarEvent(id=6, courseid=1, name="Вебинар", timestart=start, timeduration=3600, kind="webinar"),
+        CalendarEvent(id=6, courseid=1, name="Вебинар", timestart=start, timeduration=3600, description=WEBINAR),
         # Webinars are course events (program.md): a group event marked as a webinar is not one.
         CalendarEvent(id=7, courseid=2, groupid=200, name="Вебинар команды", timestart=start, timeduration=3600,
-                      kind="webinar"),
+                      description=WEBINAR),
     ]  # fmt: skip
     report = compute(snap, {"webinars_held": 3, "consultations_held": 4})
     webinars = report.result("webinars_held")
@@ -368,8 +373,8 @@ def test_events_in_the_future_are_not_held() -> None:
 def test_period_filter_uses_event_end() -> None:
     snap = make_snapshot(teams=1)
     snap.events = [
-        CalendarEvent(id=1, courseid=2, name="В1", timestart=M2_START + DAY, timeduration=3600, kind="webinar"),
-        CalendarEvent(id=2, courseid=2, name="В2", timestart=M2_START + 50 * DAY, timeduration=3600, kind="webinar"),
+        CalendarEvent(id=1, courseid=2, name="В1", timestart=M2_START + DAY, timeduration=3600, description=WEBINAR),
+        CalendarEvent(id=2, courseid=2, name="В2", timestart=M2_START + 50 * DAY, timeduration=3600, description=WEBINAR),
     ]  # fmt: skip
     assert values(snap)["webinars_held"] == 2
     assert values(snap, Period(end=M2_START + 10 * DAY))["webinars_held"] == 1

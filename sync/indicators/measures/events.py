@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from sync.core.vocabulary import EventKind
+from integration.calendar import CalendarEvent
+from sync.core.vocabulary import EventKind, event_kind
 from sync.indicators.context import Context
 from sync.indicators.models import Evidence, Measurement
-from sync.indicators.snapshot import CalendarEvent
 
 
 def webinars_held(ctx: Context) -> Measurement:
@@ -19,8 +19,9 @@ def consultations_held(ctx: Context) -> Measurement:
 
 
 def _event_kind_of(ev: CalendarEvent) -> str:
-    if ev.kind:
-        return ev.kind
+    marked = event_kind(ev.description)
+    if marked:
+        return marked
     # Events made by hand in Moodle carry no marker; their title is what staff go by.
     name = ev.name.strip().lower()
     if name.startswith("вебинар"):
@@ -50,7 +51,7 @@ def _events_held(ctx: Context, kind: EventKind) -> Measurement:
             continue
         if not ctx.period.contains(end):
             continue
-        if not ev.kind:
+        if not event_kind(ev.description):
             by_title += 1
         scope = "группа" if ev.groupid else "курс"
         if ev.groupid:
