@@ -87,6 +87,9 @@ class Plan(Generic[C]):
         """How many changes of each kind, in apply order (kinds without any left out)."""
         return count_kinds(self.changes, self.ORDER)
 
+    def warn(self, message: str, subject: str | None = None) -> None:
+        self.warnings.append(Notice(message, subject))
+
 
 def count_kinds(changes: Iterable[Change], order: Sequence[type[Change]]) -> dict[str, int]:
     numbers: dict[type[Change], int] = {}
@@ -168,6 +171,9 @@ class Handlers:
 class Applier(Protocol[C]):
     """Carries one plan out, the only code that writes: :class:`Handlers`, one per kind of change."""
 
-    plan: Plan[C]
+    @property
+    def plan(self) -> Plan[C]: ...
+
+    def handlers(self) -> Handlers: ...
 
     def apply(self) -> ApplyResult[C]: ...

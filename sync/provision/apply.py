@@ -23,7 +23,7 @@ from integration.courses import (
 from integration.enrol import enrol_users
 from integration.transport import MoodleClient
 from sync.core.errors import ProblemsFound
-from sync.core.plan import ApplyResult, Handlers
+from sync.core.plan import Applier, ApplyResult, Handlers
 from sync.provision.changes import (
     AddSections,
     CreateCategory,
@@ -213,4 +213,5 @@ def apply_plan(
     """Carry the plan out (:class:`ProvisionApplier`). ``progress`` is told about each step just before it is
     written; ``result`` (if given) is filled as steps finish, so a caller that catches an interruption can say
     how far it got. Raises ProvisionBlocked when the plan has blocking problems (nothing is written then)."""
-    return ProvisionApplier(client, plan, progress=progress, result=result).apply()
+    applier: Applier[ProvisionChange] = ProvisionApplier(client, plan, progress=progress, result=result)
+    return applier.apply()

@@ -323,9 +323,6 @@ class ProvisionPlan(Plan[ProvisionChange]):
         CreateEvent,
     )
 
-    def note(self, message: str, module: str | None = None) -> None:
-        self.warnings.append(Notice(message, module))
-
     @property
     def date_warnings(self) -> list[DateWarning]:
         return [w for w in self.warnings if isinstance(w, DateWarning)]

@@ -130,7 +130,7 @@ def plan_provision(
         for mc in wanted:
             plan.courses[mc.key] = PlannedCourse(mc, site.course(mc.key))
             if plan.courses[mc.key].course is None:
-                plan.note(
+                plan.warn(
                     f"{mc.shortname} is not on the site yet: `accel provision --apply` makes it", mc.key
                 )
         _plan_events(config, site, plan, existing_courses_only=True)
@@ -171,7 +171,7 @@ def _check_course(mc: ModuleCourse, found: ModuleOnSite, site: ProvisionSite, pl
     if other is None:
         return
     if site.adoptable(other):
-        plan.note(
+        plan.warn(
             f"{mc.shortname}: found without an ID number in the cohort category (id {other.id}), as an "
             "interrupted apply leaves it; it is adopted and completed",
             mc.key,
@@ -407,7 +407,7 @@ def _plan_events(
         if existing_courses_only and state.course is None:
             continue  # the course is made by `accel provision`, and its events with it
         if not (mc.startdate <= ev.timestart <= mc.enddate):
-            plan.note(
+            plan.warn(
                 f"{ev.kind} «{ev.title}» ({ev.start:%d.%m.%Y %H:%M}) is outside the dates of {mc.shortname} "
                 f"({mc.start:%d.%m.%Y} – {mc.end:%d.%m.%Y}); it is put in the calendar anyway. Check the date in "
                 "the configuration.",
@@ -417,7 +417,7 @@ def _plan_events(
         if ev.team:
             group = next((g for g in groups[ev.module] if team_key(g.name) == team_key(ev.team)), None)
             if group is None:
-                plan.note(
+                plan.warn(
                     f"consultation «{ev.title}» ({ev.start:%d.%m.%Y %H:%M}) waits for team «{ev.team}»: no such "
                     f"group in {mc.shortname} yet. It is created once the roster sync makes the team: by the "
                     "service's roster job itself, or run `accel provision --apply` after `accel roster sync "

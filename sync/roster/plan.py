@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 from integration.users import MoodleUser
-from sync.core.plan import Change, Notice, Plan
+from sync.core.plan import Change, Plan
 from sync.core.vocabulary import idnumber_prefix, team_key
 from sync.roster.names import slug
 from sync.roster.read import RosterPerson
@@ -362,9 +362,6 @@ class RosterPlan(Plan[Op]):
 
     ORDER: ClassVar[tuple[type[Change], ...]] = OP_ORDER
 
-    def note(self, message: str) -> None:
-        self.warnings.append(Notice(message))
-
 
 # --- matching -------------------------------------------------------------------------------------------------
 
@@ -574,7 +571,7 @@ def _plan_accounts(
         active_people.append(person)
         plan.userids[person.key] = m.userid
         if m.email_elsewhere is not None:
-            plan.note(
+            plan.warn(
                 f"row {person.row}: {person.fullname}: email {person.email} belongs to another Moodle account "
                 f"(id {m.email_elsewhere}); the email is left unchanged"
             )
@@ -744,7 +741,7 @@ def _plan_enrolment(
     # reactivating the enrolment would not change that, so it is reported instead of retried forever.
     reactivate = not member.active and not (account is not None and account.suspended)
     if not member.active and not reactivate:
-        plan.note(
+        plan.warn(
             f"row {person.row}: {person.fullname}: the Moodle account is suspended on the site; "
             f"an administrator must unsuspend it ({course.site.shortname})"
         )

@@ -30,7 +30,7 @@ from integration.transport import MoodleClient
 from integration.users import MoodleUser, get_users_by_field
 from sync.core.config import AccelConfig
 from sync.core.errors import UsageError
-from sync.core.plan import ApplyResult, Problem, run_guards
+from sync.core.plan import Applier, ApplyResult, Problem, run_guards
 from sync.roster.apply import RosterApplier, write_failure_report
 from sync.roster.journal import Journal, last_applied_run
 from sync.roster.names import assign_usernames, is_valid_username, username_base
@@ -421,7 +421,7 @@ def plan_sync(
         protected_userids=protected,
     )
     for problem in username_problems:
-        plan.note(problem)
+        plan.warn(problem)
     return SyncOutcome(roster=roster, plan=plan, people=people, skipped_rows=skipped, cohort=cohort)
 
 
@@ -448,7 +448,8 @@ def apply_sync(
     )
     status = "interrupted"
     try:
-        result = RosterApplier(client, outcome.plan, journal=journal, progress=progress).apply()
+        applier: Applier[Op] = RosterApplier(client, outcome.plan, journal=journal, progress=progress)
+        result = applier.apply()
         status = "ok" if result.ok else "failed"
     finally:
         if journal is not None:
