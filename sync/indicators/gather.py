@@ -32,18 +32,17 @@ from typing import Any, TypeVar
 from course_templates.courses import module_courses
 from integration import activities as act
 from integration import assign, grades
-from integration.calendar import get_events
+from integration.calendar import CalendarEvent, get_events
 from integration.courses import get_course_by_field, get_course_module
 from integration.enrol import get_enrolled_users
 from integration.errors import InvalidToken, MoodleError, RecordNotFound
 from integration.groups import get_course_groupings, get_course_groups, get_group_members, get_groupings
 from integration.transport import MoodleClient, MoodleWarning
 from sync.core.config import AccelConfig
-from sync.core.vocabulary import event_kind, idnumber_prefix
+from sync.core.vocabulary import idnumber_prefix
 from sync.indicators.program import PROGRAM_ACTIVITIES, SURVEY_KEYS, SURVEY_LABELS
 from sync.indicators.snapshot import (
     Activity,
-    CalendarEvent,
     ChoiceOption,
     ChoiceResult,
     CourseSnap,
@@ -552,8 +551,8 @@ def _read_survey(client: MoodleClient, survey: Activity, notes: list[GatherNote]
 def _read_calendar(
     client: MoodleClient, courses: Sequence[CourseSnap], teams: Sequence[Team]
 ) -> list[CalendarEvent]:
-    """The courses' events and module 2's team events, each with its kind (webinar, consultation) when
-    provisioning marked it.
+    """The courses' events and module 2's team events, as the calendar gives them (their kind, webinar or
+    consultation, is in the description when provisioning made them: sync.core.vocabulary.event_kind).
 
     Calls: core_calendar_get_calendar_events (the courses' events, then the teams': field note 23).
     """
@@ -563,23 +562,8 @@ def _read_calendar(
     # get_events asks the courses, then the groups); consultations are module 2's.
     m2_id = next((c.id for c in courses if c.key == "m2"), None)
     consultation_groups = [t.id for t in teams if t.courseid == m2_id]
-    return [
-        CalendarEvent(
-            id=e.id,
-            courseid=e.courseid or 0,
-            groupid=e.groupid or 0,
-            name=e.name,
-            description=e.description or "",
-            eventtype=e.eventtype,
-            timestart=e.timestart,
-            timeduration=e.timeduration,
-            kind=event_kind(e.description) or "",
-        )
-        for e in (
-            get_events(client, courseids=course_ids, groupids=consultation_groups) if course_ids else []
-        )
-        if (e.courseid or 0) in key_of_course
-    ]
+    events = get_events(client, courseids=course_ids, groupids=consultation_groups) if course_ids else []
+    return [e for e in events if (e.courseid or 0) in key_of_course]
 
 
 def _keep_moodle_warnings(warnings: Sequence[MoodleWarning], notes: list[GatherNote]) -> None:

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 # The calendar's events are kept as the wire reads them (one class for an event everywhere); their kind
 # (webinar, consultation) is read from the description's marker (sync.core.vocabulary.event_kind). Snapshots
 # stored with a "kind" of their own still load: the field is ignored and the same marker read again.
-from integration.calendar import CalendarEvent as CalendarEvent
+from integration.calendar import CalendarEvent
 from sync.core.errors import UsageError
 
 log = logging.getLogger("accel.snapshot")
