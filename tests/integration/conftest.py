@@ -13,23 +13,20 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
+from tests.integration.helpers import Activity, BuiltCohort, CohortFactory, build
 from tests.integration.moodle_site import (
     SITE_TOOLS,
     SKIP_REASON,
     Cohort,
-    Run,
     Site,
     ids_csv,
     missing_variables,
     new_code,
 )
-from tests.integration.roster_data import Person, cohort_people, write_csv
 
 HERE = Path(__file__).parent
 # The scenario that kills the site's server runs last: whatever it leaves, the other scenarios are done.
@@ -53,9 +50,6 @@ def site() -> Site:
     return Site.from_environment()
 
 
-CohortFactory = Callable[[], Cohort]
-
-
 @pytest.fixture(scope="session")
 def new_cohort(site: Site, tmp_path_factory: pytest.TempPathFactory) -> CohortFactory:
     """A fresh cohort (configuration and store in its own folder); nothing on the site yet."""
@@ -67,46 +61,12 @@ def new_cohort(site: Site, tmp_path_factory: pytest.TempPathFactory) -> CohortFa
     return make
 
 
-@dataclass
-class BuiltCohort:
-    """A cohort provisioned, synced from its roster file, and provisioned again (the teams' events)."""
-
-    cohort: Cohort
-    people: list[Person]
-    roster: Path
-    runs: dict[str, Run] = field(default_factory=dict)
-
-    @property
-    def site(self) -> Site:
-        return self.cohort.site
-
-    def by_email(self) -> dict[str, Person]:
-        return {p.email: p for p in self.people}
-
-
-def build(cohort: Cohort) -> BuiltCohort:
-    people = cohort_people(cohort.code)
-    roster = write_csv(people, cohort.directory / "roster.csv")
-    built = BuiltCohort(cohort, people, roster)
-    built.runs["provision"] = cohort.accel_ok("--stats", "provision", "--apply")
-    built.runs["roster"] = cohort.accel_ok("--stats", "roster", "sync", str(roster), "--apply")
-    return built
-
-
 @pytest.fixture(scope="session")
 def built_cohort(new_cohort: CohortFactory) -> BuiltCohort:
     """Provisioned, roster applied, provisioned again: the teams' consultations can now be made."""
     built = build(new_cohort())
     built.runs["provision_after_roster"] = built.cohort.accel("--stats", "provision", "--apply")
     return built
-
-
-@dataclass
-class Activity:
-    courses: dict[str, int]
-    participants: list[int]
-    grader: int
-    output: str
 
 
 @pytest.fixture(scope="session")

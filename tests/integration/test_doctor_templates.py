@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.integration.conftest import CohortFactory
+from tests.integration.helpers import CohortFactory
 from tests.integration.moodle_site import TEMPLATES, Site
 
 SERVICE_FUNCTIONS = """

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from openpyxl import load_workbook
 
-from tests.integration.conftest import Activity, BuiltCohort
+from tests.integration.helpers import NON_EMPTY_COMMENT, Activity, BuiltCohort
 from tests.integration.moodle_site import Site
 
 STUDENT = 5  # [roles] student of the test cohort's configuration
@@ -41,9 +41,6 @@ ACTIVITY = """
 def activity(module: str, idnumber: str) -> str:
     return ACTIVITY.format(module=module, idnumber=idnumber)
 
-
-# A comment is feedback when something is left once HTML and blanks are gone (README: HTML stripped).
-NON_EMPTY_COMMENT = "btrim(regexp_replace(regexp_replace(fc.commenttext, '<[^>]*>', '', 'g'), '(&nbsp;|\\s)+', '', 'g')) <> ''"
 
 COUNTS: dict[str, str] = {
     "participants": f"select count(distinct userid) from ({ACTIVE_STUDENTS}) s",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from tests.integration.conftest import BuiltCohort, CohortFactory
+from tests.integration.helpers import BuiltCohort, CohortFactory
 from tests.integration.moodle_site import (
     CONSULTATIONS,
     MODULES,

@@ -4,52 +4,12 @@ back from Moodle's tables; an unchanged re-sync that writes nothing; the XLSX of
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 
-from tests.integration.conftest import BuiltCohort
-from tests.integration.moodle_site import MODULES, Cohort, Site, ids_csv, request_counts, write_functions
+from tests.integration.helpers import BuiltCohort, enrolments, group_members, roles_by_course
+from tests.integration.moodle_site import MODULES, ids_csv, request_counts, write_functions
 from tests.integration.roster_data import Person, write_xlsx
 
 ROLE_IDS = {"participant": {5}, "mentor": {4}, "expert": {4}, "coordinator": {3}}
-
-
-def roles_by_course(site: Site, cohort: Cohort) -> dict[tuple[int, int], set[int]]:
-    """(course id, user id) -> role ids held in the course context, for users with an active enrolment."""
-    courses = ids_csv(cohort.course_ids().values())
-    rows = site.sql(
-        f"""select x.instanceid as course, ra.userid, ra.roleid
-              from mdl_role_assignments ra join mdl_context x on x.id = ra.contextid and x.contextlevel = 50
-             where x.instanceid in ({courses})"""
-    )
-    roles: dict[tuple[int, int], set[int]] = defaultdict(set)
-    for row in rows:
-        roles[(int(row["course"]), int(row["userid"]))].add(int(row["roleid"]))
-    return roles
-
-
-def enrolments(site: Site, cohort: Cohort) -> dict[tuple[int, int], int]:
-    """(course id, user id) -> status of the manual enrolment (0 active, 1 suspended)."""
-    courses = ids_csv(cohort.course_ids().values())
-    rows = site.sql(
-        f"""select e.courseid, ue.userid, ue.status from mdl_user_enrolments ue join mdl_enrol e on e.id = ue.enrolid
-             where e.courseid in ({courses}) and e.enrol = 'manual'"""
-    )
-    return {(int(r["courseid"]), int(r["userid"])): int(r["status"]) for r in rows}
-
-
-def group_members(site: Site, cohort: Cohort) -> dict[tuple[int, str], set[int]]:
-    """(course id, group name) -> member user ids."""
-    courses = ids_csv(cohort.course_ids().values())
-    rows = site.sql(
-        f"""select g.courseid, g.name, m.userid from mdl_groups g left join mdl_groups_members m on m.groupid = g.id
-             where g.courseid in ({courses})"""
-    )
-    members: dict[tuple[int, str], set[int]] = defaultdict(set)
-    for row in rows:
-        members[(int(row["courseid"]), row["name"])]
-        if row["userid"]:
-            members[(int(row["courseid"]), row["name"])].add(int(row["userid"]))
-    return members
 
 
 def expected_members(people: list[Person], users: dict[str, int], course: str) -> dict[str, set[int]]:

@@ -11,10 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import BuiltCohort, CohortFactory, build
+from tests.integration.helpers import (
+    BuiltCohort,
+    CohortFactory,
+    build,
+    enrolments,
+    group_members,
+    roles_by_course,
+)
 from tests.integration.moodle_site import MODULES, request_counts
 from tests.integration.roster_data import Person, moved, write_csv
-from tests.integration.test_roster import enrolments, group_members, roles_by_course
 
 
 @dataclass

@@ -10,10 +10,9 @@ import re
 import signal
 from zoneinfo import ZoneInfo
 
-from tests.integration.conftest import Activity, BuiltCohort, CohortFactory
+from tests.integration.helpers import NON_EMPTY_COMMENT, Activity, BuiltCohort, CohortFactory
 from tests.integration.moodle_site import CONSULTATIONS, Site, request_counts, wait_for, write_functions
 from tests.integration.roster_data import cohort_people, write_csv
-from tests.integration.test_indicators import NON_EMPTY_COMMENT
 
 ZONE = ZoneInfo("Asia/Kamchatka")
 
