@@ -27,7 +27,15 @@ from sync.roster.read.files import (
     read_file_bytes,
 )
 from sync.roster.read.headers import find_header, is_moodle_upload
-from sync.roster.read.model import ALL_MODULES, DEFAULT_MODULES, ROLES, Problem, Role, Roster, RosterPerson
+from sync.roster.read.model import (
+    ALL_MODULES,
+    DEFAULT_MODULES,
+    ROLES,
+    Role,
+    Roster,
+    RosterPerson,
+    RosterProblem,
+)
 from sync.roster.read.moodle_upload import parse_moodle_upload
 from sync.roster.read.native import parse_table
 
@@ -36,12 +44,12 @@ __all__ = [
     "DEFAULT_MAX_MB",
     "DEFAULT_MODULES",
     "ROLES",
-    "Problem",
     "Role",
     "Roster",
     "RosterFileError",
     "RosterFileUnavailable",
     "RosterPerson",
+    "RosterProblem",
     "is_valid_email",
     "max_roster_bytes",
     "read_file_bytes",
@@ -58,7 +66,7 @@ def read_roster(
     (``course1=KAM21-M1``); without it the module is read from the short name's last digit.
     ``max_bytes`` is the size cap (default :func:`max_roster_bytes`).
     Raises :class:`RosterFileError` when the file is not a table at all (and for nothing else: no other
-    exception escapes, whatever the bytes); everything else is a :class:`Problem` in the result.
+    exception escapes, whatever the bytes); everything else is a :class:`RosterProblem` in the result.
     """
     p = Path(path)
     name = str(path)

@@ -9,7 +9,7 @@ import re
 from collections.abc import Callable
 
 from sync.core.vocabulary import team_key
-from sync.roster.read.model import Problem, RosterPerson
+from sync.roster.read.model import RosterPerson, RosterProblem
 
 #: HTML5's email pattern (what Moodle's validate_email accepts through PHPMailer), with a dot required in the
 #: domain: a participant's address on "localhost" is a typo, not an address.
@@ -26,16 +26,16 @@ def is_valid_email(email: str) -> bool:
 class Collector:
     def __init__(self, file: str) -> None:
         self.file = file
-        self.problems: list[Problem] = []
+        self.problems: list[RosterProblem] = []
         self.invalid_rows: set[int] = set()
 
     def error(self, row: int | None, column: str | None, message: str) -> None:
-        self.problems.append(Problem(self.file, row, column, message, "error"))
+        self.problems.append(RosterProblem(self.file, row, column, message, "error"))
         if row is not None:
             self.invalid_rows.add(row)
 
     def warning(self, row: int | None, column: str | None, message: str) -> None:
-        self.problems.append(Problem(self.file, row, column, message, "warning"))
+        self.problems.append(RosterProblem(self.file, row, column, message, "warning"))
 
     def check_email(self, row: int, column: str, email: str) -> None:
         if not email:

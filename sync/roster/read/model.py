@@ -26,7 +26,10 @@ Severity = Literal["error", "warning"]
 
 
 @dataclass(frozen=True)
-class Problem:
+class RosterProblem:
+    """Something wrong in the roster file (the file, a row, a cell): an error makes its row invalid, a warning
+    is said. Not a plan's problem (sync.core.plan.Problem), which stops an apply."""
+
     file: str
     row: int | None
     column: str | None
@@ -88,18 +91,18 @@ class Roster:
     path: str
     format: Literal["table", "moodle-upload"]
     people: list[RosterPerson]
-    problems: list[Problem]
+    problems: list[RosterProblem]
     encoding: str = ""
     delimiter: str = ""
     #: Rows that carry at least one error (left out when invalid rows are skipped).
     invalid_rows: set[int] = field(default_factory=set)
 
     @property
-    def errors(self) -> list[Problem]:
+    def errors(self) -> list[RosterProblem]:
         return [p for p in self.problems if p.severity == "error"]
 
     @property
-    def warnings(self) -> list[Problem]:
+    def warnings(self) -> list[RosterProblem]:
         return [p for p in self.problems if p.severity == "warning"]
 
     def valid_people(self) -> list[RosterPerson]:
