@@ -58,6 +58,7 @@ from sync.provision.changes import (
     local_time,
 )
 from sync.provision.site import ModuleOnSite, ProvisionSite, outside_course, read_site
+from sync.provision.templates import TemplateCheck
 
 #: Course fields provisioning owns (core_course_update_courses names).
 COURSE_FIELDS = (
@@ -195,99 +196,127 @@ def _plan_course(
     site: ProvisionSite,
     plan: ProvisionPlan,
 ) -> PlannedCourse:
+    """One module course: made from its template (:func:`_plan_copy`) or brought in line (:func:`_plan_update`),
+    then its sections and the warnings about its activities' dates."""
     found = site.modules[mc.key]
     course = site.course(mc.key)
     state = PlannedCourse(desired=mc, course=course)
     _check_course(mc, found, site, plan)
-    categoryid = site.category.id if site.category else None
-    role = config.roles.service
     if course is None:
         if found.by_shortname is not None:
             return state  # the short name is taken: nothing more to plan for this module
-        check = found.template
-        state.template = check.course if check is not None else None
-        if check is None or check.course is None:
-            plan.problems.append(
-                Problem(
-                    f"template course {mc.template_shortname} not found on the site, so {mc.shortname} cannot "
-                    "be made. A course designer creates it once (see `accel templates check`), or set "
-                    f"[modules.{mc.key}] template to the short name of the existing template course.",
-                    mc.key,
-                )
-            )
+        state.template = found.template.course if found.template is not None else None
+        check = _plan_copy(config, mc, found.template, site, plan)
+        if check is None:
             return state
-        missing = [f.message for f in check.findings if f.severity == "error"]
-        if missing:
-            plan.problems.append(
-                Problem(
-                    f"template course {mc.template_shortname} is not complete, so {mc.shortname} would lack "
-                    f"activities: {'; '.join(missing)}. Run `accel templates check`.",
-                    mc.key,
-                )
-            )
-            return state
-        plan.changes.append(
-            CreateCourse(
-                target=f"course {mc.shortname}",
-                reason=f"no course with ID number {mc.idnumber}: copy template {mc.template_shortname} without "
-                f"user data, then set ID number, dates ({mc.start:%d.%m.%Y} – {mc.end:%d.%m.%Y}), visibility "
-                "and group mode",
-                module=mc.key,
-                template_id=check.course.id,
-                fields=desired_course_fields(mc, categoryid),
-            )
-        )
-        plan.changes.append(
-            EnrolService(
-                target=f"service account in {mc.shortname}",
-                reason=f"the token's user needs an active enrolment (role {role}) to read activity data "
-                "(field note 9)",
-                module=mc.key,
-                courseid=None,
-                userid=site.service_userid,
-                roleid=role,
-            )
-        )
         sections = check.sections
         keys = {cm.id: key for key, cm in check.activities.items()}
     else:
-        diff = _course_diff(course, desired_course_fields(mc, categoryid))
-        if categoryid is None:
-            # The cohort category is made by this apply: the course moves into it (id known only then).
-            diff["categoryid"] = (course.categoryid, None)
-        if diff:
-            tz = config.cohort.timezone
-            plan.changes.append(
-                UpdateCourse(
-                    target=f"course {mc.shortname} (id {course.id})",
-                    reason="; ".join(_describe(k, old, new, tz) for k, (old, new) in diff.items()),
-                    module=mc.key,
-                    courseid=course.id,
-                    fields={k: new for k, (_, new) in diff.items()},
-                )
-            )
-        roles = found.service_roles
-        if roles is None or role not in roles:
-            why = (
-                "not enrolled (or the enrolment is suspended)"
-                if roles is None
-                else f"enrolled with roles {sorted(roles)} only"
-            )
-            plan.changes.append(
-                EnrolService(
-                    target=f"service account in {mc.shortname}",
-                    reason=f"the token's user is {why}; it needs role {role} to read activity data (field note 9)",
-                    module=mc.key,
-                    courseid=course.id,
-                    userid=site.service_userid,
-                    roleid=role,
-                )
-            )
+        _plan_update(config, mc, course, found, site, plan)
         sections = found.sections
         keys = {cmid: key for cmid, key in found.activity_keys.items() if key}
     _plan_sections(template, mc, course, sections, plan)
     _plan_dates(config, mc, sections, keys, plan)
     return state
+
+
+def _plan_copy(
+    config: AccelConfig,
+    mc: ModuleCourse,
+    check: TemplateCheck | None,
+    site: ProvisionSite,
+    plan: ProvisionPlan,
+) -> TemplateCheck | None:
+    """A course to make: copied from a complete template course, then the service account enrolled. Returns
+    the template's check, or None (a problem said) when the template course is missing or incomplete."""
+    if check is None or check.course is None:
+        plan.problems.append(
+            Problem(
+                f"template course {mc.template_shortname} not found on the site, so {mc.shortname} cannot "
+                "be made. A course designer creates it once (see `accel templates check`), or set "
+                f"[modules.{mc.key}] template to the short name of the existing template course.",
+                mc.key,
+            )
+        )
+        return None
+    missing = [f.message for f in check.findings if f.severity == "error"]
+    if missing:
+        plan.problems.append(
+            Problem(
+                f"template course {mc.template_shortname} is not complete, so {mc.shortname} would lack "
+                f"activities: {'; '.join(missing)}. Run `accel templates check`.",
+                mc.key,
+            )
+        )
+        return None
+    role = config.roles.service
+    plan.changes.append(
+        CreateCourse(
+            target=f"course {mc.shortname}",
+            reason=f"no course with ID number {mc.idnumber}: copy template {mc.template_shortname} without "
+            f"user data, then set ID number, dates ({mc.start:%d.%m.%Y} – {mc.end:%d.%m.%Y}), visibility "
+            "and group mode",
+            module=mc.key,
+            template_id=check.course.id,
+            fields=desired_course_fields(mc, site.category.id if site.category else None),
+        )
+    )
+    plan.changes.append(
+        EnrolService(
+            target=f"service account in {mc.shortname}",
+            reason=f"the token's user needs an active enrolment (role {role}) to read activity data "
+            "(field note 9)",
+            module=mc.key,
+            courseid=None,
+            userid=site.service_userid,
+            roleid=role,
+        )
+    )
+    return check
+
+
+def _plan_update(
+    config: AccelConfig,
+    mc: ModuleCourse,
+    course: Course,
+    found: ModuleOnSite,
+    site: ProvisionSite,
+    plan: ProvisionPlan,
+) -> None:
+    """A course on the site: its fields as configured, and the service account enrolled with its role."""
+    categoryid = site.category.id if site.category else None
+    diff = _course_diff(course, desired_course_fields(mc, categoryid))
+    if categoryid is None:
+        # The cohort category is made by this apply: the course moves into it (id known only then).
+        diff["categoryid"] = (course.categoryid, None)
+    if diff:
+        tz = config.cohort.timezone
+        plan.changes.append(
+            UpdateCourse(
+                target=f"course {mc.shortname} (id {course.id})",
+                reason="; ".join(_describe(k, old, new, tz) for k, (old, new) in diff.items()),
+                module=mc.key,
+                courseid=course.id,
+                fields={k: new for k, (_, new) in diff.items()},
+            )
+        )
+    role, roles = config.roles.service, found.service_roles
+    if roles is None or role not in roles:
+        why = (
+            "not enrolled (or the enrolment is suspended)"
+            if roles is None
+            else f"enrolled with roles {sorted(roles)} only"
+        )
+        plan.changes.append(
+            EnrolService(
+                target=f"service account in {mc.shortname}",
+                reason=f"the token's user is {why}; it needs role {role} to read activity data (field note 9)",
+                module=mc.key,
+                courseid=course.id,
+                userid=site.service_userid,
+                roleid=role,
+            )
+        )
 
 
 def _plan_sections(
