@@ -19,10 +19,10 @@ import pytest
 from integration.errors import Cancelled, ConfigurationError, InvalidParameter, MoodleError, UncertainWrite
 from integration.pool import Outcome, first_error, results, run_tasks
 from integration.transport import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, MoodleClient, parse_concurrency
-from tests.conftest import make_client
 from tests.fake_moodle import FakeMoodle, handler
 from tests.fake_moodle.core import invalid_parameter
 from tests.fake_moodle.http import serve_over_http
+from tests.helpers import make_client
 
 BARRIER_TIMEOUT = 10.0
 
