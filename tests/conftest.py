@@ -11,6 +11,7 @@ import pytest
 import responses
 from click.testing import CliRunner, Result
 
+from i18n import set_language
 from integration.transport import MoodleClient
 from sync.commands import main
 from sync.commands.context import AppContext
@@ -29,6 +30,18 @@ def _session_lock_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None
         os.environ.pop("ACCEL_LOCK_DIR", None)
     else:
         os.environ["ACCEL_LOCK_DIR"] = previous
+
+
+@pytest.fixture(autouse=True)
+def _english(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Tests read accel's English by default; the tests of the Russian text ask for it (set_language("ru")).
+
+    ACCEL_LANG also reaches the ``accel`` processes that tests start.
+    """
+    monkeypatch.setenv("ACCEL_LANG", "en")
+    set_language("en")
+    yield
+    set_language("en")
 
 
 @pytest.fixture(autouse=True)
