@@ -25,7 +25,7 @@ from babel.messages.pofile import read_po, write_po
 from i18n import LOCALE_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
-KEYWORDS = {"_": None, "N_": None, "ngettext": (1, 2)}
+KEYWORDS = {"_": None, "N_": None, "ngettext": (1, 2), "gettext": None}
 TRANSLATED = ("ru",)
 
 #: domain -> the folders and modules (relative to the repository root) whose messages it holds
@@ -34,6 +34,7 @@ DOMAINS: dict[str, tuple[str, ...]] = {
     "roster": ("sync/roster",),
     "provision": ("sync/provision", "course_templates"),
     "indicators": ("sync/indicators",),
+    "report": ("sync/indicators/report/html.py", "sync/indicators/report/templates"),
     "service": ("sync/service",),
     "core": ("sync/core", "integration"),
 }
@@ -56,24 +57,56 @@ def po_path(domain: str, language: str = "ru") -> Path:
     return LOCALE_DIR / language / "LC_MESSAGES" / f"{domain}.po"
 
 
+def owner(relative: str) -> str | None:
+    """The domain whose most specific entry covers ``relative`` (a path from the repository root)."""
+    best: tuple[int, str] | None = None
+    for domain, entries in DOMAINS.items():
+        for entry in entries:
+            if relative == entry or relative.startswith(entry.rstrip("/") + "/"):
+                if best is None or len(entry) > best[0]:
+                    best = (len(entry), domain)
+    return best[1] if best else None
+
+
+#: Babel extraction methods by file pattern: Python code, and the Jinja2 templates of reports
+METHODS = [
+    ("**.py", "python"),
+    ("**.html", "jinja2.ext:babel_extract"),
+    ("**.j2", "jinja2.ext:babel_extract"),
+]
+
+
 def extract(domain: str) -> Catalog:
-    """The messages the code of ``domain`` marks, with where each is used."""
+    """The messages the code of ``domain`` marks, with where each is used.
+
+    A file belongs to the domain of the most specific entry that covers it, so a folder can be a domain of
+    its own inside another's (e.g. a report's templates).
+    """
     catalog = Catalog(domain=domain, project="accel")
+    options = {"extensions": "jinja2.ext.i18n", "trimmed": "true"}
     for entry in DOMAINS[domain]:
         path = ROOT / entry
         if path.is_dir():
             found = [
                 (f"{entry}/{filename}", lineno, message, comments, context)
                 for filename, lineno, message, comments, context in extract_from_dir(
-                    path, method_map=[("**.py", "python")], keywords=KEYWORDS
+                    path,
+                    method_map=METHODS,
+                    options_map={"**.html": options, "**.j2": options},
+                    keywords=KEYWORDS,
                 )
             ]
         else:
+            method = "python" if path.suffix == ".py" else "jinja2.ext:babel_extract"
             found = [
                 (entry, lineno, message, comments, context)
-                for lineno, message, comments, context in extract_from_file("python", path, keywords=KEYWORDS)
+                for lineno, message, comments, context in extract_from_file(
+                    method, path, keywords=KEYWORDS, options=options
+                )
             ]
         for where, lineno, message, comments, context in found:
+            if owner(where) != domain:
+                continue
             catalog.add(message, None, [(where, lineno)], auto_comments=comments, context=context)
     return catalog
 
