@@ -86,6 +86,8 @@ def extract(domain: str) -> Catalog:
     options = {"extensions": "jinja2.ext.i18n", "trimmed": "true"}
     for entry in DOMAINS[domain]:
         path = ROOT / entry
+        if not path.exists():
+            continue  # a domain's folder not made yet (or gone): it marks nothing
         if path.is_dir():
             found = [
                 (f"{entry}/{filename}", lineno, message, comments, context)
