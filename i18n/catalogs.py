@@ -31,11 +31,11 @@ TRANSLATED = ("ru",)
 #: domain -> the folders and modules (relative to the repository root) whose messages it holds
 DOMAINS: dict[str, tuple[str, ...]] = {
     "commands": ("sync/commands", "cli.py", "i18n/click_messages.py"),
-    "roster": ("sync/roster",),
+    "roster": ("sync/roster", "sync/commands/roster.py"),
     "provision": ("sync/provision", "course_templates"),
-    "indicators": ("sync/indicators",),
+    "indicators": ("sync/indicators", "sync/commands/indicators.py"),
     "report": ("sync/indicators/report/html.py", "sync/indicators/report/templates"),
-    "service": ("sync/service",),
+    "service": ("sync/service", "sync/commands/service.py"),
     "core": ("sync/core", "integration"),
 }
 
