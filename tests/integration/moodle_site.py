@@ -300,8 +300,12 @@ class Cohort:
     def course_shortname(self, module: str) -> str:
         return f"{self.short}-{module.upper()}"
 
-    def environment(self, token: str | None = None) -> dict[str, str]:
+    def environment(self, token: str | None = None, language: str | None = "en") -> dict[str, str]:
+        """The environment of an `accel` run: English unless ``language`` says otherwise (None: accel's own
+        choice, from the locale: Russian by default)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith(("MOODLE_", "ACCEL_"))}
+        if language is not None:
+            env["ACCEL_LANG"] = language
         env.update(
             MOODLE_URL=self.site.url,
             MOODLE_TOKEN=token or self.site.token,
@@ -313,10 +317,12 @@ class Cohort:
             env["MOODLE_MAX_INPUT_VARS"] = self.site.max_input_vars
         return env
 
-    def accel(self, *args: str, token: str | None = None, timeout: float = 600) -> Run:
+    def accel(
+        self, *args: str, token: str | None = None, timeout: float = 600, language: str | None = "en"
+    ) -> Run:
         done = subprocess.run(
             [*accel_command(), *args],
-            env=self.environment(token),
+            env=self.environment(token, language),
             cwd=self.directory,
             capture_output=True,
             text=True,

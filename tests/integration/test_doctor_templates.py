@@ -73,6 +73,21 @@ def test_doctor_with_the_limited_token_names_each_missing_function(
     assert site.limited_token not in text.output
 
 
+def test_doctor_speaks_russian_by_default(
+    site: Site, new_cohort: CohortFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No ACCEL_LANG and a server's C locale: what the administrator reads is Russian, the function names stay.
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    for name in ("LC_ALL", "LC_MESSAGES", "LANGUAGE"):
+        monkeypatch.delenv(name, raising=False)
+    text = new_cohort().accel("doctor", token=site.limited_token, language=None)
+    assert text.returncode == 1, text.explain()
+    assert re.search("[А-Яа-яЁё]{4}", text.stdout), text.explain()
+    assert "functions are missing" not in text.stdout
+    assert re.search(r"\b(core|enrol|mod|gradereport)_[a-z_]+\b", text.stdout), text.explain()
+    assert site.limited_token not in text.output
+
+
 def test_doctor_with_a_wrong_token_exits_4(new_cohort: CohortFactory) -> None:
     run = new_cohort().accel("doctor", token="0" * 32)
     assert run.returncode == 4, run.explain()
