@@ -347,6 +347,7 @@ class Cohort:
             ACCEL_CONFIG=str(self.config),
             ACCEL_STORE=str(self.directory / "accel.sqlite3"),
             ACCEL_LOCK_DIR=str(self.directory / "locks"),
+            ACCEL_LANG="en",  # the --stats lines are parsed below; accel speaks Russian by default
             PYTHONUNBUFFERED="1",
         )
         if os.environ.get("MOODLE_MAX_INPUT_VARS"):
