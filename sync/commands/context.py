@@ -11,8 +11,8 @@ The command modules beside this one (doctor, provision, roster, indicators, serv
     4  the token is invalid or its service lacks access
     5  another sync or apply holds the lock, or another process kept the store locked
 
-Errors become exit codes in one place: :func:`cli_error`, called by the ``main`` group (:class:`AccelGroup`)
-for whatever a command lets through, so no command shows a traceback for them and none translates them
+Errors become exit codes in one place: :func:`cli_error`, called by every group of the command line
+(:class:`sync.commands.frame.AccelGroup`) for whatever a command lets through, so no command shows a traceback for them and none translates them
 itself. The application's tree (sync/core/errors.py) maps by category, the wire's (integration/errors.py)
 by class:
 
@@ -27,12 +27,13 @@ by class:
 
 A command raises the CLI's classes itself only for what is its own: an option, an environment variable, a
 file it writes.
+
+What people read here is translated (``_()``, the ``commands`` catalog); logs stay English.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import sqlite3
@@ -43,7 +44,9 @@ from pathlib import Path
 from typing import Any
 
 import click
+from pythonjsonlogger.json import JsonFormatter
 
+from i18n import N_, _, ngettext
 from integration.errors import (
     AccelMoodleError,
     AccessDenied,
@@ -69,6 +72,21 @@ EXIT_LOCKED = 5
 DEFAULT_CONFIG = "accelerator.toml"
 #: the smallest max_input_vars accepted (--max-input-vars or MOODLE_MAX_INPUT_VARS)
 MIN_INPUT_VARS = 10
+
+#: The Moodle releases accel was tested against (recorded answers, the fake site, the integration suite):
+#: shown by ``accel --version`` and by ``accel doctor`` next to the site's release.
+TESTED_MOODLE_RELEASES = ("5.1",)
+
+
+def release_tested(release: str | None) -> bool:
+    """Whether a site's release string (``5.1+ (Build: 20251017)``) is one of :data:`TESTED_MOODLE_RELEASES`."""
+    if not release:
+        return False
+    head = release.strip()
+    return any(
+        head == tested or (head.startswith(tested) and not head[len(tested)].isdigit())
+        for tested in TESTED_MOODLE_RELEASES
+    )
 
 
 class UsageProblem(click.ClickException):
@@ -101,43 +119,61 @@ class Problems(click.ClickException):
     exit_code = EXIT_PROBLEMS
 
 
+#: the attributes every log record has; anything else on a record came from ``extra=``
+_RECORD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+
+
 class _RedactingFilter(logging.Filter):
-    """Scrubs the token from every log record, whoever logs it (defence in depth)."""
+    """Scrubs the token from every log record, whoever logs it (defence in depth): its message and any text
+    passed in ``extra=`` (a JSON log line writes those too)."""
 
     def __init__(self, secret: str) -> None:
         super().__init__()
         self.secret = secret
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if self.secret and self.secret in record.getMessage():
+        if not self.secret:
+            return True
+        if self.secret in record.getMessage():
             record.msg = record.getMessage().replace(self.secret, "***")
             record.args = None
+        for key, value in vars(record).items():
+            if key not in _RECORD_ATTRIBUTES and isinstance(value, str) and self.secret in value:
+                setattr(record, key, value.replace(self.secret, "***"))
         return True
 
 
-class JsonLineFormatter(logging.Formatter):
-    """One JSON object per line, for journald and log shippers."""
+class JsonLogFormatter(JsonFormatter):
+    """One JSON object per line, for journald and log shippers (python-json-logger).
 
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        for key in ("job", "outcome", "duration", "wsfunction"):
-            if hasattr(record, key):
-                entry[key] = getattr(record, key)
-        if record.exc_info:
-            entry["error"] = self.formatException(record.exc_info).splitlines()[-1]
-        return json.dumps(entry, ensure_ascii=False)
+    Fields: ``time``, ``level`` (lower case), ``logger``, ``message``, whatever the call passed in ``extra=``
+    (``job``, ``outcome``, ``duration``, ``wsfunction``, ...), and ``error``, the last line of an exception's
+    traceback (its type and message), when one is logged.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(
+            "%(asctime)s %(levelname)s %(name)s %(message)s",
+            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+            datefmt="%Y-%m-%dT%H:%M:%S%z",
+            json_ensure_ascii=False,
+        )
+
+    def process_log_record(self, log_data: dict[str, Any]) -> dict[str, Any]:
+        log_data["level"] = str(log_data["level"]).lower()
+        trace = log_data.pop("exc_info", None)
+        if trace:
+            lines = trace if isinstance(trace, list) else str(trace).splitlines()
+            log_data["error"] = lines[-1]
+        return log_data
 
 
 def configure_logging(verbosity: int, log_format: str) -> None:
+    """Logs on stderr, in English (operators grep them): text, or one JSON object per line (``json``)."""
     level = logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
     handler = logging.StreamHandler(sys.stderr)
     if log_format == "json":
-        handler.setFormatter(JsonLineFormatter())
+        handler.setFormatter(JsonLogFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     handler.set_name("accel")
@@ -154,23 +190,30 @@ def read_token() -> str:
     token = os.environ.get("MOODLE_TOKEN", "").strip()
     token_file = os.environ.get("MOODLE_TOKEN_FILE", "").strip()
     if token and token_file:
-        raise UsageProblem("set MOODLE_TOKEN or MOODLE_TOKEN_FILE, not both")
+        raise UsageProblem(_("set MOODLE_TOKEN or MOODLE_TOKEN_FILE, not both"))
     if token_file:
         path = Path(token_file).expanduser()
         try:
             token = path.read_text(encoding="utf-8").strip()
             mode = path.stat().st_mode
         except OSError as exc:
-            raise UsageProblem(f"MOODLE_TOKEN_FILE {path}: cannot read it ({exc.strerror})") from None
+            raise UsageProblem(
+                _("MOODLE_TOKEN_FILE {path}: cannot read it ({reason})").format(
+                    path=path, reason=exc.strerror
+                )
+            ) from None
         if mode & (stat.S_IRGRP | stat.S_IROTH):
             logging.getLogger("accel").warning(
                 "MOODLE_TOKEN_FILE %s is readable by other users; run: chmod 600 %s", path, path
             )
         if not token:
-            raise UsageProblem(f"MOODLE_TOKEN_FILE {path} is empty")
+            raise UsageProblem(_("MOODLE_TOKEN_FILE {path} is empty").format(path=path))
     if not token:
         raise UsageProblem(
-            "no Moodle token: set MOODLE_TOKEN, or MOODLE_TOKEN_FILE to a file holding it (see README, 'Set-up')"
+            _(
+                "no Moodle token: set MOODLE_TOKEN, or MOODLE_TOKEN_FILE to a file holding it "
+                "(see README, 'Set-up')"
+            )
         )
     return token
 
@@ -182,9 +225,9 @@ def _env_number(name: str, default: float) -> float:
     try:
         value = float(raw)
     except ValueError:
-        raise UsageProblem(f"{name}={raw!r} is not a number") from None
+        raise UsageProblem(_("{name}={value!r} is not a number").format(name=name, value=raw)) from None
     if value <= 0:
-        raise UsageProblem(f"{name}={raw!r} must be positive")
+        raise UsageProblem(_("{name}={value!r} must be positive").format(name=name, value=raw))
     return value
 
 
@@ -195,8 +238,10 @@ def _env_max_input_vars() -> int:
         return 1000
     if not raw.isdigit() or int(raw) < MIN_INPUT_VARS:
         raise UsageProblem(
-            f"MOODLE_MAX_INPUT_VARS={raw!r} must be a whole number of at least {MIN_INPUT_VARS} "
-            "(the site's PHP max_input_vars: php -i | grep max_input_vars)"
+            _(
+                "MOODLE_MAX_INPUT_VARS={value!r} must be a whole number of at least {minimum} "
+                "(the site's PHP max_input_vars: php -i | grep max_input_vars)"
+            ).format(value=raw, minimum=MIN_INPUT_VARS)
         )
     return int(raw)
 
@@ -234,8 +279,10 @@ class AppContext:
             path = self.resolved_config_path()
             if not path.exists():
                 raise UsageProblem(
-                    f"cohort configuration {path} not found: pass --config FILE or set ACCEL_CONFIG "
-                    "(example: examples/kamchatka-2021.toml)"
+                    _(
+                        "cohort configuration {path} not found: pass --config FILE or set ACCEL_CONFIG "
+                        "(example: examples/kamchatka-2021.toml)"
+                    ).format(path=path)
                 )
             self._config = load_config(path)  # a ConfigError: exit 2 (cli_error)
         return self._config
@@ -248,8 +295,11 @@ class AppContext:
                 url = os.environ.get("MOODLE_URL", "").strip()
                 if not url:
                     raise UsageProblem(
-                        "MOODLE_URL is not set: give the site's address (e.g. https://moodle.example.org) and the "
-                        "token in MOODLE_TOKEN or MOODLE_TOKEN_FILE (see README, 'Connecting to Moodle')"
+                        _(
+                            "MOODLE_URL is not set: give the site's address (e.g. https://moodle.example.org) "
+                            "and the token in MOODLE_TOKEN or MOODLE_TOKEN_FILE (see README, 'Connecting to "
+                            "Moodle')"
+                        )
                     )
                 token = read_token()
                 logging.getLogger().addFilter(_RedactingFilter(token))
@@ -292,7 +342,10 @@ class AppContext:
             except (OSError, sqlite3.Error) as exc:
                 reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
                 raise UsageProblem(
-                    f"store {path}: cannot open it ({reason}); set ACCEL_STORE or [store] path to a writable file"
+                    _(
+                        "store {path}: cannot open it ({reason}); set ACCEL_STORE or [store] path to a "
+                        "writable file"
+                    ).format(path=path, reason=reason)
                 ) from None
         return self._store
 
@@ -306,33 +359,49 @@ class AppContext:
         the lock file cannot be made (LockUnavailable)."""
 
         def tell(holder: LockHolder | None) -> None:
-            who = holder.describe() if holder else "another process"
-            click.echo(f"Waiting up to {wait:g}s for another sync or apply to finish: {who}", err=True)
+            who = holder.describe() if holder else _("another process")
+            click.echo(
+                _("Waiting up to {seconds}s for another sync or apply to finish: {holder}").format(
+                    seconds=f"{wait:g}", holder=who
+                ),
+                err=True,
+            )
 
         path = self.lock_path()
         with contextlib.ExitStack() as held:
             try:
                 held.enter_context(take_lock(path, purpose, wait=wait, on_wait=tell))
             except OSError as exc:
-                raise UsageProblem(f"lock file {path}: {exc.strerror or exc}") from None
+                raise UsageProblem(
+                    _("lock file {path}: {reason}").format(path=path, reason=exc.strerror or exc)
+                ) from None
             yield
 
     def print_stats(self) -> None:
         if self._client is None:
             return
         client = self._client
-        lines = [f"requests: {client.request_count} ({client.write_count} writes)"]
+        lines = [
+            ngettext(
+                "requests: {count} ({writes} write)",
+                "requests: {count} ({writes} writes)",
+                client.write_count,
+            ).format(count=client.request_count, writes=client.write_count)
+        ]
         for name, count in sorted(client.stats.items()):
             writes = client.write_stats.get(name, 0)
-            lines.append(f"  {name}: {count}" + (f" ({writes} writes)" if writes else ""))
+            line = f"  {name}: {count}"
+            if writes:
+                line += " " + ngettext("({writes} write)", "({writes} writes)", writes).format(writes=writes)
+            lines.append(line)
         click.echo("\n".join(lines), err=True)
 
 
 def token_refused(exc: InvalidToken) -> str:
-    return (
-        f"the site refused the token ({exc.message}). Check MOODLE_TOKEN / MOODLE_TOKEN_FILE, the token's "
+    return _(
+        "the site refused the token ({reason}). Check MOODLE_TOKEN / MOODLE_TOKEN_FILE, the token's "
         "validity date and its IP restriction (Site administration > Server > Web services > Manage tokens)."
-    )
+    ).format(reason=exc.message)
 
 
 #: The application's error categories (sync/core/errors.py) and the CLI error of each; any other AccelError
@@ -359,7 +428,9 @@ def cli_error(exc: AccelError | AccelMoodleError) -> click.ClickException:
         return AuthProblem(token_refused(exc))
     if isinstance(exc, AccessDenied):
         return AuthProblem(
-            f"access denied: {exc}. Run `accel doctor` to see which functions the token's service lacks."
+            _(
+                "access denied: {reason}. Run `accel doctor` to see which functions the token's service lacks."
+            ).format(reason=exc)
         )
     if isinstance(exc, ConfigurationError):
         return UsageProblem(str(exc))
@@ -370,22 +441,11 @@ def cli_error(exc: AccelError | AccelMoodleError) -> click.ClickException:
     return Problems(str(exc))  # MoodleError, RequestTooLarge, Cancelled
 
 
-class AccelGroup(click.Group):
-    """The ``main`` group: turns every error of the application or the wire a command lets through into its
-    CLI error (:func:`cli_error`), so no command shows a traceback for them."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except (AccelError, AccelMoodleError) as exc:
-            raise cli_error(exc) from None
-
-
 #: Every command that applies a plan takes the one-writer lock (sync/core/lock.py) and may wait for it.
 wait_for_lock = click.option(
     "--wait",
     type=click.FloatRange(min=0),
     default=0.0,
     metavar="SECONDS",
-    help="Wait this long for another sync or apply to finish (default: do not wait).",
+    help=N_("Wait this long for another sync or apply to finish (default: do not wait)."),
 )

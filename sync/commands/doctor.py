@@ -8,30 +8,34 @@ from typing import NoReturn
 
 import click
 
+from i18n import N_, _, ngettext
 from integration.errors import AccessDenied, ConfigurationError, InvalidToken, TransportError
 from integration.functions import required_functions
-from integration.site import check_service
+from integration.site import ServiceCheck, check_service
 from sync.commands.context import (
     EXIT_AUTH,
     EXIT_OK,
     EXIT_PROBLEMS,
     EXIT_UNREACHABLE,
     EXIT_USAGE,
+    TESTED_MOODLE_RELEASES,
     AppContext,
     UsageProblem,
+    release_tested,
     token_refused,
 )
 
 
-@click.command()
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.command(
+    help=N_(
+        "Check the connection, the token and the functions of its service.\n\n"
+        "Exit 0 when all is well, 1 when functions are missing, 2 on a usage or configuration error, "
+        "3 when the site is unreachable, 4 when the token is invalid or its service lacks access."
+    )
+)
+@click.option("--json", "as_json", is_flag=True, help=N_("Machine-readable output."))
 @click.pass_obj
 def doctor(app: AppContext, as_json: bool) -> None:
-    """Check the connection, the token and the functions of its service.
-
-    Exit 0 when all is well, 1 when functions are missing, 2 on a usage or configuration error,
-    3 when the site is unreachable, 4 when the token is invalid or its service lacks access.
-    """
     try:
         client = app.client()
         result = check_service(client)
@@ -52,7 +56,9 @@ def doctor(app: AppContext, as_json: bool) -> None:
                 "url": site.siteurl or client.url,
                 "release": site.release,
                 "version": site.version,
+                "release_tested": release_tested(site.release),
             },
+            "tested_releases": list(TESTED_MOODLE_RELEASES),
             "user": {
                 "id": site.userid,
                 "username": site.username,
@@ -64,23 +70,60 @@ def doctor(app: AppContext, as_json: bool) -> None:
         }
         click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
     else:
-        click.echo(f"Site:    {site.sitename} ({site.siteurl or client.url})")
-        click.echo(f"Moodle:  {site.release or 'unknown release'} (version {site.version or '?'})")
-        admin = ", site administrator" if site.userissiteadmin else ""
-        click.echo(f"Token:   user {site.username} (id {site.userid}, {site.fullname}{admin})")
-        if result.ok:
-            click.echo(f"Service: all {len(required_functions())} functions the product uses are available.")
-        else:
-            click.echo(
-                f"Service: {len(result.missing)} of {len(required_functions())} functions are missing:"
-            )
-            for missing in result.missing:
-                click.echo(f"  - {missing.name}  (needed by: {'; '.join(missing.needed_by)})")
-            click.echo(
-                "Add them in Site administration > Server > Web services > External services > "
-                "(your service) > Functions > Add functions, then run `accel doctor` again."
-            )
+        _print_report(result, client.url)
     sys.exit(EXIT_OK if result.ok else EXIT_PROBLEMS)
+
+
+def _print_report(result: ServiceCheck, url: str) -> None:
+    site = result.site
+    total = len(required_functions())
+    click.echo(_("Site:    {name} ({url})").format(name=site.sitename, url=site.siteurl or url))
+    click.echo(
+        _("Moodle:  {release} (version {version})").format(
+            release=site.release or _("unknown release"), version=site.version or "?"
+        )
+    )
+    if not release_tested(site.release):
+        click.echo(
+            _(
+                "         accel was tested with Moodle {releases}; this release may answer differently."
+            ).format(releases=", ".join(TESTED_MOODLE_RELEASES))
+        )
+    who = {"username": site.username, "id": site.userid, "fullname": site.fullname}
+    if site.userissiteadmin:
+        click.echo(_("Token:   user {username} (id {id}, {fullname}, site administrator)").format(**who))
+    else:
+        click.echo(_("Token:   user {username} (id {id}, {fullname})").format(**who))
+    if result.ok:
+        click.echo(
+            ngettext(
+                "Service: the {total} function the product uses is available.",
+                "Service: all {total} functions the product uses are available.",
+                total,
+            ).format(total=total)
+        )
+        return
+    missing = len(result.missing)
+    click.echo(
+        ngettext(
+            "Service: {missing} of {total} functions is missing:",
+            "Service: {missing} of {total} functions are missing:",
+            missing,
+        ).format(missing=missing, total=total)
+    )
+    for function in result.missing:
+        # The features' names are integration.functions' keys: shown in the reader's language where their
+        # catalog has them (JSON keeps them as they are).
+        needed_by = "; ".join(_(feature) for feature in function.needed_by)
+        click.echo(
+            _("  - {function}  (needed by: {features})").format(function=function.name, features=needed_by)
+        )
+    click.echo(
+        _(
+            "Add them in Site administration > Server > Web services > External services > "
+            "(your service) > Functions > Add functions, then run `accel doctor` again."
+        )
+    )
 
 
 def _doctor_fail(as_json: bool, status: str, code: int, exc: Exception) -> NoReturn:
@@ -90,5 +133,5 @@ def _doctor_fail(as_json: bool, status: str, code: int, exc: Exception) -> NoRet
     if as_json:
         click.echo(json.dumps({"status": status, "error": message}, ensure_ascii=False, indent=2))
     else:
-        click.echo(f"Error: {message}", err=True)
+        click.echo(_("Error: {message}").format(message=message), err=True)
     sys.exit(code)
