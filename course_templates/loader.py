@@ -21,7 +21,9 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
+from i18n import N_, _, ngettext
 from sync.core.errors import UsageError
 from sync.core.vocabulary import INDICATORS, MODULE_KEYS, key_path
 
@@ -39,11 +41,11 @@ PLACEHOLDERS: frozenset[str] = frozenset(
 
 class TemplateError(UsageError):
     """A bad template file. ``problems`` holds one "file:line: key: what was expected" line per problem; the
-    message is "bad module template:" and then the problems, one a line."""
+    message is "bad module template:" and then the problems, one a line (in the language of the run)."""
 
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
-        super().__init__("bad module template:\n" + "\n".join(problems))
+        super().__init__(_("bad module template:") + "\n" + "\n".join(problems))
 
 
 class _Strict(BaseModel):
@@ -54,11 +56,13 @@ def _check_pattern(v: str) -> str:
     try:
         fields = {f for _, f, _, _ in string.Formatter().parse(v) if f is not None}
     except ValueError as exc:
-        raise ValueError(f"bad pattern: {exc}") from exc
+        raise ValueError(_("bad pattern: {error}").format(error=exc)) from exc
     unknown = sorted(f for f in fields if f not in PLACEHOLDERS)
     if unknown:
         raise ValueError(
-            f"unknown placeholder {{{unknown[0]}}}; expected one of {', '.join(sorted(PLACEHOLDERS))}"
+            _("unknown placeholder {placeholder}; expected one of {known}").format(
+                placeholder="{" + unknown[0] + "}", known=", ".join(sorted(PLACEHOLDERS))
+            )
         )
     return v
 
@@ -91,7 +95,7 @@ class SectionSpec(_Strict):
     @classmethod
     def _key(cls, v: str) -> str:
         if not _KEY_RE.match(v):
-            raise ValueError("must be lowercase Latin letters, digits and '-'")
+            raise ValueError(_("must be lowercase Latin letters, digits and '-'"))
         return v
 
 
@@ -112,7 +116,7 @@ class ActivitySpec(_Strict):
     @classmethod
     def _key(cls, v: str) -> str:
         if not _KEY_RE.match(v):
-            raise ValueError("must be lowercase Latin letters, digits and '-' (the Moodle ID number)")
+            raise ValueError(_("must be lowercase Latin letters, digits and '-' (the Moodle ID number)"))
         return v
 
     @field_validator("indicators")
@@ -121,14 +125,16 @@ class ActivitySpec(_Strict):
         for name in v:
             if name not in KNOWN_INDICATORS:
                 raise ValueError(
-                    f"unknown indicator {name!r}; expected one of {', '.join(sorted(KNOWN_INDICATORS))}"
+                    _("unknown indicator {name}; expected one of {known}").format(
+                        name=repr(name), known=", ".join(sorted(KNOWN_INDICATORS))
+                    )
                 )
         return v
 
     @model_validator(mode="after")
     def _assign_only(self) -> ActivitySpec:
         if self.type != "assign" and (self.team_submission is not None or self.graded is not None):
-            raise ValueError("team_submission and graded apply only to type assign")
+            raise ValueError(_("team_submission and graded apply only to type assign"))
         return self
 
 
@@ -144,21 +150,31 @@ class ModuleTemplate(_Strict):
     @model_validator(mode="after")
     def _consistent(self) -> ModuleTemplate:
         if self.number != MODULE_KEYS.index(self.key) + 1:
-            raise ValueError(f"number {self.number} does not match key {self.key}")
+            raise ValueError(
+                _("number {number} does not match key {key}").format(number=self.number, key=self.key)
+            )
         seen: set[str] = set()
         for s in self.sections:
             if s.key in seen:
-                raise ValueError(f"section key {s.key!r} is used twice")
+                raise ValueError(_("section key {key} is used twice").format(key=repr(s.key)))
             seen.add(s.key)
         keys: set[str] = set()
         for a in self.activities:
             if a.key in keys:
-                raise ValueError(f"activity key {a.key!r} is used twice")
+                raise ValueError(_("activity key {key} is used twice").format(key=repr(a.key)))
             keys.add(a.key)
             if a.section not in seen:
-                raise ValueError(f"activity {a.key}: section {a.section!r} is not one of the sections")
+                raise ValueError(
+                    _("activity {key}: section {section} is not one of the sections").format(
+                        key=a.key, section=repr(a.section)
+                    )
+                )
             if not a.key.startswith(f"{self.key}-"):
-                raise ValueError(f"activity {a.key}: key must start with '{self.key}-'")
+                raise ValueError(
+                    _("activity {key}: key must start with {prefix}").format(
+                        key=a.key, prefix=f"'{self.key}-'"
+                    )
+                )
         return self
 
     def section_number(self, section_key: str) -> int:
@@ -208,11 +224,19 @@ def _to_data(
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
-                problems.append(f"{file}:{key_node.start_mark.line + 1}: keys must be plain words")
+                problems.append(
+                    _("{file}:{line}: keys must be plain words").format(
+                        file=file, line=key_node.start_mark.line + 1
+                    )
+                )
                 continue
             key = str(key_node.value)
             if key in out:
-                problems.append(f"{file}:{key_node.start_mark.line + 1}: {key}: duplicate key")
+                problems.append(
+                    _("{file}:{line}: {key}: duplicate key").format(
+                        file=file, line=key_node.start_mark.line + 1, key=key
+                    )
+                )
                 continue
             lines[(*path, key)] = key_node.start_mark.line + 1
             out[key] = _to_data(value_node, (*path, key), lines, file, problems)
@@ -223,16 +247,45 @@ def _to_data(
     return _CONSTRUCTOR.construct_object(node, deep=True)
 
 
+#: pydantic's error types, as a template's author reads them (marked here, translated in _expected)
 _EXPECTED = {
-    "string_type": "expected text",
-    "int_type": "expected a whole number",
-    "bool_type": "expected true or false",
-    "list_type": "expected a list",
-    "model_type": "expected a mapping of keys",
-    "dict_type": "expected a mapping of keys",
-    "missing": "required key is missing",
-    "extra_forbidden": "unknown key",
+    "string_type": N_("expected text"),
+    "int_type": N_("expected a whole number"),
+    "bool_type": N_("expected true or false"),
+    "list_type": N_("expected a list"),
+    "model_type": N_("expected a mapping of keys"),
+    "dict_type": N_("expected a mapping of keys"),
+    "missing": N_("required key is missing"),
+    "extra_forbidden": N_("unknown key"),
 }
+
+
+def _expected(err: ErrorDetails) -> str:
+    """What was expected, in the language of the run. pydantic's own messages are English, so the error types
+    a template can meet are worded here; our validators' messages are already translated ("Value error, ...")."""
+    kind, ctx = err["type"], err.get("ctx") or {}
+    if kind in _EXPECTED:
+        return _(_EXPECTED[kind])
+    if kind == "literal_error":
+        # pydantic joins the choices in English ("'a', 'b' or 'c'"): take the values, join them ourselves.
+        choices = re.findall(r"'[^']*'|-?\d+", str(ctx["expected"]))
+        return _("expected one of: {choices}").format(choices=", ".join(choices))
+    if kind == "string_too_short":
+        n = int(ctx["min_length"])
+        return ngettext("expected at least {n} character", "expected at least {n} characters", n).format(n=n)
+    if kind == "string_too_long":
+        n = int(ctx["max_length"])
+        return ngettext("expected at most {n} character", "expected at most {n} characters", n).format(n=n)
+    if kind == "too_short":
+        n = int(ctx["min_length"])
+        return ngettext("expected at least {n} item", "expected at least {n} items", n).format(n=n)
+    if kind == "greater_than":
+        return _("expected a number greater than {limit}").format(limit=ctx["gt"])
+    if kind == "greater_than_equal":
+        return _("expected a number of at least {limit}").format(limit=ctx["ge"])
+    if kind == "less_than_equal":
+        return _("expected a number of at most {limit}").format(limit=ctx["le"])
+    return err["msg"].removeprefix("Value error, ")
 
 
 def parse_template(text: str, file: str) -> ModuleTemplate:
@@ -243,15 +296,23 @@ def parse_template(text: str, file: str) -> ModuleTemplate:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
-        raise TemplateError([f"{file}:{line}: YAML syntax: {exc.problem or exc}"]) from None
+        raise TemplateError(
+            [
+                _("{file}:{line}: YAML syntax: {problem}").format(
+                    file=file, line=line, problem=exc.problem or exc
+                )
+            ]
+        ) from None
     if node is None:
-        raise TemplateError([f"{file}:1: the file is empty"])
+        raise TemplateError([_("{file}:{line}: the file is empty").format(file=file, line=1)])
     lines: dict[tuple[int | str, ...], int] = {}
     data = _to_data(node, (), lines, file, problems)
     if problems:
         raise TemplateError(problems)
     if not isinstance(data, dict):
-        raise TemplateError([f"{file}:1: expected a mapping of keys at the top level"])
+        raise TemplateError(
+            [_("{file}:{line}: expected a mapping of keys at the top level").format(file=file, line=1)]
+        )
     marks = _Lines(lines)
     try:
         return ModuleTemplate.model_validate(data)
@@ -260,23 +321,32 @@ def parse_template(text: str, file: str) -> ModuleTemplate:
             loc = tuple(
                 p for p in err["loc"] if not (isinstance(p, str) and p.startswith(("function-", "literal[")))
             )
-            what = _EXPECTED.get(err["type"]) or err["msg"].removeprefix("Value error, ")
-            if err["type"] == "literal_error":
-                what = f"expected {err['ctx']['expected']}"
-            got = "" if err["type"] in ("missing", "extra_forbidden") else f" (got {err.get('input')!r})"
-            if isinstance(err.get("input"), dict | list):
-                got = ""
-            problems.append(f"{file}:{marks.line_for(loc)}: {key_path(loc)}: {what}{got}")
+            where = {"file": file, "line": marks.line_for(loc), "path": key_path(loc), "what": _expected(err)}
+            # The value given, except where there is none (a missing or unknown key) or it is a whole mapping.
+            if err["type"] in ("missing", "extra_forbidden") or isinstance(err.get("input"), dict | list):
+                problems.append(_("{file}:{line}: {path}: {what}").format(**where))
+            else:
+                problems.append(
+                    _("{file}:{line}: {path}: {what} (got {value})").format(
+                        **where, value=repr(err.get("input"))
+                    )
+                )
         raise TemplateError(problems) from None
 
 
 def load_template(path: Path) -> ModuleTemplate:
     try:
         text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise TemplateError([_("{file}: cannot read: no such file").format(file=path)]) from None
+    except PermissionError:
+        raise TemplateError([_("{file}: cannot read: permission denied").format(file=path)]) from None
     except OSError as exc:
-        raise TemplateError([f"{path}: cannot read: {exc.strerror or exc}"]) from None
+        raise TemplateError(
+            [_("{file}: cannot read: {reason}").format(file=path, reason=exc.strerror or exc)]
+        ) from None
     except UnicodeDecodeError:
-        raise TemplateError([f"{path}:1: not UTF-8 text"]) from None
+        raise TemplateError([_("{file}:{line}: not UTF-8 text").format(file=path, line=1)]) from None
     return parse_template(text, str(path))
 
 
@@ -297,7 +367,9 @@ def load_templates(directory: Path | None = None) -> dict[str, ModuleTemplate]:
             continue
         if tpl.key != key:
             problems.append(
-                f"{path}:1: key: the file {key}.yaml must describe module {key} (got {tpl.key!r})"
+                _("{file}:{line}: key: the file {name} must describe module {key} (got {got})").format(
+                    file=path, line=1, name=f"{key}.yaml", key=key, got=repr(tpl.key)
+                )
             )
             continue
         out[key] = tpl

@@ -32,7 +32,7 @@ TRANSLATED = ("ru",)
 DOMAINS: dict[str, tuple[str, ...]] = {
     "commands": ("sync/commands", "cli.py", "i18n/click_messages.py"),
     "roster": ("sync/roster", "sync/commands/roster.py"),
-    "provision": ("sync/provision", "course_templates"),
+    "provision": ("sync/provision", "course_templates", "sync/commands/provision.py"),
     "indicators": ("sync/indicators", "sync/commands/indicators.py"),
     "report": ("sync/indicators/report/html.py", "sync/indicators/report/templates"),
     "service": ("sync/service", "sync/commands/service.py"),

@@ -157,7 +157,8 @@ def test_interrupted_apply_tells_how_to_finish(fake_moodle: FakeMoodle, run_cli:
     # The progress line is printed before each write, so the last one names the step that stopped.
     assert result.output.rstrip().splitlines()[-1].startswith("Error:")
     assert "[2/20] create course: course KAM21-M1" in result.output and "[3/20]" not in result.output
-    assert "after 1 of 20 step(s)" in result.output
+    assert "Apply stopped after 1 of 20 steps" in result.output
+    assert "The step that did not finish: create course: course KAM21-M1" in result.output
     result = run_cli("provision", "--apply", config=EXAMPLE)
     assert result.exit_code == 0, result.output
     shortnames = sorted(

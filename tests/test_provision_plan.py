@@ -27,7 +27,7 @@ from sync.provision.changes import (
     UpdateCourse,
 )
 from sync.provision.plan import plan_provision, team_events
-from sync.provision.render import render_plan
+from sync.provision.render import plan_view
 from sync.provision.site import ModuleOnSite, ProvisionSite
 from sync.provision.templates import compare_template
 from tests.helpers import EXAMPLE, TEMPLATES
@@ -149,7 +149,7 @@ def test_each_difference_is_one_change(config: AccelConfig) -> None:
     (rename,) = plan.of(RenameSection)
     assert (rename.section_id, rename.number) == (m2.sections[1].id, 1)
     (enrol,) = plan.of(EnrolService)
-    assert enrol.courseid == m3.by_idnumber.id and "roles [5] only" in enrol.reason
+    assert enrol.courseid == m3.by_idnumber.id and "roles 5 only" in enrol.reason
     assert [d.eventid for d in plan.of(DeleteEvent)] == [999]  # the duplicate goes, the original stays
 
 
@@ -206,8 +206,8 @@ def test_a_copy_left_half_made_by_the_server_is_reported_not_used(config: AccelC
     )
     assert "does not use it and does not delete it" in copy.message
     assert "An administrator may delete it in Moodle" in copy.message
-    text = render_plan(plan)
-    assert "ACCEL-TPL-M1_1 (id 150" in text and "interrupted" in text
+    (block,) = [b for b in plan_view(plan).blocks if "interrupted" in b.title]
+    assert len(block.items) == 1 and "ACCEL-TPL-M1_1 (id 150" in block.items[0]
     assert plan.as_dict()["interrupted_copies"][0]["course_id"] == 150
     assert isinstance(copy, InterruptedCopy)
 

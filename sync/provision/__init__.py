@@ -5,5 +5,6 @@ Three steps, in the shared plan/apply vocabulary (sync/core/plan.py): ``site`` (
 holds, read before planning), ``plan`` (plan_provision: a pure function of the configuration, the templates
 and that read), ``apply`` (the only code that writes, one handler per kind of change). ``changes`` (the typed
 changes, warnings and the plan), ``templates`` (the check of the template courses on the site against their
-files), ``render`` (the plan and checks as text).
+files), ``render`` (the plan and checks as people read them: a headline, table rows, titled lists; the
+command prints them).
 """

@@ -4,12 +4,18 @@
 in the plan's order. Each step is one write whose effect the next plan can see, so an apply stopped at any
 point (a dropped connection, a Moodle error, Ctrl-C) is finished by running it again: a course copied but not
 yet given its ID number is recognised by the next plan by its short name in the cohort category and adopted.
+
+How far it has got is told two ways: a :class:`sync.core.progress.Progress` (a bar on a terminal: the plan's
+steps, and under it each course copy while Moodle makes it, the long step), and ``on_step``, told about each
+step just before it is written (the command prints it as a line where there is no bar, so the last line of a
+log names the step that stopped).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from i18n import _
 from integration.calendar import create_events, delete_events
 from integration.courses import (
     Section,
@@ -24,6 +30,7 @@ from integration.enrol import enrol_users
 from integration.transport import MoodleClient
 from sync.core.errors import ProblemsFound
 from sync.core.plan import Applier, ApplyResult, Handlers
+from sync.core.progress import NO_PROGRESS, Advance, Progress
 from sync.provision.changes import (
     AddSections,
     CreateCategory,
@@ -43,7 +50,7 @@ class ProvisionBlocked(ProblemsFound):
 
 
 #: Told about each step just before it is written: (its number, how many, the change).
-Progress = Callable[[int, int, ProvisionChange], None]
+StepListener = Callable[[int, int, ProvisionChange], None]
 
 
 class ProvisionApplier:
@@ -55,12 +62,15 @@ class ProvisionApplier:
         client: MoodleClient,
         plan: ProvisionPlan,
         *,
-        progress: Progress | None = None,
+        progress: Progress = NO_PROGRESS,
+        on_step: StepListener | None = None,
         result: ApplyResult[ProvisionChange] | None = None,
     ) -> None:
         self.client = client
         self.plan = plan
         self.progress = progress
+        self.on_step = on_step
+        self._advance: Advance | None = None
         self.result: ApplyResult[ProvisionChange] = result if result is not None else ApplyResult()
         self.total = len(plan.changes)
         self.started = 0
@@ -88,7 +98,12 @@ class ProvisionApplier:
         written then); a Moodle error or an interruption propagates, with ``result`` telling how far it got."""
         if self.plan.blocked:
             raise ProvisionBlocked("; ".join(p.message for p in self.plan.problems))
-        self.handlers().run(self.plan.ordered(), self.plan.ORDER)
+        with self.progress.task(_("Applying the plan"), total=self.total) as advance:
+            self._advance = advance
+            try:
+                self.handlers().run(self.plan.ordered(), self.plan.ORDER)
+            finally:
+                self._advance = None
         return self.result
 
     # -- bookkeeping -------------------------------------------------------------------------------------------
@@ -96,11 +111,13 @@ class ProvisionApplier:
         # Shown before the write: a copy can take a while, and if it fails the last line says which step.
         for change in changes:
             self.started += 1
-            if self.progress is not None:
-                self.progress(self.started, self.total, change)
+            if self.on_step is not None:
+                self.on_step(self.started, self.total, change)
 
     def _finish(self, *changes: ProvisionChange) -> None:
         self.result.done.extend(changes)
+        if self._advance is not None:
+            self._advance(len(changes))
 
     def _courseid(self, courseid: int | None, module: str) -> int:
         """The course of a change: its own id, else the course this apply made for the module."""
@@ -126,14 +143,18 @@ class ProvisionApplier:
             assert self.category_id is not None, "the cohort category is made before its courses"
             self._start(change)
             fields = {**change.fields, "categoryid": self.category_id}
-            new_id = duplicate_course(
-                self.client,
-                template_id=change.template_id,
-                fullname=str(fields["fullname"]),
-                shortname=str(fields["shortname"]),
-                categoryid=self.category_id,
-                visible=bool(fields["visible"]),
-            )
+            # The copy is one request that can take minutes (Moodle backs the template up and restores it):
+            # a task of its own, without a total, shows it is still going and for how long.
+            copying = _("Copying the template course into {course}").format(course=fields["shortname"])
+            with self.progress.task(copying, total=None):
+                new_id = duplicate_course(
+                    self.client,
+                    template_id=change.template_id,
+                    fullname=str(fields["fullname"]),
+                    shortname=str(fields["shortname"]),
+                    categoryid=self.category_id,
+                    visible=bool(fields["visible"]),
+                )
             self.course_ids[change.module] = new_id
             self.result.created[change.module] = new_id
             update_courses(self.client, [{"id": new_id, **fields}])
@@ -154,7 +175,7 @@ class ProvisionApplier:
         for change in changes:
             self._start(change)
             courseid = self._courseid(change.courseid, change.module)
-            for _ in range(change.count):
+            for _number in range(change.count):
                 add_section(self.client, courseid)
             self.sections.pop(courseid, None)
             self._finish(change)
@@ -207,11 +228,15 @@ def apply_plan(
     client: MoodleClient,
     plan: ProvisionPlan,
     *,
-    progress: Progress | None = None,
+    progress: Progress = NO_PROGRESS,
+    on_step: StepListener | None = None,
     result: ApplyResult[ProvisionChange] | None = None,
 ) -> ApplyResult[ProvisionChange]:
-    """Carry the plan out (:class:`ProvisionApplier`). ``progress`` is told about each step just before it is
-    written; ``result`` (if given) is filled as steps finish, so a caller that catches an interruption can say
-    how far it got. Raises ProvisionBlocked when the plan has blocking problems (nothing is written then)."""
-    applier: Applier[ProvisionChange] = ProvisionApplier(client, plan, progress=progress, result=result)
+    """Carry the plan out (:class:`ProvisionApplier`). ``progress`` shows how far it has got (one unit per
+    change); ``on_step`` is told about each step just before it is written; ``result`` (if given) is filled as
+    steps finish, so a caller that catches an interruption can say how far it got. Raises ProvisionBlocked when
+    the plan has blocking problems (nothing is written then)."""
+    applier: Applier[ProvisionChange] = ProvisionApplier(
+        client, plan, progress=progress, on_step=on_step, result=result
+    )
     return applier.apply()

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 from course_templates.courses import ModuleCourse
+from i18n import N_, _
 from integration.courses import Category, Course
 from sync.core.plan import Change, Notice, Plan
 
@@ -29,14 +30,26 @@ def local_time(timestamp: int, tz: str) -> str:
 
 @dataclass(kw_only=True)
 class ProvisionChange(Change):
-    """A provisioning change: what it is about and why, for people; each kind adds what apply needs."""
+    """A provisioning change: what it is about and why, for people; each kind adds what apply needs.
+
+    ``target`` and ``reason`` are made in the language of the run when the plan is computed (they are read by
+    people in the plan, its JSON and the service's job details); ``kind`` stays the English identifier.
+    """
+
+    #: the kind as people read it in the plan's "action" column (marked here, translated where shown)
+    label: ClassVar[str] = ""
 
     target: str  # what it is about, for people: "course KAM21-M1", "section 2 of KAM21-M1"
     reason: str
     module: str | None = None
 
+    @property
+    def action(self) -> str:
+        """The kind of change for people, in the language of the run («создать курс»)."""
+        return _(self.label)
+
     def describe(self) -> str:
-        return f"{self.target}: {self.reason}"
+        return _("{target}: {reason}").format(target=self.target, reason=self.reason)
 
     def details(self) -> dict[str, Any]:
         """The kind's own fields, for JSON (``data``)."""
@@ -55,6 +68,7 @@ class ProvisionChange(Change):
 @dataclass(kw_only=True)
 class CreateCategory(ProvisionChange):
     kind: ClassVar[str] = "create_category"
+    label: ClassVar[str] = N_("create category")
     name: str
     idnumber: str
     parent: int
@@ -74,6 +88,7 @@ class CreateCourse(ProvisionChange):
     """Copy the template course without user data, then give the copy the fields the copy cannot set."""
 
     kind: ClassVar[str] = "create_course"
+    label: ClassVar[str] = N_("create course")
     module: str
     template_id: int
     fields: CourseFields
@@ -85,6 +100,7 @@ class CreateCourse(ProvisionChange):
 @dataclass(kw_only=True)
 class UpdateCourse(ProvisionChange):
     kind: ClassVar[str] = "update_course"
+    label: ClassVar[str] = N_("update course")
     courseid: int
     #: only the fields that differ, with their new values
     fields: CourseFields
@@ -96,6 +112,7 @@ class UpdateCourse(ProvisionChange):
 @dataclass(kw_only=True)
 class AddSections(ProvisionChange):
     kind: ClassVar[str] = "add_sections"
+    label: ClassVar[str] = N_("add sections")
     module: str
     courseid: int | None  # None: the course is made by this apply
     count: int
@@ -107,6 +124,7 @@ class AddSections(ProvisionChange):
 @dataclass(kw_only=True)
 class RenameSection(ProvisionChange):
     kind: ClassVar[str] = "rename_section"
+    label: ClassVar[str] = N_("rename section")
     module: str
     courseid: int | None  # None: the course is made by this apply
     number: int
@@ -128,6 +146,7 @@ class RenameSection(ProvisionChange):
 @dataclass(kw_only=True)
 class EnrolService(ProvisionChange):
     kind: ClassVar[str] = "enrol_service"
+    label: ClassVar[str] = N_("enrol service account")
     module: str
     courseid: int | None  # None: the course is made by this apply
     userid: int
@@ -143,6 +162,7 @@ class EnrolService(ProvisionChange):
 @dataclass(kw_only=True)
 class DeleteEvent(ProvisionChange):
     kind: ClassVar[str] = "delete_event"
+    label: ClassVar[str] = N_("delete event")
     eventid: int
 
     def details(self) -> dict[str, Any]:
@@ -181,6 +201,7 @@ class NewEvent:
 @dataclass(kw_only=True)
 class CreateEvent(ProvisionChange):
     kind: ClassVar[str] = "create_event"
+    label: ClassVar[str] = N_("create event")
     module: str
     courseid: int | None  # None: the course is made by this apply
     event: NewEvent
@@ -220,13 +241,28 @@ class DateWarning(Notice):
         tz: str,
     ) -> DateWarning:
         who = f"{key} «{activity}»" if key else f"«{activity}»"
-        side = "before the course starts" if timestamp < course_start else "after the course ends"
-        start, end = local_time(course_start, tz), local_time(course_end, tz)
-        message = (
-            f"{course}: {who}: {what or 'date'} {local_time(timestamp, tz)} is {side} ({start} – {end}). The copy "
-            "keeps the template's dates and the web services cannot shift them: open the activity's settings in "
-            "the course and set the date within the course, or fix it in the template course before the next "
-            "cohort."
+        if timestamp < course_start:
+            text = _(
+                "{course}: {activity}: {what} {date} is before the course starts ({start} – {end}). The copy "
+                "keeps the template's dates and the web services cannot shift them: open the activity's "
+                "settings in the course and set the date within the course, or fix it in the template course "
+                "before the next cohort."
+            )
+        else:
+            text = _(
+                "{course}: {activity}: {what} {date} is after the course ends ({start} – {end}). The copy "
+                "keeps the template's dates and the web services cannot shift them: open the activity's "
+                "settings in the course and set the date within the course, or fix it in the template course "
+                "before the next cohort."
+            )
+        message = text.format(
+            course=course,
+            activity=who,
+            # The site's own label of the date ("Due", "Срок сдачи"...), in the site's language.
+            what=what or _("date"),
+            date=local_time(timestamp, tz),
+            start=local_time(course_start, tz),
+            end=local_time(course_end, tz),
         )
         return cls(
             message=message,
@@ -264,12 +300,14 @@ class InterruptedCopy(Notice):
 
     @classmethod
     def of(cls, course: Course, template_shortname: str, module: str) -> InterruptedCopy:
-        message = (
-            f"course {course.shortname} (id {course.id}, «{course.fullname}») in the cohort category is a copy "
-            f"of template {template_shortname} that was interrupted before it was finished (no ID number, "
-            "perhaps only part of its content): accel does not use it and does not delete it; the cohort's "
-            "course is made (or was made) as a copy of its own. An administrator may delete it in Moodle "
-            "(Site administration > Courses > Manage courses and categories)."
+        message = _(
+            "course {shortname} (id {id}, «{fullname}») in the cohort category is a copy of template "
+            "{template} that was interrupted before it was finished (no ID number, perhaps only part of its "
+            "content): accel does not use it and does not delete it; the cohort's course is made (or was "
+            "made) as a copy of its own. An administrator may delete it in Moodle (Site administration > "
+            "Courses > Manage courses and categories)."
+        ).format(
+            shortname=course.shortname, id=course.id, fullname=course.fullname, template=template_shortname
         )
         return cls(
             message=message,

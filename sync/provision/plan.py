@@ -34,6 +34,7 @@ from typing import Any
 
 from course_templates.courses import ModuleCourse, module_courses
 from course_templates.loader import ModuleTemplate, load_templates
+from i18n import N_, _, ngettext
 from integration.calendar import CalendarEvent
 from integration.courses import Course, Section
 from integration.transport import MoodleClient
@@ -104,13 +105,37 @@ def _course_diff(course: Course, desired: CourseFields) -> dict[str, tuple[Any, 
     return diff
 
 
+#: The course fields as people read them (Moodle's names for them on the course settings page).
+FIELD_LABELS: dict[str, str] = {
+    "idnumber": N_("ID number"),
+    "fullname": N_("full name"),
+    "shortname": N_("short name"),
+    "categoryid": N_("category"),
+    "startdate": N_("start date"),
+    "enddate": N_("end date"),
+    "visible": N_("visibility"),
+    "format": N_("format"),
+    "groupmode": N_("group mode"),
+    "groupmodeforce": N_("force group mode"),
+}
+
+#: The schedule's kinds of event as people read them in the plan
+EVENT_KIND_WORDS: dict[str, str] = {"webinar": N_("webinar"), "consultation": N_("consultation")}
+
+
 def _describe(name: str, old: Any, new: Any, tz: str) -> str:
+    """One field's change, for people: ``end date 30.11.2021 23:59 → 05.12.2021 23:59``."""
+    label = _(FIELD_LABELS.get(name, name))
     if name == "categoryid" and new is None:
-        return f"categoryid {old!r} → the new cohort category"
+        return _("{field} {old} → the new cohort category").format(field=label, old=repr(old))
     if name in ("startdate", "enddate"):
-        old_text, new_text = (local_time(int(v), tz) if v else "none" for v in (old, new))
-        return f"{name} {old_text} → {new_text}"
-    return f"{name} {old!r} → {new!r}"
+        old_text, new_text = (local_time(int(v), tz) if v else _("none") for v in (old, new))
+        return _("{field} {old} → {new}").format(field=label, old=old_text, new=new_text)
+    return _("{field} {old} → {new}").format(field=label, old=repr(old), new=repr(new))
+
+
+def _kind_word(kind: str) -> str:
+    return _(EVENT_KIND_WORDS.get(kind, kind))
 
 
 # -- the plan ------------------------------------------------------------------------------------------------
@@ -132,15 +157,18 @@ def plan_provision(
             plan.courses[mc.key] = PlannedCourse(mc, site.course(mc.key))
             if plan.courses[mc.key].course is None:
                 plan.warn(
-                    f"{mc.shortname} is not on the site yet: `accel provision --apply` makes it", mc.key
+                    _("{course} is not on the site yet: `accel provision --apply` makes it").format(
+                        course=mc.shortname
+                    ),
+                    mc.key,
                 )
         _plan_events(config, site, plan, existing_courses_only=True)
         return plan
     if site.category is None:
         plan.changes.append(
             CreateCategory(
-                target=f"category «{config.category.name}»",
-                reason=f"no category with ID number {config.category_idnumber}",
+                target=_("category «{name}»").format(name=config.category.name),
+                reason=_("no category with ID number {idnumber}").format(idnumber=config.category_idnumber),
                 name=config.category.name,
                 idnumber=config.category_idnumber,
                 parent=config.category.parent,
@@ -161,10 +189,18 @@ def _check_course(mc: ModuleCourse, found: ModuleOnSite, site: ProvisionSite, pl
         if other is not None and other.id != course.id:
             plan.problems.append(
                 Problem(
-                    f"course {mc.idnumber} (id {course.id}) should be renamed to {mc.shortname}, but that "
-                    f"short name belongs to another course (id {other.id}, «{other.fullname}», ID number "
-                    f"{other.idnumber or 'none'}). Rename or delete that course, or change the cohort's "
-                    "short_name.",
+                    _(
+                        "course {idnumber} (id {id}) should be renamed to {shortname}, but that short name "
+                        "belongs to another course (id {other_id}, «{other_name}», ID number {other_idnumber}). "
+                        "Rename or delete that course, or change the cohort's short_name."
+                    ).format(
+                        idnumber=mc.idnumber,
+                        id=course.id,
+                        shortname=mc.shortname,
+                        other_id=other.id,
+                        other_name=other.fullname,
+                        other_idnumber=other.idnumber or _("none"),
+                    ),
                     mc.key,
                 )
             )
@@ -173,17 +209,31 @@ def _check_course(mc: ModuleCourse, found: ModuleOnSite, site: ProvisionSite, pl
         return
     if site.adoptable(other):
         plan.warn(
-            f"{mc.shortname}: found without an ID number in the cohort category (id {other.id}), as an "
-            "interrupted apply leaves it; it is adopted and completed",
+            _(
+                "{course}: found without an ID number in the cohort category (id {id}), as an interrupted "
+                "apply leaves it; it is adopted and completed"
+            ).format(course=mc.shortname, id=other.id),
             mc.key,
         )
         return
-    where = f"category «{other.categoryname}»" if other.categoryname else f"category id {other.categoryid}"
+    where = (
+        _("in category «{name}»").format(name=other.categoryname)
+        if other.categoryname
+        else _("in category id {id}").format(id=other.categoryid)
+    )
     plan.problems.append(
         Problem(
-            f"short name {mc.shortname} is taken by another course: id {other.id}, «{other.fullname}», "
-            f"ID number {other.idnumber or 'none'}, in {where}. Rename or delete that course, or set "
-            "[cohort] short_name in the configuration to use other short names.",
+            _(
+                "short name {shortname} is taken by another course: id {id}, «{name}», ID number {idnumber}, "
+                "{where}. Rename or delete that course, or set [cohort] short_name in the configuration to "
+                "use other short names."
+            ).format(
+                shortname=mc.shortname,
+                id=other.id,
+                name=other.fullname,
+                idnumber=other.idnumber or _("none"),
+                where=where,
+            ),
             mc.key,
         )
     )
@@ -232,9 +282,11 @@ def _plan_copy(
     if check is None or check.course is None:
         plan.problems.append(
             Problem(
-                f"template course {mc.template_shortname} not found on the site, so {mc.shortname} cannot "
-                "be made. A course designer creates it once (see `accel templates check`), or set "
-                f"[modules.{mc.key}] template to the short name of the existing template course.",
+                _(
+                    "template course {template} not found on the site, so {course} cannot be made. A course "
+                    "designer creates it once (see `accel templates check`), or set [modules.{module}] "
+                    "template to the short name of the existing template course."
+                ).format(template=mc.template_shortname, course=mc.shortname, module=mc.key),
                 mc.key,
             )
         )
@@ -243,8 +295,10 @@ def _plan_copy(
     if missing:
         plan.problems.append(
             Problem(
-                f"template course {mc.template_shortname} is not complete, so {mc.shortname} would lack "
-                f"activities: {'; '.join(missing)}. Run `accel templates check`.",
+                _(
+                    "template course {template} is not complete, so {course} would lack activities: "
+                    "{missing}. Run `accel templates check`."
+                ).format(template=mc.template_shortname, course=mc.shortname, missing="; ".join(missing)),
                 mc.key,
             )
         )
@@ -252,10 +306,16 @@ def _plan_copy(
     role = config.roles.service
     plan.changes.append(
         CreateCourse(
-            target=f"course {mc.shortname}",
-            reason=f"no course with ID number {mc.idnumber}: copy template {mc.template_shortname} without "
-            f"user data, then set ID number, dates ({mc.start:%d.%m.%Y} – {mc.end:%d.%m.%Y}), visibility "
-            "and group mode",
+            target=_("course {course}").format(course=mc.shortname),
+            reason=_(
+                "no course with ID number {idnumber}: copy template {template} without user data, then set "
+                "ID number, dates ({start} – {end}), visibility and group mode"
+            ).format(
+                idnumber=mc.idnumber,
+                template=mc.template_shortname,
+                start=f"{mc.start:%d.%m.%Y}",
+                end=f"{mc.end:%d.%m.%Y}",
+            ),
             module=mc.key,
             template_id=check.course.id,
             fields=desired_course_fields(mc, site.category.id if site.category else None),
@@ -263,9 +323,10 @@ def _plan_copy(
     )
     plan.changes.append(
         EnrolService(
-            target=f"service account in {mc.shortname}",
-            reason=f"the token's user needs an active enrolment (role {role}) to read activity data "
-            "(field note 9)",
+            target=_("service account in {course}").format(course=mc.shortname),
+            reason=_(
+                "the token's user needs an active enrolment (role {role}) to read activity data (field note 9)"
+            ).format(role=role),
             module=mc.key,
             courseid=None,
             userid=site.service_userid,
@@ -293,7 +354,7 @@ def _plan_update(
         tz = config.cohort.timezone
         plan.changes.append(
             UpdateCourse(
-                target=f"course {mc.shortname} (id {course.id})",
+                target=_("course {course} (id {id})").format(course=mc.shortname, id=course.id),
                 reason="; ".join(_describe(k, old, new, tz) for k, (old, new) in diff.items()),
                 module=mc.key,
                 courseid=course.id,
@@ -302,15 +363,20 @@ def _plan_update(
         )
     role, roles = config.roles.service, found.service_roles
     if roles is None or role not in roles:
-        why = (
-            "not enrolled (or the enrolment is suspended)"
-            if roles is None
-            else f"enrolled with roles {sorted(roles)} only"
-        )
+        if roles is None:
+            why = _(
+                "the token's user is not enrolled (or the enrolment is suspended); it needs role {role} to "
+                "read activity data (field note 9)"
+            ).format(role=role)
+        else:
+            why = _(
+                "the token's user is enrolled with roles {roles} only; it needs role {role} to read activity "
+                "data (field note 9)"
+            ).format(roles=", ".join(str(r) for r in sorted(roles)), role=role)
         plan.changes.append(
             EnrolService(
-                target=f"service account in {mc.shortname}",
-                reason=f"the token's user is {why}; it needs role {role} to read activity data (field note 9)",
+                target=_("service account in {course}").format(course=mc.shortname),
+                reason=why,
                 module=mc.key,
                 courseid=course.id,
                 userid=site.service_userid,
@@ -334,8 +400,14 @@ def _plan_sections(
     if missing > 0:
         plan.changes.append(
             AddSections(
-                target=f"{missing} section(s) in {mc.shortname}",
-                reason=f"the template file has {len(template.sections)} sections, the course {len(have)}",
+                target=ngettext("{n} section in {course}", "{n} sections in {course}", missing).format(
+                    n=missing, course=mc.shortname
+                ),
+                reason=ngettext(
+                    "the template file has {wanted} section, the course {have}",
+                    "the template file has {wanted} sections, the course {have}",
+                    len(template.sections),
+                ).format(wanted=len(template.sections), have=len(have)),
                 module=mc.key,
                 courseid=courseid,
                 count=missing,
@@ -346,13 +418,17 @@ def _plan_sections(
         if current is not None and html.unescape(current.name) == spec.title:
             continue
         reason = (
-            f"new section, titled as in {template.key}.yaml"
+            _("new section, titled as in {file}").format(file=f"{template.key}.yaml")
             if current is None
-            else f"title «{current.name}» differs from {template.key}.yaml"
+            else _("title «{title}» differs from {file}").format(
+                title=current.name, file=f"{template.key}.yaml"
+            )
         )
         plan.changes.append(
             RenameSection(
-                target=f"section {number} of {mc.shortname}: «{spec.title}»",
+                target=_("section {number} of {course}: «{title}»").format(
+                    number=number, course=mc.shortname, title=spec.title
+                ),
                 reason=reason,
                 module=mc.key,
                 courseid=courseid,
@@ -437,9 +513,17 @@ def _plan_events(
             continue  # the course is made by `accel provision`, and its events with it
         if not (mc.startdate <= ev.timestart <= mc.enddate):
             plan.warn(
-                f"{ev.kind} «{ev.title}» ({ev.start:%d.%m.%Y %H:%M}) is outside the dates of {mc.shortname} "
-                f"({mc.start:%d.%m.%Y} – {mc.end:%d.%m.%Y}); it is put in the calendar anyway. Check the date in "
-                "the configuration.",
+                _(
+                    "{kind} «{title}» ({when}) is outside the dates of {course} ({start} – {end}); it is put in "
+                    "the calendar anyway. Check the date in the configuration."
+                ).format(
+                    kind=_kind_word(ev.kind),
+                    title=ev.title,
+                    when=f"{ev.start:%d.%m.%Y %H:%M}",
+                    course=mc.shortname,
+                    start=f"{mc.start:%d.%m.%Y}",
+                    end=f"{mc.end:%d.%m.%Y}",
+                ),
                 ev.module,
             )
         groupid = 0
@@ -447,10 +531,13 @@ def _plan_events(
             group = next((g for g in groups[ev.module] if team_key(g.name) == team_key(ev.team)), None)
             if group is None:
                 plan.warn(
-                    f"consultation «{ev.title}» ({ev.start:%d.%m.%Y %H:%M}) waits for team «{ev.team}»: no such "
-                    f"group in {mc.shortname} yet. It is created once the roster sync makes the team: by the "
-                    "service's roster job itself, or run `accel provision --apply` after `accel roster sync "
-                    "--apply`.",
+                    _(
+                        "consultation «{title}» ({when}) waits for team «{team}»: no such group in {course} yet. "
+                        "It is created once the roster sync makes the team: by the service's roster job itself, "
+                        "or run `accel provision --apply` after `accel roster sync --apply`."
+                    ).format(
+                        title=ev.title, when=f"{ev.start:%d.%m.%Y %H:%M}", team=ev.team, course=mc.shortname
+                    ),
                     ev.module,
                 )
                 continue
@@ -498,11 +585,23 @@ def _plan_events(
             found.pop(0)  # matched; any further copies are duplicates and are deleted below
             continue
         state = plan.courses[ev.module]
-        scope = f"team «{ev.team}»" if ev.team else "whole course"
+        course = state.desired.shortname
+        reason = (
+            _("in the schedule, not in the calendar of {course} (team «{team}»)").format(
+                course=course, team=ev.team
+            )
+            if ev.team
+            else _("in the schedule, not in the calendar of {course} (whole course)").format(course=course)
+        )
         plan.changes.append(
             CreateEvent(
-                target=f"{ev.kind} «{ev.title}» {ev.start:%d.%m.%Y %H:%M}, {ev.duration_minutes} min",
-                reason=f"in the schedule, not in the calendar of {state.desired.shortname} ({scope})",
+                target=_("{kind} «{title}» {when}, {minutes} min").format(
+                    kind=_kind_word(ev.kind),
+                    title=ev.title,
+                    when=f"{ev.start:%d.%m.%Y %H:%M}",
+                    minutes=ev.duration_minutes,
+                ),
+                reason=reason,
                 module=ev.module,
                 courseid=state.course.id if state.course else None,
                 event=new_event,
@@ -513,8 +612,10 @@ def _plan_events(
         for event in events:
             plan.changes.append(
                 DeleteEvent(
-                    target=f"event «{event.name}» (id {event.id})",
-                    reason="made by provisioning but no longer in the schedule (or changed, or a duplicate)",
+                    target=_("event «{name}» (id {id})").format(name=event.name, id=event.id),
+                    reason=_(
+                        "made by provisioning but no longer in the schedule (or changed, or a duplicate)"
+                    ),
                     eventid=event.id,
                 )
             )
@@ -561,4 +662,7 @@ def waiting_team_events(client: MoodleClient, config: AccelConfig) -> list[str]:
     """
     if not has_team_events(config):
         return []
-    return [f"{c.target} (team «{c.team}»)" for c in team_events(compute_events_plan(client, config))]
+    return [
+        _("{event} (team «{team}»)").format(event=c.target, team=c.team)
+        for c in team_events(compute_events_plan(client, config))
+    ]

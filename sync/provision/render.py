@@ -1,84 +1,163 @@
-"""Text output of `accel provision` and `accel templates check` (the CLI stays thin)."""
+"""What `accel provision` and `accel templates check` show people, in the language of the run.
+
+Pure: it turns a plan or the template checks into text pieces (a headline, the plan's table as headers and
+rows, titled lists of problems and warnings, styled lines); the command (sync/commands/provision.py) prints
+them through the terminal helpers (sync/commands/terminal.py: aligned tables, colour only on a terminal).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
+from i18n import N_, _, ngettext
 from sync.provision.changes import ProvisionChange, ProvisionPlan
-from sync.provision.templates import CANNOT_CREATE_ACTIVITIES, TemplateCheck
+from sync.provision.templates import CANNOT_CREATE_ACTIVITIES, Severity, TemplateCheck
+
+#: rich styles, used only on a terminal (and never with NO_COLOR)
+PROBLEM_STYLE = "bold red"
+WARNING_STYLE = "yellow"
+OK_STYLE = "green"
 
 
-def _label(change: ProvisionChange) -> str:
-    """The change's kind for people: ``create_course`` -> ``create course``."""
-    return change.kind.replace("_", " ")
+@dataclass(frozen=True)
+class Line:
+    """One line to print, with its style on a terminal (None: plain)."""
+
+    text: str
+    style: str | None = None
 
 
-def _clip(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
+@dataclass(frozen=True)
+class Block:
+    """A titled list under the plan's table: its problems, its warnings, its notes."""
+
+    title: str
+    items: list[str]
+    style: str | None = None
 
 
-def render_plan(plan: ProvisionPlan, *, apply_hint: bool = True) -> str:
-    lines: list[str] = []
+@dataclass
+class PlanView:
+    """The plan as people read it: headline, table (empty when there is nothing to change), blocks, hint."""
+
+    headline: str
+    headers: list[str]
+    rows: list[list[str]]
+    blocks: list[Block] = field(default_factory=list)
+    hint: str | None = None
+
+
+def plan_view(plan: ProvisionPlan, *, apply_hint: bool = True) -> PlanView:
     changes = plan.ordered()
-    head = f"Plan for cohort {plan.cohort} ({plan.cohort_name}): "
-    head += "no changes, the site matches the configuration." if not changes else f"{len(changes)} change(s)."
-    lines.append(head)
     if changes:
-        what_width = min(60, max(len(c.target) for c in changes))
-        lines.append("")
-        lines.append(f"  {'#':>3}  {'ACTION':<15}  {'MODULE':<6}  {'WHAT':<{what_width}}  WHY")
-        for number, change in enumerate(changes, start=1):
-            lines.append(
-                f"  {number:>3}  {_label(change):<15}  {change.module or '-':<6}  "
-                f"{_clip(change.target, what_width):<{what_width}}  {change.reason}"
-            )
+        headline = ngettext(
+            "Plan for cohort {cohort} ({name}): {n} change.",
+            "Plan for cohort {cohort} ({name}): {n} changes.",
+            len(changes),
+        ).format(cohort=plan.cohort, name=plan.cohort_name, n=len(changes))
+    else:
+        headline = _(
+            "Plan for cohort {cohort} ({name}): no changes, the site matches the configuration."
+        ).format(cohort=plan.cohort, name=plan.cohort_name)
+    view = PlanView(
+        headline=headline,
+        headers=[_("#"), _("Action"), _("Module"), _("What"), _("Why")],
+        rows=[
+            [str(number), change.action, change.module or "-", change.target, change.reason]
+            for number, change in enumerate(changes, start=1)
+        ],
+    )
     if plan.problems:
-        lines.append("")
-        lines.append("Problems (apply refuses to start until they are fixed):")
-        for p in plan.problems:
-            lines.append(f"  - [{p.subject or 'cohort'}] {p.message}")
-    if plan.date_warnings:
-        lines.append("")
-        lines.append("Warnings: activity dates outside their course's dates (field note 15):")
-        for w in plan.date_warnings:
-            lines.append(f"  - {w.message}")
-    if plan.interrupted_copies:
-        lines.append("")
-        lines.append(
-            "Warnings: course copies interrupted before they were finished (accel neither uses nor deletes them):"
+        view.blocks.append(
+            Block(
+                _("Problems (apply refuses to start until they are fixed):"),
+                [
+                    _("[{subject}] {message}").format(subject=p.subject or _("cohort"), message=p.message)
+                    for p in plan.problems
+                ],
+                PROBLEM_STYLE,
+            )
         )
-        for copy in plan.interrupted_copies:
-            lines.append(f"  - {copy.message}")
+    if plan.date_warnings:
+        view.blocks.append(
+            Block(
+                _("Warnings: activity dates outside their course's dates (field note 15):"),
+                [w.message for w in plan.date_warnings],
+                WARNING_STYLE,
+            )
+        )
+    if plan.interrupted_copies:
+        view.blocks.append(
+            Block(
+                _(
+                    "Warnings: course copies interrupted before they were finished (accel neither uses nor "
+                    "deletes them):"
+                ),
+                [copy.message for copy in plan.interrupted_copies],
+                WARNING_STYLE,
+            )
+        )
     if plan.notes:
-        lines.append("")
-        lines.append("Notes:")
-        for note in plan.notes:
-            lines.append(f"  - {note}")
+        view.blocks.append(Block(_("Notes:"), list(plan.notes)))
     if apply_hint:
-        lines.append("")
         if plan.blocked:
-            lines.append("Nothing was written.")
+            view.hint = _("Nothing was written.")
         elif changes:
-            lines.append("Nothing was written. Run `accel provision --apply` to carry the plan out.")
-    return "\n".join(lines)
+            view.hint = _("Nothing was written. Run `accel provision --apply` to carry the plan out.")
+    return view
 
 
-def render_progress(done: int, total: int, change: ProvisionChange) -> str:
-    return f"[{done}/{total}] {_label(change)}: {change.target}"
+def step_line(number: int, total: int, change: ProvisionChange) -> str:
+    """A step of the apply, printed just before it is written where there is no progress bar."""
+    return _("[{number}/{total}] {action}: {target}").format(
+        number=number, total=total, action=change.action, target=change.target
+    )
 
 
-def render_template_checks(checks: Sequence[TemplateCheck]) -> str:
-    lines: list[str] = []
+#: severities as people read them in `accel templates check` (JSON keeps the English word)
+SEVERITY_LABELS: dict[Severity, str] = {"error": N_("ERROR"), "warning": N_("WARNING"), "info": N_("INFO")}
+SEVERITY_STYLES: dict[Severity, str | None] = {"error": PROBLEM_STYLE, "warning": WARNING_STYLE, "info": None}
+
+
+def template_check_lines(checks: Sequence[TemplateCheck]) -> list[Line]:
+    lines: list[Line] = []
+    labels = {severity: _(label) for severity, label in SEVERITY_LABELS.items()}
+    width = max(len(label) for label in labels.values())
     for check in checks:
-        where = f"course id {check.course.id}" if check.course else "not found"
-        status = "OK" if check.ok else "PROBLEMS"
-        lines.append(f"{check.module}: template course {check.template_shortname} ({where}) — {status}")
+        if check.course is None:
+            head = Line(
+                _("{module}: template course {shortname} (not found) — PROBLEMS").format(
+                    module=check.module, shortname=check.template_shortname
+                ),
+                PROBLEM_STYLE,
+            )
+        elif check.ok:
+            head = Line(
+                _("{module}: template course {shortname} (course id {id}) — OK").format(
+                    module=check.module, shortname=check.template_shortname, id=check.course.id
+                ),
+                OK_STYLE,
+            )
+        else:
+            head = Line(
+                _("{module}: template course {shortname} (course id {id}) — PROBLEMS").format(
+                    module=check.module, shortname=check.template_shortname, id=check.course.id
+                ),
+                PROBLEM_STYLE,
+            )
+        lines.append(head)
         if check.course is not None:
             lines.append(
-                f"    activities with an ID number: {len(check.activities)}, sections: {len(check.sections)}"
+                Line(
+                    "    "
+                    + _("activities with an ID number: {activities}, sections: {sections}").format(
+                        activities=len(check.activities), sections=len(check.sections)
+                    )
+                )
             )
         for f in check.findings:
-            lines.append(f"    {f.severity.upper():<7} {f.message}")
-    lines.append("")
-    lines.append(CANNOT_CREATE_ACTIVITIES)
-    return "\n".join(lines)
+            lines.append(Line(f"    {labels[f.severity]:<{width}} {f.message}", SEVERITY_STYLES[f.severity]))
+    lines.append(Line(""))
+    lines.append(Line(_(CANNOT_CREATE_ACTIVITIES)))
+    return lines

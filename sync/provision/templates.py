@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from course_templates.courses import module_courses
 from course_templates.loader import ModuleTemplate
+from i18n import N_, _, ngettext
 from integration.activities import get_data_fields, get_feedback_items
 from integration.courses import (
     Course,
@@ -28,7 +29,8 @@ from integration.errors import MoodleError
 from integration.transport import MoodleClient
 from sync.core.config import AccelConfig
 
-CANNOT_CREATE_ACTIVITIES = (
+#: Marked here, translated where it is shown (`accel templates check`, its JSON's "note").
+CANNOT_CREATE_ACTIVITIES = N_(
     "Moodle's standard web services cannot create activities (assignments, forums, surveys, databases...). "
     "A course designer adds each missing activity once in the template course and sets its ID number "
     "(activity settings > Common module settings > ID number); every cohort course copied from the template "
@@ -135,18 +137,35 @@ def compare_template(
     add = check.findings.append
     for key, found in sorted((items or {}).items()):
         act = template.activity(key)
-        what = "item labels" if act.type == "feedback" else "fields"
+        survey = act.type == "feedback"
         if isinstance(found, str):
-            add(Finding("warning", "items_unreadable", f"{key}: could not read its {what}: {found}", key))
+            text = (
+                _("{key}: could not read its item labels: {error}")
+                if survey
+                else _("{key}: could not read its fields: {error}")
+            )
+            add(Finding("warning", "items_unreadable", text.format(key=key, error=found), key))
             continue
         missing_items = [name for name in act.items if name not in found]
         if missing_items:
+            text = (
+                _(
+                    "{key}: item labels {missing} not found (the site has: {found}); the indicators read them "
+                    "by these names"
+                )
+                if survey
+                else _(
+                    "{key}: fields {missing} not found (the site has: {found}); the indicators read them by "
+                    "these names"
+                )
+            )
             add(
                 Finding(
                     "warning",
                     "missing_items",
-                    f"{key}: {what} {', '.join(missing_items)} not found (the site has: "
-                    f"{', '.join(found) or 'none'}); the indicators read them by these names",
+                    text.format(
+                        key=key, missing=", ".join(missing_items), found=", ".join(found) or _("none")
+                    ),
                     key,
                 )
             )
@@ -155,8 +174,12 @@ def compare_template(
             Finding(
                 "error",
                 "template_course_missing",
-                f"template course {template_shortname!r} not found on the site: a course designer creates it "
-                f"(short name {template_shortname}) with the activities of {template.key}.yaml",
+                _(
+                    "template course {quoted} not found on the site: a course designer creates it (short name "
+                    "{shortname}) with the activities of {file}"
+                ).format(
+                    quoted=repr(template_shortname), shortname=template_shortname, file=f"{template.key}.yaml"
+                ),
             )
         )
         return check
@@ -168,8 +191,13 @@ def compare_template(
                 Finding(
                     "error" if act.required else "warning",
                     "missing_activity",
-                    f"{act.key}: missing ({act.type} «{act.name}» in section {number_of[act.section]} "
-                    f"«{template.section_title(act.section)}»)",
+                    _("{key}: missing ({type} «{name}» in section {number} «{section}»)").format(
+                        key=act.key,
+                        type=act.type,
+                        name=act.name,
+                        number=number_of[act.section],
+                        section=template.section_title(act.section),
+                    ),
                     act.key,
                 )
             )
@@ -179,7 +207,9 @@ def compare_template(
                 Finding(
                     "error" if act.required else "warning",
                     "wrong_type",
-                    f"{act.key}: is a {cm.modname} («{cm.name}»), the template needs a {act.type}",
+                    _("{key}: is a {found} («{name}»), the template needs a {wanted}").format(
+                        key=act.key, found=cm.modname, name=cm.name, wanted=act.type
+                    ),
                     act.key,
                 )
             )
@@ -188,8 +218,14 @@ def compare_template(
                 Finding(
                     "warning",
                     "wrong_section",
-                    f"{act.key}: in section {cm.sectionnum}, the template puts it in section "
-                    f"{number_of[act.section]} «{template.section_title(act.section)}»",
+                    _(
+                        "{key}: in section {found}, the template puts it in section {number} «{section}»"
+                    ).format(
+                        key=act.key,
+                        found=cm.sectionnum,
+                        number=number_of[act.section],
+                        section=template.section_title(act.section),
+                    ),
                     act.key,
                 )
             )
@@ -200,7 +236,9 @@ def compare_template(
                 Finding(
                     "warning",
                     "extra_activity",
-                    f"{key}: {cm.modname} «{cm.name}» is not in {template.key}.yaml (it will be copied too)",
+                    _("{key}: {type} «{name}» is not in {file} (it will be copied too)").format(
+                        key=key, type=cm.modname, name=cm.name, file=f"{template.key}.yaml"
+                    ),
                     key,
                 )
             )
@@ -209,7 +247,9 @@ def compare_template(
             Finding(
                 "info",
                 "no_idnumber",
-                f"{cm.modname} «{cm.name}» (section {cm.sectionnum}) has no ID number; indicators ignore it",
+                _("{type} «{name}» (section {number}) has no ID number; indicators ignore it").format(
+                    type=cm.modname, name=cm.name, number=cm.sectionnum
+                ),
             )
         )
     sections = [s for s in sections if not s.component]  # subsections are not numbered course sections
@@ -218,8 +258,13 @@ def compare_template(
             Finding(
                 "info",
                 "sections_missing",
-                f"the course has {len(sections)} sections, the template {len(template.sections)}; "
-                "`accel provision` adds the missing ones to each cohort course",
+                ngettext(
+                    "the course has {have} section, the template {wanted}; `accel provision` adds the missing "
+                    "ones to each cohort course",
+                    "the course has {have} sections, the template {wanted}; `accel provision` adds the missing "
+                    "ones to each cohort course",
+                    len(sections),
+                ).format(have=len(sections), wanted=len(template.sections)),
             )
         )
     for i, (spec, section) in enumerate(zip(template.sections, sections, strict=False)):
@@ -230,8 +275,10 @@ def compare_template(
                 Finding(
                     "info",
                     "section_title",
-                    f"section {i} is «{title}», the template says «{spec.title}» "
-                    "(`accel provision` sets it in each cohort course)",
+                    _(
+                        "section {number} is «{title}», the template says «{wanted}» (`accel provision` sets it "
+                        "in each cohort course)"
+                    ).format(number=i, title=title, wanted=spec.title),
                 )
             )
     return check
