@@ -244,6 +244,11 @@ def test_the_apply_reports_its_progress_with_each_course_copy_inside(fake_moodle
     assert all(c.total is None and c.inside == ("Applying the plan",) for c in copies)
     assert all(task.closed for task in recording.tasks)
 
+    # A plan with nothing to do shows no bar at all (not an empty one).
+    again = RecordingProgress()
+    apply_plan(client, compute_plan(client, config, TEMPLATES), progress=again)
+    assert again.tasks == []
+
 
 def test_a_stopped_apply_has_advanced_by_what_was_done(fake_moodle: FakeMoodle) -> None:
     seed_site(fake_moodle)

@@ -98,6 +98,8 @@ class ProvisionApplier:
         written then); a Moodle error or an interruption propagates, with ``result`` telling how far it got."""
         if self.plan.blocked:
             raise ProvisionBlocked("; ".join(p.message for p in self.plan.problems))
+        if not self.total:
+            return self.result  # nothing to write, nor to show a bar for
         with self.progress.task(_("Applying the plan"), total=self.total) as advance:
             self._advance = advance
             try:
