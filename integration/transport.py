@@ -87,6 +87,11 @@ def parse_concurrency(raw: str | int | None, *, source: str = "MOODLE_CONCURRENC
     return int(text)
 
 
+#: Warnings that are Moodle's normal answers, not faults: (function, warning code). mod_assign_get_submissions
+#: answers an assignment nobody has submitted to yet with warning 3, "No submissions found".
+NORMAL_ANSWERS: frozenset[tuple[str, str]] = frozenset({("mod_assign_get_submissions", "3")})
+
+
 @dataclass(frozen=True)
 class MoodleWarning:
     """One entry of a ``warnings`` list in a 200 answer; some calls report failure only this way (note 8)."""
@@ -96,6 +101,11 @@ class MoodleWarning:
     warningcode: str = ""
     item: str = ""
     itemid: int | str | None = None
+
+    @property
+    def normal(self) -> bool:
+        """Moodle's normal answer rather than a fault (:data:`NORMAL_ANSWERS`): logged at info level only."""
+        return (self.wsfunction, self.warningcode) in NORMAL_ANSWERS
 
     def __str__(self) -> str:
         target = f" ({self.item} {self.itemid})" if self.item else ""
@@ -779,4 +789,4 @@ class MoodleClient:
             )
             with self._lock:
                 self.warnings.append(warning)
-            log.warning("Moodle warning: %s", warning)
+            log.log(logging.INFO if warning.normal else logging.WARNING, "Moodle warning: %s", warning)

@@ -210,7 +210,7 @@ def test_status_shows_indicator_values_as_indicators_show_does(fake_moodle: Fake
     assert run_cli("indicators", "gather", config=EXAMPLE).exit_code == 0
     shown = run_cli("indicators", "show", config=EXAMPLE).output
     status = run_cli("status", config=EXAMPLE).output
-    for value in ("95\u00a0000 руб.", "7,62", "62,5 %"):
+    for value in ("95,000 roubles", "7.62", "62.5%"):
         assert value in shown and value in status
     assert "0.625" not in status and "95000" not in status
 

@@ -105,7 +105,7 @@ def test_indicators_of_the_recorded_cohort_match_hand_counts(
         ("Команда «Шаромы»", "m2-final-project"),
         ("Команда «Эссо»", "m2-final-project"),
     ]
-    assert any("без оценки" in n and ": 1." in n for n in report.result("mentor_feedback").notes)
+    assert any("without a grade" in n and ": 1." in n for n in report.result("mentor_feedback").notes)
     assert any("m3-pitch" in n for n in report.result("mentor_feedback").notes)
     assert {(d.district, d.participants, d.teams) for d in report.districts} == {
         ("Мильковский МР", 4, 1),
@@ -113,12 +113,12 @@ def test_indicators_of_the_recorded_cohort_match_hand_counts(
     }
     assert {(v.village, v.teams) for v in report.villages} == {("Шаромы", 1), ("Эссо", 1)}
     sharomy = next(t for t in report.teams if t.name == "Команда «Шаромы»")
-    assert sharomy.status["m1-concept"] == "оценено: 8"
-    assert sharomy.status["m3-pitch"] == "сдано"
-    assert sharomy.status["m2-consultations"] == "проверено: отзыв без оценки"
+    assert sharomy.status["m1-concept"] == "graded: 8"
+    assert sharomy.status["m3-pitch"] == "submitted"
+    assert sharomy.status["m2-consultations"] == "reviewed: feedback without a grade"
     assert sharomy.graded == 3  # idea, concept and the answered consultation log
     esso = next(t for t in report.teams if t.name == "Команда «Эссо»")
-    assert esso.status["m2-consultations"] == "сдано"
+    assert esso.status["m2-consultations"] == "submitted"
     assert (sharomy.done, sharomy.total, sharomy.feedback_received) == (5, 5, 3)
     link = report.result("projects_developed").evidence[0].url
     assert link.startswith(fake_moodle.url + "/mod/assign/view.php?id=")
@@ -242,9 +242,9 @@ def test_robustness_notes_reach_the_report(
     assert values["votes_cast"] is None and values["satisfaction"] is None and values["ngo_intent"] is None
     notes = " ".join(report.notes + [n for r in report.results for n in r.notes])
     assert "«m3-vote»" in notes
-    assert "Команда «Лазо»" in notes and "не имеет участников" in notes
-    assert "никто не заполнил" in notes
-    assert "В курсе KAM21-M2 нет ни одного активного участника" in notes
+    assert "Команда «Лазо»" in notes and "has no members" in notes
+    assert "Nobody has answered" in notes
+    assert "Course KAM21-M2 has no active participant" in notes
     assert f"#{deleted}" in notes  # still a member of a group / gave an answer, but no longer enrolled
 
     conn = open_store(str(tmp_path / "s.sqlite3"))
@@ -252,7 +252,7 @@ def test_robustness_notes_reach_the_report(
     written = write_cohort_reports(conn, config, tmp_path / "reports", now=SNAPSHOT_AT)
     assert [p.name for p in written] == [f"indicators-kam21-2022-04-01.{f}" for f in ("xlsx", "html", "json")]
     page = written[1].read_text(encoding="utf-8")
-    assert "Команда «Лазо»" in page and "никто не заполнил" in page and "m3-vote" in page
+    assert "Команда «Лазо»" in page and "Nobody has answered" in page and "m3-vote" in page
 
 
 def test_a_moodle_error_on_one_activity_costs_only_its_numbers(

@@ -148,7 +148,7 @@ def test_team_with_no_members_and_deleted_user_give_notes() -> None:
     report = compute(snap)
     assert report.result("initiative_groups").value == 2
     assert any(
-        "Пустая команда" in n and "не имеет участников" in n for n in report.result("initiative_groups").notes
+        "Пустая команда" in n and "has no members" in n for n in report.result("initiative_groups").notes
     )
     assert any("#555" in n for n in report.notes)
     assert report.result("school_participants").value == 4  # 555 is not counted
@@ -159,11 +159,11 @@ def test_empty_course_gives_a_note() -> None:
     report = compute(snap)
     assert report.result("initiative_groups").value == 0
     assert report.result("participants").value == 0
-    assert any("нет ни одной группы" in n for n in report.result("initiative_groups").notes)
+    assert any("has no groups" in n for n in report.result("initiative_groups").notes)
     # The mentor is enrolled: not empty, but without participants.
-    assert sum("нет ни одного активного участника" in n for n in report.notes) == 3
+    assert sum("has no active participant" in n for n in report.notes) == 3
     snap.enrolments.clear()
-    assert sum("пуст" in n for n in compute(snap).notes) == 3
+    assert sum("is empty" in n for n in compute(snap).notes) == 3
 
 
 # ---------------------------------------------------------------------------------- projects developed
@@ -181,7 +181,7 @@ def test_projects_developed_needs_submitted_and_graded() -> None:
     report = compute(snap)
     assert report.result("projects_developed").value == 1
     assert [e.label for e in report.result("projects_developed").evidence] == ["Команда 0"]
-    assert any("ждущих оценки" in n for n in report.result("projects_developed").notes)
+    assert any("waiting for a grade" in n for n in report.result("projects_developed").notes)
 
 
 def test_resubmission_counts_once_and_waits_again() -> None:
@@ -204,7 +204,8 @@ def test_resubmission_counts_once_and_waits_again() -> None:
     assert [(p.team, p.resubmitted) for p in waiting] == [("Команда 0", True)]
     assert waiting[0].waited_hours == (NOW - graded_at - DAY) / 3600
     team0 = next(t for t in report.teams if t.name == "Команда 0")
-    assert team0.status["m1-concept"] == "оценено: 70 (сдано повторно, ждёт проверки)"
+    assert team0.status["m1-concept"] == "graded: 70 (submitted again, waiting for a review)"
+    assert team0.states["m1-concept"] == "graded"
 
 
 # ------------------------------------------------------------------------------------- mentor feedback
@@ -220,9 +221,9 @@ def test_grade_without_feedback_is_not_counted() -> None:
     report = compute(snap)
     feedback = report.result("mentor_feedback")
     assert feedback.value == 1
-    assert feedback.breakdown["Всего проверено"] == 3
-    assert feedback.breakdown["Медиана часов от сдачи до проверки"] == 20.0
-    assert any("Оценок без комментария (не учтены): 2" in n for n in feedback.notes)
+    assert feedback.breakdown["Reviewed in all"] == 3
+    assert feedback.breakdown["Median hours from submission to review"] == 20.0
+    assert any("Grades without a comment (not counted): 2" in n for n in feedback.notes)
     assert report.mentors[0].with_feedback == 1 and report.mentors[0].reviews == 3
 
 
@@ -245,13 +246,13 @@ def test_feedback_without_a_grade_counts_and_ends_the_wait() -> None:
     feedback = report.result("mentor_feedback")
     assert feedback.value == 3
     assert sorted(e.label for e in feedback.evidence) == [
-        "Команда 0: Журнал консультаций",
-        "Команда 1: Доработанный проект",
-        "Команда 2: Доработанный проект",
+        "Команда 0: Consultation log",
+        "Команда 1: Revised project",
+        "Команда 2: Revised project",
     ]
-    assert feedback.breakdown["Всего проверено"] == 3
-    assert feedback.breakdown["Медиана часов от сдачи до проверки"] == 12.0
-    assert any("отзывы без оценки" in n and ": 2." in n for n in feedback.notes)
+    assert feedback.breakdown["Reviewed in all"] == 3
+    assert feedback.breakdown["Median hours from submission to review"] == 12.0
+    assert any("Reviews without a grade" in n and ": 2." in n for n in feedback.notes)
     # Per mentor: the same three reviews, all with a comment; median of 6, 12, 24 h.
     (mentor,) = report.mentors
     assert (mentor.reviews, mentor.with_feedback, mentor.median_hours) == (3, 3, 12.0)
@@ -265,12 +266,20 @@ def test_feedback_without_a_grade_counts_and_ends_the_wait() -> None:
         ("Команда 3", "m2-final-project"),
     }
     assert mentor.pending == 5
-    # The teams' grid: answered work is no longer "сдано" (waiting); the grade-less review says so.
+    # The teams' grid: answered work is no longer "submitted" (waiting); the grade-less review says so.
     rows = {r.name: r for r in report.teams}
-    assert rows["Команда 0"].status["m2-consultations"] == "проверено: отзыв без оценки"
-    assert rows["Команда 1"].status["m2-final-project"] == "проверено: отзыв без оценки"
-    assert rows["Команда 2"].status["m2-final-project"] == "оценено: 70"
-    assert rows["Команда 3"].status["m2-consultations"] == "сдано"
+    assert rows["Команда 0"].status["m2-consultations"] == "reviewed: feedback without a grade"
+    assert rows["Команда 1"].status["m2-final-project"] == "reviewed: feedback without a grade"
+    assert rows["Команда 2"].status["m2-final-project"] == "graded: 70"
+    assert rows["Команда 3"].status["m2-consultations"] == "submitted"
+    # The grid's colours read the state, not the text: a review without a grade is an answer (graded).
+    assert [
+        rows[f"Команда {n}"].states[key] for n, key in ((0, "m2-consultations"), (1, "m2-final-project"))
+    ] == [
+        "graded",
+        "graded",
+    ]
+    assert rows["Команда 3"].states["m2-consultations"] == "submitted"
     assert rows["Команда 1"].grades["m2-final-project"] is None
     # No grade is no project developed or leader: those indicators still need a grade.
     assert (rows["Команда 0"].graded, rows["Команда 1"].graded, rows["Команда 3"].graded) == (1, 1, 0)
@@ -284,7 +293,9 @@ def test_a_resubmission_after_a_review_without_grade_waits_again() -> None:
     (item,) = pending_submissions(snap)
     assert (item.activity_key, item.resubmitted) == ("m2-consultations", True)
     row = compute(snap).teams[0]
-    assert row.status["m2-consultations"] == "проверено: отзыв без оценки (сдано повторно, ждёт проверки)"
+    assert row.status["m2-consultations"] == (
+        "reviewed: feedback without a grade (submitted again, waiting for a review)"
+    )
 
 
 def test_individual_reviews_count_per_person_and_expert_comments_only_in_the_total() -> None:
@@ -361,11 +372,11 @@ def test_events_in_the_future_are_not_held() -> None:
     report = compute(snap, {"webinars_held": 3, "consultations_held": 4})
     webinars = report.result("webinars_held")
     assert webinars.value == 1
-    assert any("не прошедших на дату снимка (не учтены): 2" in n for n in webinars.notes)
+    assert any("not over at the snapshot's date (not counted): 2" in n for n in webinars.notes)
     consultations = report.result("consultations_held")
     assert consultations.value == 2
-    assert consultations.breakdown == {"группа": 1, "весь курс": 1}
-    assert any("распознанных по названию" in n for n in consultations.notes)
+    assert consultations.breakdown == {"group": 1, "whole course": 1}
+    assert any("recognised by their title" in n for n in consultations.notes)
     # 1 of 3 a twelfth into module 2: ahead of the expected share.
     assert webinars.status == "on_track" and webinars.percent == pytest.approx(33.3)
 
@@ -396,7 +407,7 @@ def test_leaders_with_a_tie_for_third_place() -> None:
         ("Команда 0", 90), ("Команда 1", 85), ("Команда 2", 70), ("Команда 3", 70),
     ]  # fmt: skip
     assert leaders.value == 4
-    assert any("Ничья" in n and "Команда 2" in n and "Команда 3" in n for n in leaders.notes)
+    assert any("A tie" in n and "Команда 2" in n and "Команда 3" in n for n in leaders.notes)
     assert report.result("projects_presented").value == 5
 
 
@@ -405,7 +416,7 @@ def test_leaders_tie_at_the_top_still_ranks_by_competition() -> None:
     for n, grade in enumerate([90, 90, 90, 80]):
         snap.grades += team_grade(snap, "m3-pitch", 300 + n, grade, M3_START + DAY, "")
     leaders = compute(snap).result("leader_projects")
-    assert leaders.value == 3 and not any("Ничья" in n for n in leaders.notes)
+    assert leaders.value == 3 and not any("A tie" in n for n in leaders.notes)
 
 
 def test_funds_raised_total_and_by_kind_with_bad_amount() -> None:
@@ -420,7 +431,7 @@ def test_funds_raised_total_and_by_kind_with_bad_amount() -> None:
     funds = compute(snap).result("funds_raised")
     assert funds.value == 66000.5
     assert funds.breakdown == {"Деньги": 51000, "Товары": 15000.5}
-    assert any("«много» не число" in n for n in funds.notes)
+    assert any("«много» is not a number" in n for n in funds.notes)
     assert funds.evidence[0].url == "https://moodle.example.org/mod/data/view.php?id=33&rid=1"
 
 
@@ -430,7 +441,7 @@ def test_votes_cast_named_and_multiple_answers() -> None:
     assert values(snap)["votes_cast"] == 5
     multi = ChoiceResult(key="m3-vote", cmid=32, choiceid=1, allowmultiple=True, options=options)
     result = compute(make_snapshot(teams=1, choices=[multi])).result("votes_cast")
-    assert result.value == 5 and any("несколько ответов" in n for n in result.notes)
+    assert result.value == 5 and any("several answers" in n for n in result.notes)
     named = multi.model_copy(update={"voter_ids": [11, 12, 11, 13]})
     assert values(make_snapshot(teams=1, choices=[named]))["votes_cast"] == 3
 
@@ -463,10 +474,10 @@ def test_satisfaction_and_ngo_intent() -> None:
     report = compute(snap)
     satisfaction = report.result("satisfaction")
     assert satisfaction.value == pytest.approx(25 / 3)
-    assert any("Анкет без оценки полезности (не учтены в среднем): 1" in n for n in satisfaction.notes)
+    assert any("Surveys without a usefulness score (not in the mean): 1" in n for n in satisfaction.notes)
     intent = report.result("ngo_intent")
     assert intent.value == 0.5  # 2 of 4 respondents
-    assert intent.breakdown["нет ответа"] == 1
+    assert intent.breakdown["no answer"] == 1
 
 
 def test_survey_without_answers_is_no_data_with_a_note() -> None:
@@ -475,7 +486,7 @@ def test_survey_without_answers_is_no_data_with_a_note() -> None:
     for key in ("satisfaction", "ngo_intent"):
         result = report.result(key)
         assert result.value is None and result.status == "no_data"
-        assert any("никто не заполнил" in n for n in result.notes)
+        assert any("Nobody has answered" in n for n in result.notes)
 
 
 def test_missing_activity_is_no_data_not_zero() -> None:
@@ -500,7 +511,7 @@ def test_the_registry_lists_the_vocabularys_indicators_in_its_order() -> None:
     assert all(i.title and i.unit and i.module in (None, *MODULE_KEYS) for i in REGISTRY)
     report = compute(make_snapshot())
     assert [(r.key, r.title, r.unit) for r in report.results] == [(i.key, i.title, i.unit) for i in REGISTRY]
-    assert TITLES["ngo_intent"] == "Доля планирующих НКО или уже зарегистрировавших"
+    assert TITLES["ngo_intent"] == "Share planning an NGO or already registered"
 
 
 def test_status_met_on_track_behind() -> None:
@@ -566,10 +577,12 @@ def test_teams_behind_their_due_dates() -> None:
     snap.grades = team_grade(snap, "m1-idea", 102, 5, M1_START + 12 * DAY, "Оценено без работы")
     rows = {t.name: t for t in compute(snap).teams}
     assert rows["Команда 0"].overdue == []
-    assert rows["Команда 1"].overdue == ["Идея проекта"]
-    assert rows["Команда 1"].status["m1-idea"] == "черновик, срок прошёл"
+    assert rows["Команда 1"].overdue == ["Project idea"]
+    assert rows["Команда 1"].status["m1-idea"] == "draft, past due"
+    assert rows["Команда 1"].states["m1-idea"] == "overdue"
     assert rows["Команда 2"].overdue == []  # graded: the mentor dealt with it
-    assert rows["Команда 0"].status["m1-concept"] == "не сдано"  # no due date: never overdue
+    assert rows["Команда 0"].status["m1-concept"] == "not submitted"  # no due date: never overdue
+    assert rows["Команда 0"].states["m1-concept"] == "none"
 
 
 def test_the_report_and_the_roster_see_one_team_whatever_the_case_and_spaces_of_its_name(

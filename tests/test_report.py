@@ -14,6 +14,7 @@ import pytest
 from click.testing import Result
 from openpyxl import load_workbook
 
+from i18n import set_language
 from tests.fake_moodle import FakeMoodle
 from tests.fake_moodle.activities import add_entry, submit
 from tests.helpers import EXAMPLE, gathered, ts
@@ -34,9 +35,10 @@ def test_gather_then_show_from_the_store(cohort_site: FakeMoodle, run_cli: Calla
     values = {r["key"]: r["value"] for r in data["indicators"]["results"]}
     assert values["funds_raised"] == 95000 and values["votes_cast"] == 8
     text = run_cli("--config", str(EXAMPLE), "indicators", "show")
-    assert "Привлечённые средства" in text.output and "95\u00a0000 руб." in text.output
+    assert "Funds raised" in text.output and "95,000 roubles" in text.output
     again = run_cli("--config", str(EXAMPLE), "indicators", "gather")
-    assert again.exit_code == 0 and again.output.startswith("Snapshot 2 stored: cohort kam21, 3 of 3 courses")
+    assert again.exit_code == 0 and again.output.startswith("Snapshot 2 stored for cohort kam21.")
+    assert "3 of 3" in again.output and "12 of 12" in again.output
 
 
 def test_show_for_a_period_counts_only_what_happened_in_it(
@@ -53,7 +55,7 @@ def test_show_for_a_period_counts_only_what_happened_in_it(
     assert values["funds_raised"] == 0
     assert values["projects_presented"] == 0
     results = {r["key"]: r for r in json.loads(q4.output)["indicators"]["results"]}
-    assert any("без учёта периода" in n for n in results["participants"]["notes"])
+    assert any("whatever the period" in n for n in results["participants"]["notes"])
     q1 = run_cli(
         "--config", str(EXAMPLE), "indicators", "show", "--from", "2022-01-01", "--to", "2022-03-31", "--json"
     )
@@ -101,7 +103,12 @@ def test_pending_lists_oldest_first(cohort_site: FakeMoodle, run_cli: Callable[.
     assert items[0]["waited_hours"] >= items[1]["waited_hours"] >= items[2]["waited_hours"] > 0
     assert items[0]["mentors"] == ["Наталья Наставникова"]
     text = run_cli("--config", str(EXAMPLE), "indicators", "pending")
-    assert "Ждут проверки: 3" in text.output
+    assert "3 team submissions are waiting for a review (oldest first):" in text.output
+    lines = text.output.splitlines()
+    assert lines[1].split() == ["Submitted", "Waiting", "Team", "Assignment", "Mentors", "Link"]
+    # One row per submission, oldest first, with how long it has waited and the link to grade it.
+    assert "Команда «Эссо»" in lines[2] and "days" in lines[2] and "/mod/assign/view.php?id=" in lines[2]
+    assert len(lines) == 5
 
 
 def test_report_in_three_formats(
@@ -122,26 +129,26 @@ def test_report_in_three_formats(
 
     wb = load_workbook(tmp_path / "report.xlsx")
     assert wb.sheetnames[:7] == [
-        "Показатели", "Команды", "Наставники", "Районы и сёла", "Доказательства", "Ждут проверки", "Примечания",
+        "Indicators", "Teams", "Mentors", "Districts and villages", "Evidence", "Waiting for review", "Notes",
     ]  # fmt: skip
-    rows = {r[0]: r for r in wb["Показатели"].iter_rows(min_row=5, values_only=True) if r[0]}
-    funds = rows["Привлечённые средства (обещания партнёров), руб."]
-    assert funds[3] == 95000
-    groups = rows["Инициативные группы (команды модуля 1)"]
-    assert (groups[3], groups[4], groups[6]) == (2, 7, "отставание")
-    evidence = list(wb["Доказательства"].iter_rows(min_row=2, values_only=True))
+    rows = {r[0]: r for r in wb["Indicators"].iter_rows(min_row=5, values_only=True) if r[0]}
+    funds = rows["Funds raised (partners' pledges), roubles"]
+    assert funds[3] == 95000 and funds[2] == "95,000 roubles"
+    groups = rows["Initiative groups (module 1 teams)"]
+    assert (groups[3], groups[4], groups[6]) == (2, 7, "behind")
+    evidence = list(wb["Evidence"].iter_rows(min_row=2, values_only=True))
     assert any(r[1] == "ООО «Камчатрыба»" and str(r[5]).startswith(cohort_site.url) for r in evidence)
-    mentors = list(wb["Наставники"].iter_rows(min_row=2, values_only=True))
+    mentors = list(wb["Mentors"].iter_rows(min_row=2, values_only=True))
     # reviews 5 (the resubmitted idea keeps its grade; the consultation log answered without a grade); median
     # of 48, 24, 36, 24 hours; 3 + the resubmission wait
     assert mentors[0][:6] == ("Наталья Наставникова", "Команда «Шаромы», Команда «Эссо»", 5, 5, 30, 4)
-    teams = {r[0]: r for r in wb["Команды"].iter_rows(min_row=2, values_only=True)}
-    header = next(wb["Команды"].iter_rows(min_row=1, max_row=1, values_only=True))
-    column = header.index("Журнал консультаций")
-    assert teams["Команда «Шаромы»"][column] == "проверено: отзыв без оценки"
-    assert teams["Команда «Эссо»"][column] == "сдано"
-    waiting = list(wb["Ждут проверки"].iter_rows(min_row=2, values_only=True))
-    assert [(r[0], r[4]) for r in waiting][-1] == ("Команда «Шаромы»", "да")
+    teams = {r[0]: r for r in wb["Teams"].iter_rows(min_row=2, values_only=True)}
+    header = next(wb["Teams"].iter_rows(min_row=1, max_row=1, values_only=True))
+    column = header.index("Consultation log")
+    assert teams["Команда «Шаромы»"][column] == "reviewed: feedback without a grade"
+    assert teams["Команда «Эссо»"][column] == "submitted"
+    waiting = list(wb["Waiting for review"].iter_rows(min_row=2, values_only=True))
+    assert [(r[0], r[4]) for r in waiting][-1] == ("Команда «Шаромы»", "yes")
 
     data = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
     assert data["format"] == "accel-indicators-report"
@@ -168,7 +175,7 @@ def test_text_typed_on_the_site_is_never_a_formula_in_the_workbook(
     gathered(run_cli)
     out = tmp_path / "report.xlsx"
     assert run_cli("--config", str(EXAMPLE), "report", "--format", "xlsx", "--out", str(out)).exit_code == 0
-    cells = [c for row in load_workbook(out)["Доказательства"].iter_rows() for c in row]
+    cells = [c for row in load_workbook(out)["Evidence"].iter_rows() for c in row]
     typed = [c for c in cells if str(c.value).startswith(("=1+1", "=HYPERLINK"))]
     assert {c.value for c in typed} == {"=1+1", '=HYPERLINK("http://x"); Деньги'}
     assert all(c.data_type == "s" for c in typed)
@@ -215,14 +222,21 @@ def test_html_charts_render_in_headless_chromium(
     assert 'data-marks="0"' not in dom
 
 
-def test_numbers_are_written_the_russian_way_everywhere() -> None:
-    from sync.indicators.report.model import format_percent, format_value, ru_number
+def test_numbers_are_written_as_the_readers_language_writes_them() -> None:
+    """Russian: a decimal comma, a space between thousands; English: a decimal point, a comma."""
+    from sync.indicators.report.model import format_percent, format_value, number_text, ru_number
 
+    assert format_percent(28.571) == "28.571%" and format_percent(None) == "—"
+    assert format_value("satisfaction", 7.625) == "7.62" and format_value("ngo_intent", 0.625) == "62.5%"
+    assert format_value("funds_raised", 95000.0) == "95,000 roubles" and number_text(42.5) == "42.5"
+    set_language("ru")
     assert format_percent(28.571) == "28,571 %" and format_percent(28.6) == "28,6 %"
     assert format_percent(50.0) == "50 %" and format_percent(None) == "—"
-    assert ru_number(42.5) == "42,5"
+    assert ru_number(42.5) == "42,5" and number_text(42.5) == "42,5"
     assert format_value("initiative_groups", 7.0) == "7"
     assert format_value("satisfaction", 7.625) == "7,62"
+    assert format_value("funds_raised", 95000.0) == "95\u00a0000 руб."
+    assert format_value("votes_cast", None) == "нет данных"
 
 
 def test_the_html_report_uses_decimal_commas(

@@ -52,7 +52,7 @@ def test_site_text_in_the_workbook_is_text_and_never_a_link(
     assert result.exit_code == 0, result.output
     book = load_workbook(out)
     cells = [c for ws in book.worksheets for row in ws.iter_rows() for c in row if c.value is not None]
-    labels = {c.value: c for c in cells if c.column == 2 and c.parent.title == "Доказательства"}
+    labels = {c.value: c for c in cells if c.column == 2 and c.parent.title == "Evidence"}
     for text in typed[:5]:
         assert labels[text].data_type == "s", text
         assert labels[text].hyperlink is None, text

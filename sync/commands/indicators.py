@@ -1,7 +1,8 @@
 """`accel indicators gather | show | pending` and `accel report`: the grant indicators and their reports.
 
 The logic is in sync/indicators/ (gather, compute, pending, report/); these commands parse options, call it
-and render.
+and render: aligned tables and a progress bar on the terminal (sync.commands.terminal), in the chosen language;
+``--json`` prints the machine-readable answer only (English keys, no bar).
 """
 
 from __future__ import annotations
@@ -11,14 +12,18 @@ import time
 from pathlib import Path
 
 import click
+from rich.text import Text
 
+from i18n import N_, _
 from sync.commands.context import AppContext, UsageProblem
+from sync.commands.terminal import progress, say, table
 from sync.indicators.gather import gather
-from sync.indicators.models import Period
-from sync.indicators.pending import pending_submissions, render_pending
+from sync.indicators.models import Period, Status
+from sync.indicators.pending import pending_heading, pending_submissions, pending_table
+from sync.indicators.program import ASSIGNMENT_TITLES, PROGRAM_ACTIVITIES
 from sync.indicators.report.json import report_json
 from sync.indicators.report.model import Report, build_report, parse_period
-from sync.indicators.report.text import render_indicators_text
+from sync.indicators.report.text import heading, indicator_notes, indicator_rows, mentor_rows
 from sync.indicators.report.write import write_report
 from sync.indicators.snapshot import (
     Snapshot,
@@ -60,34 +65,43 @@ def _report_for(
 
 
 _FROM = click.option(
-    "--from", "date_from", metavar="DATE", help="Start of the period (YYYY-MM-DD, inclusive)."
+    "--from", "date_from", metavar="DATE", help=N_("Start of the period (YYYY-MM-DD, inclusive).")
 )
-_TO = click.option("--to", "date_to", metavar="DATE", help="End of the period (YYYY-MM-DD, inclusive).")
+_TO = click.option("--to", "date_to", metavar="DATE", help=N_("End of the period (YYYY-MM-DD, inclusive)."))
 _SNAPSHOT = click.option(
-    "--snapshot", "snapshot_id", type=int, metavar="ID", help="A stored snapshot (default: the newest)."
+    "--snapshot", "snapshot_id", type=int, metavar="ID", help=N_("A stored snapshot (default: the newest).")
 )
 
+#: The colour of each status on a terminal (none when piped or with NO_COLOR: sync.commands.terminal).
+_STATUS_STYLE: dict[Status, str] = {"met": "green", "on_track": "yellow", "behind": "red"}
 
-@click.group()
+
+@click.group(
+    help=N_(
+        "Grant indicators: gather a snapshot from Moodle, show the indicators, list work waiting for a grade."
+    )
+)
 def indicators() -> None:
-    """Grant indicators: gather a snapshot from Moodle, show the indicators, list work waiting for a grade."""
+    pass
 
 
-@indicators.command("gather")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@indicators.command(
+    "gather",
+    help=N_(
+        "Read the cohort's courses from Moodle and store a dated snapshot in the local store.\n\n"
+        "Reads enrolments, teams, assignments, submissions, gradebook grades and feedback, events, votes, "
+        "pledges and survey answers with batch reads only (the request count does not grow with people). "
+        "Nothing is written to the site. Exit 0 when stored (notes and Moodle warnings are printed)."
+    ),
+)
+@click.option("--json", "as_json", is_flag=True, help=N_("Machine-readable output."))
 @click.pass_obj
 def indicators_gather(app: AppContext, as_json: bool) -> None:
-    """Read the cohort's courses from Moodle and store a dated snapshot in the local store.
-
-    Reads enrolments, teams, assignments, submissions, gradebook grades and feedback, events, votes,
-    pledges and survey answers with batch reads only (the request count does not grow with people).
-    Nothing is written to the site. Exit 0 when stored (notes and Moodle warnings are printed).
-    """
     config = app.config()
-    snapshot = gather(app.client(), config)
+    snapshot = gather(app.client(), config, progress=progress(enabled=not as_json))
     sid = save_snapshot(app.store(), snapshot)
-    warnings = [n.text for n in snapshot.notes if n.kind == "moodle_warning"]
-    notes = [n.text for n in snapshot.notes if n.kind != "moodle_warning"]
+    warnings = [n.message() for n in snapshot.notes if n.kind == "moodle_warning"]
+    notes = [n.message() for n in snapshot.notes if n.kind != "moodle_warning"]
     if as_json:
         payload = {
             "snapshot_id": sid,
@@ -96,67 +110,142 @@ def indicators_gather(app: AppContext, as_json: bool) -> None:
             "requests": snapshot.request_count,
             "courses": [c.model_dump() for c in snapshot.courses],
             "activities": sorted(a.key for a in snapshot.activities),
+            "no_work_yet": _no_work_yet(snapshot),
             "notes": notes,
             "warnings": warnings,
         }
         click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
         return
     found = sum(1 for c in snapshot.courses if c.id is not None)
-    click.echo(
-        f"Snapshot {sid} stored: cohort {snapshot.cohort}, {found} of {len(snapshot.courses)} courses, "
-        f"{len(snapshot.activities)} activities, {len(snapshot.people)} people, {snapshot.request_count} requests."
+    say(_("Snapshot {id} stored for cohort {cohort}.").format(id=sid, cohort=snapshot.cohort))
+    table(
+        [_("Read from Moodle"), _("Count")],
+        [
+            [_("courses found"), _("{found} of {total}").format(found=found, total=len(snapshot.courses))],
+            [
+                _("the program's activities found"),
+                _("{found} of {total}").format(found=len(snapshot.activities), total=len(PROGRAM_ACTIVITIES)),
+            ],
+            [_("people in the courses"), str(len(snapshot.people))],
+            [_("submissions read"), str(len(snapshot.submissions))],
+            [_("requests to Moodle"), str(snapshot.request_count)],
+        ],
     )
-    for text in notes:
-        click.echo(f"  note: {text}")
-    for text in warnings:
-        click.echo(f"  Moodle warning: {text}")
+    waiting = [_no_work_title(snapshot, key) for key in _no_work_yet(snapshot)]
+    if waiting:
+        # Moodle answers such an assignment with a warning ("No submissions found"): it is no fault, so it is
+        # said once here, plainly, and not as a warning.
+        say(_("Nobody has submitted work yet to: {assignments}.").format(assignments=", ".join(waiting)))
+    _listed(_("Notes:"), notes)
+    _listed(_("Moodle warnings:"), warnings, style="yellow")
 
 
-@indicators.command("show")
+def _no_work_yet(snapshot: Snapshot) -> list[str]:
+    """The program's assignments found in the courses to which nobody has submitted work yet, by key."""
+    submitted = {s.key for s in snapshot.submissions if s.status == "submitted"}
+    return sorted(a.key for a in snapshot.activities if a.modname == "assign" and a.key not in submitted)
+
+
+def _no_work_title(snapshot: Snapshot, key: str) -> str:
+    """An assignment as people know it: its name in Moodle, else the program's title; with its ID number."""
+    activity = snapshot.activity(key)
+    name = activity.name if activity and activity.name else ASSIGNMENT_TITLES.get(key, key)
+    return f"«{name}» ({key})"
+
+
+def _listed(title: str, lines: list[str], *, style: str | None = None) -> None:
+    if not lines:
+        return
+    say("")
+    say(title, style="bold")
+    for line in lines:
+        say(f"  - {line}", style=style)
+
+
+@indicators.command(
+    "show",
+    help=N_(
+        "Show every grant indicator against its target, from a stored snapshot (no site needed).\n\n"
+        "--from/--to limit the counts to what happened in the period (for a quarterly report); without them the "
+        "whole grant period is counted."
+    ),
+)
 @_FROM
 @_TO
 @_SNAPSHOT
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (the JSON report).")
+@click.option("--json", "as_json", is_flag=True, help=N_("Machine-readable output (the JSON report)."))
 @click.pass_obj
 def indicators_show(
     app: AppContext, date_from: str | None, date_to: str | None, snapshot_id: int | None, as_json: bool
 ) -> None:
-    """Show every grant indicator against its target, from a stored snapshot (no site needed).
-
-    --from/--to limit the counts to what happened in the period (for a quarterly report); without them the
-    whole grant period is counted.
-    """
     report = _report_for(app, snapshot_id, date_from, date_to)
     if as_json:
         click.echo(json.dumps(report_json(report), ensure_ascii=False, indent=2))
-    else:
-        click.echo(render_indicators_text(report))
+        return
+    title, covers = heading(report)
+    say(title, style="bold")
+    say(covers)
+    say("")
+    rows, statuses = indicator_rows(report)
+    table(
+        rows.headers,
+        [
+            [
+                name,
+                Text(value, justify="right"),
+                Text(target, justify="right"),
+                Text(percent, justify="right"),
+                Text(status_text, style=_STATUS_STYLE.get(status, "")),
+            ]
+            for (name, value, target, percent, status_text), status in zip(rows.rows, statuses, strict=True)
+        ],
+    )
+    _listed(_("Notes on the indicators:"), indicator_notes(report))
+    mentors = mentor_rows(report)
+    if mentors.rows:
+        say("")
+        table(mentors.headers, mentors.rows, title=_("Mentors"))
+    _listed(_("Notes on the data:"), report.indicators.notes)
+    _listed(_("Moodle warnings:"), report.indicators.warnings, style="yellow")
 
 
-@indicators.command("pending")
+@indicators.command(
+    "pending",
+    help=N_(
+        "List team submissions waiting for a mentor's grade, oldest first, with how long each has waited."
+    ),
+)
 @_SNAPSHOT
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--json", "as_json", is_flag=True, help=N_("Machine-readable output."))
 @click.pass_obj
 def indicators_pending(app: AppContext, snapshot_id: int | None, as_json: bool) -> None:
-    """List team submissions waiting for a mentor's grade, oldest first, with how long each has waited."""
     _sid, snapshot = _stored_snapshot(app, snapshot_id)
     items = pending_submissions(snapshot)
     if as_json:
         payload = {"taken_at": snapshot.taken_at, "pending": [i.model_dump() for i in items]}
         click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
-    else:
-        click.echo(render_pending(items, app.config().tz))
+        return
+    say(pending_heading(len(items)))
+    if items:
+        headers, rows = pending_table(items, app.config().tz)
+        table(headers, rows)
 
 
-@click.command("report")
-@click.option(
-    "--format", "fmt", type=click.Choice(["xlsx", "html", "json"]), required=True, help="Report format."
+@click.command(
+    "report",
+    help=N_(
+        "Write the indicators report from a stored snapshot: XLSX workbook, HTML page with charts, or JSON, in "
+        "the chosen language. The file is written whole or not at all."
+    ),
 )
-@click.option("--out", "out", type=click.Path(dir_okay=False), required=True, help="File to write.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["xlsx", "html", "json"]), required=True, help=N_("Report format.")
+)
+@click.option("--out", "out", type=click.Path(dir_okay=False), required=True, help=N_("File to write."))
 @_FROM
 @_TO
 @_SNAPSHOT
-@click.option("--json", "as_json", is_flag=True, help="Say what was written as JSON (for scripts).")
+@click.option("--json", "as_json", is_flag=True, help=N_("Say what was written as JSON (for scripts)."))
 @click.pass_obj
 def report_command(
     app: AppContext,
@@ -167,13 +256,13 @@ def report_command(
     snapshot_id: int | None,
     as_json: bool,
 ) -> None:
-    """Write the indicators report (Russian) from a stored snapshot: XLSX workbook, HTML page with charts,
-    or JSON. The file is written whole or not at all."""
     report = _report_for(app, snapshot_id, date_from, date_to)
     try:
         write_report(report, fmt, Path(out))
     except OSError as exc:
-        raise UsageProblem(f"{out}: cannot write the report ({exc.strerror or exc})") from None
+        raise UsageProblem(
+            _("{path}: cannot write the report ({reason})").format(path=out, reason=exc.strerror or exc)
+        ) from None
     if as_json:
         indicators = report.indicators
         payload = {
@@ -189,4 +278,4 @@ def report_command(
         }
         click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
         return
-    click.echo(f"Report written: {out}")
+    say(_("Report written: {path}").format(path=out))

@@ -5,15 +5,52 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from i18n import N_, _
 from sync.core.vocabulary import team_key
-from sync.indicators.context import Context, Review, median
-from sync.indicators.models import IndicatorResult, MentorRow, PendingItem, PlaceRow, TeamRow
+from sync.indicators.context import Context, Review, TeamGrade, median
+from sync.indicators.models import CellState, IndicatorResult, MentorRow, PendingItem, PlaceRow, TeamRow
 from sync.indicators.parsing import team_village
 from sync.indicators.program import ASSIGNMENT_TITLES, EXPERT_REVIEWED, TEAM_ASSIGNMENTS
-from sync.indicators.snapshot import Team
+from sync.indicators.snapshot import Submission, Team
 
 # The teams' grid: a review saved without a grade (feedback-only assignment, or the grade left empty).
-REVIEWED_WITHOUT_GRADE = "проверено: отзыв без оценки"
+REVIEWED_WITHOUT_GRADE = N_("reviewed: feedback without a grade")
+#: A team's submission state, as the grid reads it when nobody has reviewed it yet: (text, text when the due
+#: date has passed, the grid's state).
+_NOT_REVIEWED: dict[str, tuple[str, str, CellState]] = {
+    "submitted": (N_("submitted"), N_("submitted"), "submitted"),
+    "draft": (N_("draft"), N_("draft, past due"), "draft"),
+    "reopened": (N_("reopened for rework"), N_("reopened for rework, past due"), "draft"),
+    "": (N_("not submitted"), N_("not submitted, past due"), "none"),
+}
+#: The places of people and teams nobody placed (the reports' rows).
+NO_DISTRICT = N_("no district")
+NO_TEAM = N_("no team")
+NOT_GIVEN = N_("not given")
+
+
+def _reviewed_text(g: TeamGrade, again: bool) -> str:
+    """A reviewed assignment's text: its grade or a review without one, and whether it waits again."""
+    if g.graded:
+        if again:
+            return _("graded: {grade} (submitted again, waiting for a review)").format(grade=f"{g.grade:g}")
+        return _("graded: {grade}").format(grade=f"{g.grade:g}")
+    if again:
+        return _("reviewed: feedback without a grade (submitted again, waiting for a review)")
+    return _(REVIEWED_WITHOUT_GRADE)
+
+
+def _cell(ctx: Context, sub: Submission | None, g: TeamGrade, due: int) -> tuple[str, CellState, bool]:
+    """One team assignment's text, its state for the grid, and whether it is overdue."""
+    if g.reviewed:
+        # A review saved without a grade (field note 24) is the mentor's answer too: the work is not
+        # "submitted, waiting for a grade" any more.
+        again = sub is not None and g.dategraded is not None and sub.timemodified > g.dategraded
+        return _reviewed_text(g, again), "graded", False
+    text, late_text, state = _NOT_REVIEWED.get(sub.status if sub else "", _NOT_REVIEWED[""])
+    if (sub is None or sub.status != "submitted") and 0 < due < ctx.snap.taken_at:
+        return _(late_text), "overdue", True
+    return _(text), state, False
 
 
 def team_rows(ctx: Context, reviews: list[Review]) -> list[TeamRow]:
@@ -38,8 +75,8 @@ def team_rows(ctx: Context, reviews: list[Review]) -> list[TeamRow]:
         district = next((t.district for t in teams if t.district), "")
         row = TeamRow(
             name=home.name.strip(),  # as the team's home group spells it
-            district=district or "без района",
-            village=team_village(home, cities) or "не указано",
+            district=district or _(NO_DISTRICT),
+            village=team_village(home, cities) or _(NOT_GIVEN),
             members=len(students),
             member_names=sorted(ctx.name(u) for u in students),
             mentors=sorted({ctx.name(u) for t in teams for u in ctx.mentors_of(t)}),
@@ -51,29 +88,25 @@ def team_rows(ctx: Context, reviews: list[Review]) -> list[TeamRow]:
             team = next((t for t in teams if t.courseid == activity.courseid), None)
             if team is None or not ctx.students_of(team):
                 # Not the team's module: nothing is due from it there, and it is not counted in its progress.
-                row.status[key] = "нет группы в курсе" if team is None else "нет участников в курсе"
+                row.status[key] = (
+                    _("no group in the course") if team is None else _("no participants in the course")
+                )
+                row.states[key] = "absent"
                 row.grades[key] = None
                 continue
             row.total += 1
             sub = ctx.team_submission(key, team)
             g = ctx.team_grade(key, team)
-            status = {"submitted": "сдано", "draft": "черновик", "reopened": "на доработке"}.get(
-                sub.status if sub else "", "не сдано"
-            )
             if sub is not None and sub.status == "submitted":
                 row.submissions += 1
                 row.done += 1
             if g.reviewed:
-                # A review saved without a grade (field note 24) is the mentor's answer too: the work is
-                # not "сдано, ждёт оценки" any more.
                 row.graded += 1
-                status = f"оценено: {g.grade:g}" if g.graded else REVIEWED_WITHOUT_GRADE
-                if sub is not None and g.dategraded is not None and sub.timemodified > g.dategraded:
-                    status += " (сдано повторно, ждёт проверки)"
-            elif (sub is None or sub.status != "submitted") and 0 < activity.duedate < ctx.snap.taken_at:
+            text, state, overdue = _cell(ctx, sub, g, activity.duedate)
+            if overdue:
                 row.overdue.append(ASSIGNMENT_TITLES.get(key, key))
-                status += ", срок прошёл"
-            row.status[key] = status
+            row.status[key] = text
+            row.states[key] = state
             row.grades[key] = g.grade
         row.feedback_received = sum(
             1
@@ -147,10 +180,10 @@ def place_rows(
             t for cid in sorted(ctx.course_by_id) for t in ctx.teams_of_user.get((cid, uid), [])
         ]
         if teams_of:
-            district, village = team_place.get(team_key(teams_of[0].name), ("без района", "не указано"))
+            district, village = team_place.get(team_key(teams_of[0].name), (_(NO_DISTRICT), _(NOT_GIVEN)))
         else:
             person = ctx.people.get(uid)
-            district, village = "без команды", (person.city if person and person.city else "не указано")
+            district, village = _(NO_TEAM), (person.city if person and person.city else _(NOT_GIVEN))
         districts.setdefault(district, PlaceRow(district=district)).participants += 1
         villages.setdefault(
             (district, village), PlaceRow(district=district, village=village)

@@ -9,6 +9,7 @@ team, per mentor, per district, per village, :mod:`sync.indicators.breakdowns`) 
 
 from __future__ import annotations
 
+from i18n import _
 from sync.indicators.breakdowns import mentor_rows, place_rows, team_rows
 from sync.indicators.context import Context
 from sync.indicators.models import (
@@ -20,7 +21,7 @@ from sync.indicators.models import (
     Status,
 )
 from sync.indicators.pending import pending_items
-from sync.indicators.registry import REGISTRY, Indicator
+from sync.indicators.registry import REGISTRY, Indicator, title, unit
 from sync.indicators.snapshot import Snapshot
 
 
@@ -57,8 +58,8 @@ def indicator_result(
     state, percent = status(indicator, measured.value, target, ctx.snap, ctx.ref_time)
     return IndicatorResult(
         key=indicator.key,
-        title=indicator.title,
-        unit=indicator.unit,
+        title=title(indicator),
+        unit=unit(indicator),
         value=measured.value,
         target=target,
         percent=percent,
@@ -78,9 +79,9 @@ def _robustness_notes(ctx: Context) -> list[str]:
         if c.id is None:
             continue
         if not any(e.courseid == c.id for e in ctx.snap.enrolments):
-            notes.append(f"Курс {c.shortname} пуст: в нём нет записанных пользователей.")
+            notes.append(_("Course {course} is empty: nobody is enrolled in it.").format(course=c.shortname))
         elif not ctx.active_students.get(c.id):
-            notes.append(f"В курсе {c.shortname} нет ни одного активного участника (студента).")
+            notes.append(_("Course {course} has no active participant (student).").format(course=c.shortname))
     enrolled = {e.userid for e in ctx.snap.enrolments}
     referenced: set[int] = set()
     for t in ctx.snap.teams:
@@ -91,22 +92,31 @@ def _robustness_notes(ctx: Context) -> list[str]:
     ghosts = sorted(u for u in referenced if u not in enrolled)
     if ghosts:
         notes.append(
-            "Пользователи, упомянутые в данных, но не записанные ни на один курс (удалены или отчислены): "
-            + ", ".join(f"#{u}" for u in ghosts)
-            + ". Их ответы и работы показаны, но участниками они не считаются."
+            _(
+                "Users named in the data but enrolled in no course (deleted or unenrolled): {users}. Their "
+                "answers and work are shown, but they are not counted as participants."
+            ).format(users=", ".join(f"#{u}" for u in ghosts))
         )
     for sub in ctx.snap.submissions:
         if sub.userid == 0 and sub.groupid and sub.groupid not in ctx.team_by_id:
             notes.append(
-                f"Работа №{sub.id} ({sub.key}) сдана группой #{sub.groupid}, которой больше нет в курсе."
+                _(
+                    "Submission {id} ({key}) was made by group #{group}, which is no longer in the course."
+                ).format(id=sub.id, key=sub.key, group=sub.groupid)
             )
         if sub.userid == 0 and sub.groupid == 0 and sub.status == "submitted":
-            notes.append(f"Работа №{sub.id} ({sub.key}) сдана участниками вне команд (группа по умолчанию).")
+            notes.append(
+                _(
+                    "Submission {id} ({key}) was made by participants outside any team (the default group)."
+                ).format(id=sub.id, key=sub.key)
+            )
     for team in ctx.snap.teams:
         if not team.member_ids:
             course = ctx.course_by_id.get(team.courseid)
             notes.append(
-                f"Команда «{team.name}» ({course.shortname if course else team.courseid}) не имеет участников."
+                _("Team «{team}» ({course}) has no members.").format(
+                    team=team.name, course=course.shortname if course else team.courseid
+                )
             )
     return notes
 

@@ -19,6 +19,7 @@ import statistics
 from collections import defaultdict
 from functools import cached_property
 
+from i18n import _
 from sync.indicators.models import Period
 from sync.indicators.parsing import plain_text
 from sync.indicators.snapshot import Activity, GradeRecord, Snapshot, Submission, Team
@@ -114,8 +115,9 @@ class Context:
         self.people = {p.id: p for p in snap.people}
         self.course_ids = {c.key: c.id for c in snap.courses}
         self.course_by_id = {c.id: c for c in snap.courses if c.id is not None}
-        self.notes: list[str] = [n.text for n in snap.notes if n.kind != "moodle_warning"]
-        self.warnings: list[str] = [n.text for n in snap.notes if n.kind == "moodle_warning"]
+        # Gathering's notes in the current language (a snapshot stores what to say, not one language's text).
+        self.notes: list[str] = [n.message() for n in snap.notes if n.kind != "moodle_warning"]
+        self.warnings: list[str] = [n.message() for n in snap.notes if n.kind == "moodle_warning"]
         self.active_students: dict[int, set[int]] = defaultdict(set)
         self.mentor_ids: dict[int, set[int]] = defaultdict(set)
         for e in snap.enrolments:
@@ -141,7 +143,7 @@ class Context:
 
     def name(self, userid: int) -> str:
         p = self.people.get(userid)
-        return p.fullname if p else f"пользователь #{userid} (удалён или не записан)"
+        return p.fullname if p else _("user #{id} (deleted or not enrolled)").format(id=userid)
 
     def course_id(self, key: str) -> int | None:
         return self.course_ids.get(key)
@@ -172,22 +174,32 @@ class Context:
         computed."""
         a = self.activities.get(key)
         if a is None:
-            notes.append(f"Активность с ID «{key}» не найдена в курсах когорты: показатель не рассчитан.")
+            notes.append(
+                _(
+                    "No activity with ID number «{key}» in the cohort's courses: the indicator is not computed."
+                ).format(key=key)
+            )
         return a
 
     def require_course(self, key: str, notes: list[str]) -> int | None:
         """The Moodle id of module `key`'s course, else None and a note that the indicator is not computed."""
         cid = self.course_id(key)
         if cid is None:
-            notes.append(f"Курс модуля {key[1:]} не найден на сайте: показатель не рассчитан.")
+            notes.append(
+                _("The course of module {number} is not on the site: the indicator is not computed.").format(
+                    number=key[1:]
+                )
+            )
         return cid
 
     def undated_note(self, notes: list[str]) -> None:
         """Say, for a chosen period, that enrolments and team membership are shown as of the snapshot."""
         if not self.period.is_whole:
             notes.append(
-                "Записи на курс и состав команд не имеют дат в ответах Moodle: показано на дату снимка, "
-                "без учёта периода."
+                _(
+                    "Moodle's answers give no dates for enrolments and team membership: they are shown as of the "
+                    "snapshot, whatever the period."
+                )
             )
 
     @cached_property

@@ -13,10 +13,12 @@ number of people (about 40 for a cohort of three courses):
 
 Activities are found by their ID numbers (program.md, ``sync.indicators.program``); a missing activity,
 course or answer becomes a note in the snapshot, and every warning Moodle gives is kept, so the report can say
-what it could not count.
+what it could not count, except Moodle's normal answers (``MoodleWarning.normal``: "No submissions found" for
+an assignment nobody has submitted to yet), which are no fault: the snapshot's submissions say the same.
 
 :func:`gather` runs one step per part of the cohort, in this order: courses, people (enrolments), groups
-(teams, members, districts), gradebook, activities, submissions, answers (vote, pledges, surveys), calendar.
+(teams, members, districts), gradebook, activities, submissions, answers (vote, pledges, surveys), calendar;
+a :class:`~sync.core.progress.Progress` (a bar on the terminal) moves on after each.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 from course_templates.courses import module_courses
+from i18n import N_, _
 from integration import activities as act
 from integration import assign, grades
 from integration.calendar import CalendarEvent, get_events
@@ -39,6 +42,7 @@ from integration.errors import InvalidToken, MoodleError, RecordNotFound
 from integration.groups import get_course_groupings, get_course_groups, get_group_members, get_groupings
 from integration.transport import MoodleClient, MoodleWarning
 from sync.core.config import AccelConfig
+from sync.core.progress import NO_PROGRESS, Progress
 from sync.core.vocabulary import idnumber_prefix
 from sync.indicators.program import PROGRAM_ACTIVITIES, SURVEY_KEYS, SURVEY_LABELS
 from sync.indicators.snapshot import (
@@ -68,24 +72,40 @@ PEOPLE_FIELDS = ("id", "fullname", "firstname", "lastname", "idnumber", "city", 
 _T = TypeVar("_T")
 
 
-def gather(client: MoodleClient, config: AccelConfig, *, now: int | None = None) -> Snapshot:
+#: The steps of :func:`gather`, for its progress bar.
+GATHER_STEPS = 8
+
+
+def gather(
+    client: MoodleClient, config: AccelConfig, *, now: int | None = None, progress: Progress = NO_PROGRESS
+) -> Snapshot:
     """Read the cohort from Moodle into a snapshot (nothing is written to the site).
 
-    The steps below run in this order, each reading all the cohort's courses at once where Moodle allows it.
+    The steps below run in this order, each reading all the cohort's courses at once where Moodle allows it;
+    ``progress`` moves on by one after each of the :data:`GATHER_STEPS` steps.
     """
     taken_at = int(time.time()) if now is None else now
     warnings_before = len(client.warnings)
     requests_before = client.request_count
     notes: list[GatherNote] = []
 
-    courses = _read_courses(client, config, notes)
-    people, enrolments = _read_people(client, courses)
-    teams = _read_teams(client, courses)
-    gradebook = _read_gradebook(client, courses)
-    found = _find_activities(client, courses, gradebook, notes)
-    submissions = _read_submissions(client, found.assignment_keys)
-    choices, pledges, surveys = _read_answers(client, found, notes)
-    events = _read_calendar(client, courses, teams)
+    with progress.task(_("Reading the cohort from Moodle"), total=GATHER_STEPS) as advance:
+        courses = _read_courses(client, config, notes)
+        advance(1)
+        people, enrolments = _read_people(client, courses)
+        advance(1)
+        teams = _read_teams(client, courses)
+        advance(1)
+        gradebook = _read_gradebook(client, courses)
+        advance(1)
+        found = _find_activities(client, courses, gradebook, notes)
+        advance(1)
+        submissions = _read_submissions(client, found.assignment_keys)
+        advance(1)
+        choices, pledges, surveys = _read_answers(client, found, notes)
+        advance(1)
+        events = _read_calendar(client, courses, teams)
+        advance(1)
     _keep_moodle_warnings(client.warnings[warnings_before:], notes)
 
     return Snapshot(
@@ -110,9 +130,12 @@ def gather(client: MoodleClient, config: AccelConfig, *, now: int | None = None)
     )
 
 
-def _note(notes: list[GatherNote], kind: str, text: str) -> None:
-    log.info("gather: %s", text)
-    notes.append(GatherNote(kind=kind, text=text))
+def _note(notes: list[GatherNote], kind: str, template: str, **params: str | int) -> None:
+    """A note of the snapshot: ``template`` is marked ``N_()`` by the caller and said in the reader's language
+    when the snapshot is shown (GatherNote.message); the log gets the English sentence."""
+    note = GatherNote.make(kind, template, **params)
+    log.info("gather: %s", note.text)
+    notes.append(note)
 
 
 def _ids(courses: Sequence[CourseSnap]) -> list[int]:
@@ -133,7 +156,13 @@ def _read_courses(client: MoodleClient, config: AccelConfig, notes: list[GatherN
     for mc in module_courses(config):
         found = get_course_by_field(client, "shortname", mc.shortname)
         if found is None:
-            _note(notes, "missing_course", f"Курс {mc.shortname} ({mc.fullname}) не найден на сайте.")
+            _note(
+                notes,
+                "missing_course",
+                N_("Course {course} ({fullname}) is not on the site."),
+                course=mc.shortname,
+                fullname=mc.fullname,
+            )
         courses.append(
             CourseSnap(
                 key=mc.key,
@@ -319,16 +348,27 @@ class _ActivityFinder:
                 _note(
                     self.notes,
                     "wrong_type",
-                    f"Активность «{key}» в курсе #{cid} — {modname}, ожидался {expected}.",
+                    N_("Activity «{key}» in course #{course} is of type {modname}, expected {expected}."),
+                    key=key,
+                    course=cid,
+                    modname=modname,
+                    expected=expected,
                 )
                 return ""
             if self.key_of_course.get(cid) != module:
                 _note(
-                    self.notes, "wrong_course", f"Активность «{key}» найдена не в своём модуле (курс #{cid})."
+                    self.notes,
+                    "wrong_course",
+                    N_("Activity «{key}» was found outside its module's course (course #{course})."),
+                    key=key,
+                    course=cid,
                 )
             if key in self.found.activities:
                 _note(
-                    self.notes, "duplicate", f"ID «{key}» встречается несколько раз; взята первая активность."
+                    self.notes,
+                    "duplicate",
+                    N_("ID number «{key}» is used more than once; the first activity is taken."),
+                    key=key,
                 )
                 return ""
             self.found.activities[key] = Activity(
@@ -394,7 +434,10 @@ def _find_activities(
             _note(
                 notes,
                 "missing_activity",
-                f"Активность «{key}» ({modname}) не найдена в курсе {course.shortname}.",
+                N_("Activity «{key}» ({modname}) is not in course {course}."),
+                key=key,
+                modname=modname,
+                course=course.shortname,
             )
     return found
 
@@ -432,18 +475,19 @@ def _read_submissions(client: MoodleClient, assignment_keys: dict[int, str]) -> 
 # -- votes, pledges, surveys --------------------------------------------------------------------------------
 
 
-def _guarded(notes: list[GatherNote], what: str, read: Callable[[], _T]) -> _T | None:
-    """`read()`, or None and a note when Moodle refuses it.
+def _guarded(notes: list[GatherNote], failed: str, key: str, read: Callable[[], _T]) -> _T | None:
+    """`read()`, or None and a note when Moodle refuses it (``failed``: the note's template, marked ``N_()``,
+    with the placeholders key, code and message).
 
     A Moodle error on one activity (no capability, a deleted instance) costs that activity's numbers only:
-    the indicator shows "нет данных" with the reason, the others are still gathered.
+    the indicator shows "no data" with the reason, the others are still gathered.
     """
     try:
         return read()
     except MoodleError as exc:
         if isinstance(exc, InvalidToken) or exc.errorcode == "accessexception":
             raise  # the token or its service is wrong, not this activity: say so (exit 4)
-        _note(notes, "read_failed", f"Не удалось прочитать {what}: {exc.errorcode}: {exc.message}")
+        _note(notes, "read_failed", failed, key=key, code=exc.errorcode, message=exc.message)
         return None
 
 
@@ -461,18 +505,32 @@ def _read_answers(
     vote = activities.get("m3-vote")
     if vote is not None:
         result = _guarded(
-            notes, "результаты голосования «m3-vote»", lambda: _read_vote(client, vote, found.choices)
+            notes,
+            N_("Could not read the results of vote «{key}»: {code}: {message}"),
+            vote.key,
+            lambda: _read_vote(client, vote, found.choices),
         )
         if result is not None:
             choice_results.append(result)
     pledges: list[Pledge] = []
     pledge_db = activities.get("m3-pledges")
     if pledge_db is not None:
-        pledges = _guarded(notes, "базу «m3-pledges»", lambda: _read_pledges(client, pledge_db, notes)) or []
+        pledges = (
+            _guarded(
+                notes,
+                N_("Could not read database «{key}»: {code}: {message}"),
+                pledge_db.key,
+                lambda: _read_pledges(client, pledge_db, notes),
+            )
+            or []
+        )
     surveys: list[SurveyResult] = []
     for survey in [activities[k] for k in SURVEY_KEYS if k in activities]:
         answers = _guarded(
-            notes, f"ответы анкеты «{survey.key}»", partial(_read_survey, client, survey, notes)
+            notes,
+            N_("Could not read the answers of survey «{key}»: {code}: {message}"),
+            survey.key,
+            partial(_read_survey, client, survey, notes),
         )
         if answers is not None:
             surveys.append(answers)
@@ -502,7 +560,13 @@ def _read_pledges(client: MoodleClient, db: Activity, notes: list[GatherNote]) -
     fields = {f.id: f.name for f in act.get_data_fields(client, db.instance)}
     for wanted in ("partner", "project", "amount", "kind"):
         if wanted not in fields.values():
-            _note(notes, "missing_field", f"В базе «m3-pledges» нет поля «{wanted}».")
+            _note(
+                notes,
+                "missing_field",
+                N_("Database «{key}» has no field «{field}»."),
+                key=db.key,
+                field=wanted,
+            )
     pledges = []
     for entry in act.get_data_entries(client, db.instance):
         values = {fields.get(c.fieldid, ""): (c.content or "").strip() for c in entry.contents}
@@ -526,7 +590,13 @@ def _read_survey(client: MoodleClient, survey: Activity, notes: list[GatherNote]
     labels = {i.id: (i.label or i.name) for i in act.get_feedback_items(client, survey.instance)}
     for wanted in SURVEY_LABELS.get(survey.key, ()):
         if wanted not in labels.values():
-            _note(notes, "missing_item", f"В анкете «{survey.key}» нет вопроса с меткой «{wanted}».")
+            _note(
+                notes,
+                "missing_item",
+                N_("Survey «{key}» has no question labelled «{label}»."),
+                key=survey.key,
+                label=wanted,
+            )
     responses = [
         SurveyResponse(
             id=a.id,
@@ -567,20 +637,41 @@ def _read_calendar(
 
 
 def _keep_moodle_warnings(warnings: Sequence[MoodleWarning], notes: list[GatherNote]) -> None:
-    """Every warning Moodle gave while gathering becomes a note of the snapshot, for the report to show.
-
-    Some are Moodle's normal answers rather than faults: mod_assign_get_submissions answers an assignment
-    nobody has submitted to yet with warning 3 "No submissions found". They are kept as they are here; how
-    such answers are shown to people is the commands' and reports' business.
-    """
+    """Every warning Moodle gave while gathering becomes a note of the snapshot, for the report to show,
+    except Moodle's normal answers (``MoodleWarning.normal``): "No submissions found" for an assignment nobody
+    has submitted to yet is no fault, and the snapshot's submissions already say it (the transport logs it at
+    info level). Moodle's own message is kept in the site's language."""
     for w in warnings:
-        where = f" ({w.item} {w.itemid})" if w.item else ""
-        _note(notes, "moodle_warning", f"Moodle, {w.wsfunction}: {w.message}{where}")
+        if w.normal:
+            continue
+        if w.item:
+            _note(
+                notes,
+                "moodle_warning",
+                N_("Moodle, {function}: {message} ({item} {itemid})"),
+                function=w.wsfunction,
+                message=w.message,
+                item=w.item,
+                itemid=str(w.itemid),
+            )
+        else:
+            _note(
+                notes,
+                "moodle_warning",
+                N_("Moodle, {function}: {message}"),
+                function=w.wsfunction,
+                message=w.message,
+            )
 
 
 def gather_and_store(
-    client: MoodleClient, config: AccelConfig, store: sqlite3.Connection, *, now: int | None = None
+    client: MoodleClient,
+    config: AccelConfig,
+    store: sqlite3.Connection,
+    *,
+    now: int | None = None,
+    progress: Progress = NO_PROGRESS,
 ) -> tuple[int, Snapshot]:
     """Gather a snapshot and keep it in the store (for `accel indicators gather` and the service's job)."""
-    snapshot = gather(client, config, now=now)
+    snapshot = gather(client, config, now=now, progress=progress)
     return save_snapshot(store, snapshot), snapshot

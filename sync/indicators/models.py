@@ -1,7 +1,9 @@
 """What computing the indicators gives: the reporting period, each indicator's result and evidence, the rows of
 the breakdowns (teams, mentors, districts, villages), the pending list, and the report that holds them all.
 
-Plain pydantic models, no logic beyond reading a period; the texts people read are Russian.
+Plain pydantic models, no logic beyond reading a period. The texts people read (titles, statuses, notes,
+evidence) are made in the language chosen when the indicators are computed (:mod:`i18n`): English in the code,
+Russian by default.
 """
 
 from __future__ import annotations
@@ -12,14 +14,25 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from i18n import N_, _
+from sync.indicators.wording import Translated
+
 Status = Literal["met", "on_track", "behind", "no_target", "no_data"]
-STATUS_TEXT: dict[str, str] = {
-    "met": "достигнуто",
-    "on_track": "по плану",
-    "behind": "отставание",
-    "no_target": "без плана",
-    "no_data": "нет данных",
-}
+#: How each status reads (in the current language when looked up).
+STATUS_TEXT: Translated = Translated(
+    {
+        "met": N_("met"),
+        "on_track": N_("on track"),
+        "behind": N_("behind"),
+        "no_target": N_("no target"),
+        "no_data": N_("no data"),
+    }
+)
+#: How far a team got with one assignment, for the teams' grid and its colours (TeamRow.states):
+#: graded (a grade, or a review without one), submitted (waiting for a grade), draft (a draft, or reopened
+#: for rework), overdue (not submitted, the due date has passed), none (not submitted), absent (the team has
+#: no group, or no participants, in that module's course).
+CellState = Literal["graded", "submitted", "draft", "overdue", "none", "absent"]
 
 
 def fmt_date(ts: int | None, tz: dt.tzinfo | None = None, with_time: bool = False) -> str:
@@ -52,10 +65,12 @@ class Period(_Model):
 
     def label(self, tz: dt.tzinfo | None = None) -> str:
         if self.is_whole:
-            return "весь период гранта"
-        a = fmt_date(self.start, tz) if self.start is not None else "начала"
-        b = fmt_date(self.end, tz) if self.end is not None else "даты снимка"
-        return f"с {a} по {b}"
+            return _("the whole grant period")
+        if self.start is None:
+            return _("from the start to {end}").format(end=fmt_date(self.end, tz))
+        if self.end is None:
+            return _("from {start} to the snapshot's date").format(start=fmt_date(self.start, tz))
+        return _("from {start} to {end}").format(start=fmt_date(self.start, tz), end=fmt_date(self.end, tz))
 
 
 class Evidence(_Model):
@@ -99,8 +114,10 @@ class TeamRow(_Model):
     members: int  # active students of module 1 in the team
     member_names: list[str] = Field(default_factory=list)
     mentors: list[str] = Field(default_factory=list)
-    # per assignment key: status text (Russian) and grade
+    # per assignment key: status text (for people) and grade
     status: dict[str, str] = Field(default_factory=dict)
+    # per assignment key: the same status for the charts and their colours (the text is for reading only)
+    states: dict[str, CellState] = Field(default_factory=dict)
     grades: dict[str, float | None] = Field(default_factory=dict)
     submissions: int = 0  # assignments the team has submitted
     graded: int = 0  # team assignments reviewed: graded, or answered with a comment without a grade

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
+from i18n import _, ngettext
 from sync.indicators.context import Context
 from sync.indicators.models import PendingItem, Period, fmt_date
 from sync.indicators.program import EXPERT_REVIEWED
@@ -70,23 +71,45 @@ def team_mentor_ids(snapshot: Snapshot) -> dict[int, list[int]]:
 
 
 def waited_text(hours: float) -> str:
+    """How long a submission has waited, in whole days from two days on, else in hours («3 дня», «5 часов»)."""
     if hours >= 48:
-        return f"{hours / 24:.0f} дн."
-    return f"{hours:.0f} ч."
+        days = round(hours / 24)
+        return ngettext("{count} day", "{count} days", days).format(count=days)
+    whole = round(hours)
+    return ngettext("{count} hour", "{count} hours", whole).format(count=whole)
 
 
-def render_pending(items: Sequence[PendingItem], tz: dt.tzinfo | None = None) -> str:
-    """A plain-text table for the terminal."""
-    if not items:
-        return "Нет командных работ, ждущих проверки."
-    lines = [f"Ждут проверки: {len(items)} (сначала самые давние)"]
+def pending_heading(count: int) -> str:
+    """The line above the pending list: how many wait, or that none does."""
+    if not count:
+        return _("No team submission is waiting for a review.")
+    return ngettext(
+        "{count} team submission is waiting for a review (oldest first):",
+        "{count} team submissions are waiting for a review (oldest first):",
+        count,
+    ).format(count=count)
+
+
+def pending_table(
+    items: Sequence[PendingItem], tz: dt.tzinfo | None = None
+) -> tuple[list[str], list[list[str]]]:
+    """The pending list as a table for the terminal: headers and one row per submission, oldest first."""
+    headers = [_("Submitted"), _("Waiting"), _("Team"), _("Assignment"), _("Mentors"), _("Link")]
+    rows = []
     for item in items:
-        again = " [сдано повторно]" if item.resubmitted else ""
-        mentors = ", ".join(item.mentors) or "наставник не назначен"
-        lines.append(
-            f"- {fmt_date(item.submitted_at, tz, True)}  ждёт {waited_text(item.waited_hours):>8}  "
-            f"{item.team} — {item.activity}{again}; {mentors}"
+        activity = (
+            _("{activity} (submitted again)").format(activity=item.activity)
+            if item.resubmitted
+            else item.activity
         )
-        if item.url:
-            lines.append(f"    {item.url}")
-    return "\n".join(lines)
+        rows.append(
+            [
+                fmt_date(item.submitted_at, tz, True),
+                waited_text(item.waited_hours),
+                item.team,
+                activity,
+                ", ".join(item.mentors) or _("no mentor assigned"),
+                item.url,
+            ]
+        )
+    return headers, rows

@@ -1,9 +1,12 @@
 """The program's activities (program.md) as the indicators read them: the ID numbers gathering looks for, the
-team assignments and their Russian titles, who reviews what, and the answers the surveys and the pledge
-database are expected to hold.
+team assignments and their titles, who reviews what, and the answers the surveys and the pledge database are
+expected to hold.
 """
 
 from __future__ import annotations
+
+from i18n import N_
+from sync.indicators.wording import Translated
 
 # ID number -> (module key, Moodle module type): what gathering looks for in the cohort's courses.
 PROGRAM_ACTIVITIES: dict[str, tuple[str, str]] = {
@@ -38,15 +41,20 @@ TEAM_ASSIGNMENTS: tuple[str, ...] = (
     "m2-final-project",
     "m3-pitch",
 )
-ASSIGNMENT_TITLES: dict[str, str] = {
-    "m1-idea": "Идея проекта",
-    "m1-concept": "Концепция",
-    "m1-fundraising": "План фандрайзинга",
-    "m2-consultations": "Журнал консультаций",
-    "m2-final-project": "Доработанный проект",
-    "m3-pitch": "Презентация",
-}
-# The answers of m1-survey's "ngo_plan" question that count for ngo_intent.
+#: The assignments' titles as the reports' columns head them (in the current language when read).
+ASSIGNMENT_TITLES: Translated = Translated(
+    {
+        "m1-idea": N_("Project idea"),
+        "m1-concept": N_("Concept"),
+        "m1-fundraising": N_("Fundraising plan"),
+        "m2-consultations": N_("Consultation log"),
+        "m2-final-project": N_("Revised project"),
+        "m3-pitch": N_("Presentation"),
+    }
+)
+# The answers of m1-survey's "ngo_plan" question that count for ngo_intent: what participants chose in the
+# Russian survey of the template course (data, not text of accel's: never translated).
 NGO_YES: tuple[str, ...] = ("Да", "Уже зарегистрировали")
-# The kinds of support of the pledge database's "kind" field; another value gets a note.
+# The kinds of support of the pledge database's "kind" field (the template's own values); another value gets a
+# note.
 PLEDGE_KINDS: tuple[str, ...] = ("Деньги", "Товары", "Услуги", "Волонтёры")

@@ -1,5 +1,6 @@
-"""The grant indicators (program.md), one definition each: key, Russian title and unit, the module whose dates
-its "on track" expectation follows, how its value reads, and the function that measures it.
+"""The grant indicators (program.md), one definition each: key, title and unit (English, marked for the
+catalogs, read in the current language through :data:`TITLES` or :func:`title`), the module whose dates its "on
+track" expectation follows, how its value reads, and the function that measures it.
 
 Adding an indicator: its key in ``sync.core.vocabulary.INDICATORS`` (what ``[targets]`` and the templates
 accept; its default target is the configuration's, a field of ``sync.core.config.TargetsSection``, since the
@@ -14,9 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from i18n import N_, _
 from sync.indicators.context import Context
 from sync.indicators.measures import answers, events, people, work
 from sync.indicators.models import Measurement
+from sync.indicators.wording import Translated
 
 #: How a value reads: a plain number, a share shown as a percentage, a mean score, an amount in roubles.
 ShownAs = Literal["number", "share", "score", "roubles"]
@@ -25,8 +28,8 @@ ShownAs = Literal["number", "share", "score", "roubles"]
 @dataclass(frozen=True)
 class Indicator:
     key: str
-    title: str  # Russian, as the reports head it
-    unit: str  # Russian
+    title: str  # as the reports head it: English, marked N_(); shown translated (TITLES, title())
+    unit: str  # English, marked N_(); shown translated
     #: The module the indicator's work happens in: its "on track" expectation follows that module's dates
     #: (None: all the cohort's courses).
     module: str | None
@@ -37,94 +40,94 @@ class Indicator:
 REGISTRY: tuple[Indicator, ...] = (
     Indicator(
         key="participants",
-        title="Участники программы",
-        unit="чел.",
+        title=N_("Programme participants"),
+        unit=N_("people"),
         module=None,
         measure=people.participants,
     ),
     Indicator(
         key="school_participants",
-        title="Участники школы (модуль 1) в командах",
-        unit="чел.",
+        title=N_("School participants (module 1) in teams"),
+        unit=N_("people"),
         module="m1",
         measure=people.school_participants,
     ),
     Indicator(
         key="initiative_groups",
-        title="Инициативные группы (команды модуля 1)",
-        unit="команд",
+        title=N_("Initiative groups (module 1 teams)"),
+        unit=N_("teams"),
         module="m1",
         measure=people.initiative_groups,
     ),
     Indicator(
         key="projects_developed",
-        title="Разработанные проекты (концепция сдана и оценена)",
-        unit="проектов",
+        title=N_("Projects developed (concept submitted and graded)"),
+        unit=N_("projects"),
         module="m1",
         measure=work.projects_developed,
     ),
     Indicator(
         key="mentor_feedback",
-        title="Обратная связь наставников (проверенные работы с комментарием)",
-        unit="отзывов",
+        title=N_("Mentor feedback (reviewed work with a comment)"),
+        unit=N_("reviews"),
         module=None,
         measure=work.mentor_feedback,
     ),
     Indicator(
         key="webinars_held",
-        title="Проведённые вебинары",
-        unit="вебинаров",
+        title=N_("Webinars held"),
+        unit=N_("webinars"),
         module="m2",
         measure=events.webinars_held,
     ),
     Indicator(
         key="consultations_held",
-        title="Проведённые консультации",
-        unit="консультаций",
+        title=N_("Consultations held"),
+        unit=N_("consultations"),
         module="m2",
         measure=events.consultations_held,
     ),
     Indicator(
         key="projects_presented",
-        title="Представленные проекты (презентация сдана)",
-        unit="проектов",
+        title=N_("Projects presented (presentation submitted)"),
+        unit=N_("projects"),
         module="m3",
         measure=work.projects_presented,
     ),
     Indicator(
         key="leader_projects",
-        title="Проекты-лидеры (три лучшие оценки презентации)",
-        unit="проектов",
+        title=N_("Leader projects (the three best presentation grades)"),
+        unit=N_("projects"),
         module="m3",
         measure=work.leader_projects,
     ),
     Indicator(
         key="funds_raised",
-        title="Привлечённые средства (обещания партнёров), руб.",
-        unit="руб.",
+        title=N_("Funds raised (partners' pledges), roubles"),
+        unit=N_("roubles"),
         module="m3",
         measure=answers.funds_raised,
         shown_as="roubles",
     ),
     Indicator(
         key="votes_cast",
-        title="Голоса в народном голосовании",
-        unit="голосов",
+        title=N_("Votes in the public vote"),
+        unit=N_("votes"),
         module="m3",
         measure=answers.votes_cast,
     ),
     Indicator(
         key="satisfaction",
-        title="Удовлетворённость: средняя полезность школы (1–10)",
-        unit="балл",
+        title=N_("Satisfaction: the school's mean usefulness (1–10)"),
+        unit=N_("score"),
         module="m1",
         measure=answers.satisfaction,
         shown_as="score",
     ),
     Indicator(
         key="ngo_intent",
-        title="Доля планирующих НКО или уже зарегистрировавших",
-        unit="доля",
+        title=N_("Share planning an NGO or already registered"),
+        unit=N_("share"),
         module="m1",
         measure=answers.ngo_intent,
         shown_as="share",
@@ -133,4 +136,15 @@ REGISTRY: tuple[Indicator, ...] = (
 
 BY_KEY: dict[str, Indicator] = {i.key: i for i in REGISTRY}
 INDICATOR_KEYS: tuple[str, ...] = tuple(BY_KEY)  # program.md, in its order
-TITLES: dict[str, str] = {i.key: i.title for i in REGISTRY}
+#: key -> the indicator's title in the current language (looked up when read)
+TITLES: Translated = Translated({i.key: i.title for i in REGISTRY})
+
+
+def title(indicator: Indicator) -> str:
+    """The indicator's title in the current language."""
+    return _(indicator.title)
+
+
+def unit(indicator: Indicator) -> str:
+    """The indicator's unit in the current language."""
+    return _(indicator.unit)

@@ -17,6 +17,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from i18n import _, ngettext
+
 # The calendar's events are kept as the wire reads them (one class for an event everywhere); their kind
 # (webinar, consultation) is read from the description's marker (sync.core.vocabulary.event_kind). Snapshots
 # stored with a "kind" of their own still load: the field is ignored and the same marker read again.
@@ -159,10 +161,29 @@ class SurveyResult(_Model):
 
 
 class GatherNote(_Model):
-    """Something gathering noticed that the report must say (a missing activity, a Moodle warning...)."""
+    """Something gathering noticed that the report must say (a missing activity, a Moodle warning...).
+
+    A snapshot is read later, perhaps in another language, so a note keeps what to say rather than one
+    language's sentence: ``template`` (the English message, marked ``N_()`` where the note is made) and its
+    ``params``; :meth:`message` says it in the current language. ``text`` is the English sentence (for logs and
+    tools); snapshots stored before notes had a template keep their text and show it as it is.
+    """
 
     kind: str  # machine-readable: missing_course, missing_activity, moodle_warning, ...
-    text: str  # Russian, for the report
+    text: str  # the English sentence (the Russian one in snapshots stored before templates)
+    template: str = ""
+    params: dict[str, str | int] = Field(default_factory=dict)
+
+    @classmethod
+    def make(cls, kind: str, template: str, **params: str | int) -> GatherNote:
+        """A note of ``kind`` saying ``template`` (marked ``N_()`` by the caller) with ``params``."""
+        return cls(kind=kind, text=template.format(**params), template=template, params=params)
+
+    def message(self) -> str:
+        """The note in the current language."""
+        if not self.template:
+            return self.text
+        return _(self.template).format(**self.params)
 
 
 class Snapshot(_Model):
@@ -250,9 +271,10 @@ def save_snapshot(conn: sqlite3.Connection, snapshot: Snapshot) -> int:
 
 def _format_error(row_id: int, version: object) -> SnapshotFormatError:
     return SnapshotFormatError(
-        f"stored snapshot {row_id} was written in snapshot format {version}; this accel reads format "
-        f"{SNAPSHOT_SCHEMA_VERSION}: run `accel indicators gather` for a new snapshot (or use the accel that "
-        "wrote it)"
+        _(
+            "stored snapshot {id} was written in snapshot format {version}; this accel reads format {current}: "
+            "run `accel indicators gather` for a new snapshot (or use the accel that wrote it)"
+        ).format(id=row_id, version=version, current=SNAPSHOT_SCHEMA_VERSION)
     )
 
 
@@ -263,14 +285,21 @@ def _decode(row_id: int, body: bytes, version: int = SNAPSHOT_SCHEMA_VERSION) ->
     try:
         data = json.loads(zlib.decompress(body).decode("utf-8"))
     except (zlib.error, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SnapshotNotFound(f"stored snapshot {row_id} is unreadable: {exc}") from exc
+        raise SnapshotNotFound(
+            _("stored snapshot {id} is unreadable: {reason}").format(id=row_id, reason=exc)
+        ) from exc
     if not isinstance(data, dict) or data.get("schema_version") != SNAPSHOT_SCHEMA_VERSION:
         raise _format_error(row_id, data.get("schema_version") if isinstance(data, dict) else "unknown")
     try:
         return Snapshot.model_validate(data)
     except ValidationError as exc:
+        bad = exc.error_count()
         raise SnapshotNotFound(
-            f"stored snapshot {row_id} is unreadable: {exc.error_count()} bad field(s)"
+            ngettext(
+                "stored snapshot {id} is unreadable: {count} bad field",
+                "stored snapshot {id} is unreadable: {count} bad fields",
+                bad,
+            ).format(id=row_id, count=bad)
         ) from None
 
 
@@ -292,12 +321,17 @@ def find_snapshot(
             "SELECT id, body, schema_version FROM indicator_snapshots WHERE id = ?", (snapshot_id,)
         ).fetchone()
         if row is None:
-            raise SnapshotNotFound(f"no stored snapshot with id {snapshot_id}")
+            raise SnapshotNotFound(_("no stored snapshot with id {id}").format(id=snapshot_id))
     else:
         rows = _select(conn, "id, body, schema_version", cohort, newest=True)
         if not rows:
-            where = f" for cohort {cohort}" if cohort else ""
-            raise SnapshotNotFound(f"no stored snapshot{where}: run `accel indicators gather` first")
+            raise SnapshotNotFound(
+                _("no stored snapshot for cohort {cohort}: run `accel indicators gather` first").format(
+                    cohort=cohort
+                )
+                if cohort
+                else _("no stored snapshot: run `accel indicators gather` first")
+            )
         row = rows[0]
     return int(row[0]), _decode(int(row[0]), bytes(row[1]), int(row[2]))
 
@@ -321,6 +355,11 @@ def load_all_snapshots(conn: sqlite3.Connection, cohort: str | None = None) -> l
     for row in _select(conn, "id, body, schema_version", cohort):
         try:
             out.append((int(row[0]), _decode(int(row[0]), bytes(row[1]), int(row[2]))))
-        except SnapshotFormatError as exc:
-            log.warning("%s", exc)
+        except SnapshotFormatError:
+            # Logs stay English (the exception's message is in the reader's language).
+            log.warning(
+                "stored snapshot %s left out of the history: not in snapshot format %s",
+                row[0],
+                SNAPSHOT_SCHEMA_VERSION,
+            )
     return out

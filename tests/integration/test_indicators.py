@@ -237,15 +237,16 @@ def test_the_three_report_formats_are_written_and_open(gathered: tuple[BuiltCoho
         cohort.accel_ok("report", "--format", form, "--out", str(out[form]))
         assert out[form].stat().st_size > 0
 
+    # accel speaks English here (the tests' ACCEL_LANG); the Russian workbook: tests/test_indicators_language.py.
     book = load_workbook(out["xlsx"], read_only=True)
-    assert {"Показатели", "Команды", "Наставники", "Ждут проверки"} <= set(book.sheetnames)
-    # One row per indicator: its title, then the value as a number in the column «Факт (число)».
-    rows = [row for row in book["Показатели"].iter_rows(values_only=True) if any(c is not None for c in row)]
-    header = next(row for row in rows if row[0] == "Показатель")
-    fact = header.index("Факт (число)")
+    assert {"Indicators", "Teams", "Mentors", "Waiting for review"} <= set(book.sheetnames)
+    # One row per indicator: its title, then the value as a number in the column «Value (number)».
+    rows = [row for row in book["Indicators"].iter_rows(values_only=True) if any(c is not None for c in row)]
+    header = next(row for row in rows if row[0] == "Indicator")
+    fact = header.index("Value (number)")
     by_title = {row[0]: row for row in rows}
     for key, title in titles.items():
-        assert title in by_title, f"«{title}» is not on the sheet Показатели"
+        assert title in by_title, f"«{title}» is not on the sheet Indicators"
         assert by_title[title][fact] == pytest.approx(values[key], abs=1e-3), title
 
     page = _Page()

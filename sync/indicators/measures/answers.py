@@ -6,6 +6,7 @@ from __future__ import annotations
 import statistics
 from collections import Counter
 
+from i18n import _
 from sync.indicators.context import Context
 from sync.indicators.models import Evidence, Measurement
 from sync.indicators.parsing import parse_amount, parse_score
@@ -28,26 +29,29 @@ def funds_raised(ctx: Context) -> Measurement:
         amount = parse_amount(p.amount_text)
         if amount is None:
             notes.append(
-                f"Запись №{p.id} ({p.partner or 'без партнёра'}): сумма «{p.amount_text}» не число, не учтена."
+                _("Entry {id} ({partner}): the amount «{amount}» is not a number, not counted.").format(
+                    id=p.id, partner=p.partner or _("no partner"), amount=p.amount_text
+                )
             )
             continue
-        kind = p.kind or "не указан"
+        kind = p.kind or _("not given")
         if p.kind and p.kind not in PLEDGE_KINDS:
-            notes.append(f"Запись №{p.id}: необычный вид поддержки «{p.kind}».")
+            notes.append(_("Entry {id}: an unusual kind of support «{kind}».").format(id=p.id, kind=p.kind))
         total += amount
         breakdown[kind] = breakdown.get(kind, 0.0) + amount
         evidence.append(
             Evidence(
-                label=p.partner or "(партнёр не указан)",
-                detail=f"{p.project or '(проект не указан)'}; {kind}"
-                + ("" if p.approved else "; не одобрена"),
+                label=p.partner or _("(partner not given)"),
+                detail=(
+                    _("{project}; {kind}") if p.approved else _("{project}; {kind}; not approved")
+                ).format(project=p.project or _("(project not given)"), kind=kind),
                 url=ctx.links.data_entry(p.cmid, p.id),
                 when=p.timecreated,
                 value=amount,
             )
         )
     if not ctx.snap.pledges:
-        notes.append("В базе обещаний партнёров нет записей.")
+        notes.append(_("The database of partners' pledges has no entries."))
     return Measurement(round(total, 2), evidence, notes, breakdown)
 
 
@@ -58,7 +62,7 @@ def votes_cast(ctx: Context) -> Measurement:
     result = next((c for c in ctx.snap.choices if c.key == "m3-vote"), None)
     if activity is None or result is None:
         if activity is not None:
-            notes.append("Результаты голосования не получены.")
+            notes.append(_("The vote's results were not read."))
         return Measurement(None, notes=notes)
     if result.voter_ids is not None:
         value = len(set(result.voter_ids))
@@ -66,17 +70,19 @@ def votes_cast(ctx: Context) -> Measurement:
         value = sum(o.count for o in result.options)
         if result.allowmultiple:
             notes.append(
-                "Голосование допускает несколько ответов, а Moodle не назвал голосующих: показано число "
-                "ответов, оно может превышать число людей."
+                _(
+                    "The vote allows several answers and Moodle did not name the voters: the number of answers is "
+                    "shown, and it may be more than the number of people."
+                )
             )
     if not ctx.period.is_whole:
-        notes.append("Ответы голосования не имеют дат в ответе Moodle: показано на дату снимка.")
+        notes.append(_("Moodle's answer gives no dates for the vote's answers: shown as of the snapshot."))
     if value == 0:
-        notes.append("В голосовании пока нет ответов.")
+        notes.append(_("Nobody has voted yet."))
     evidence = [
         Evidence(
             label=o.text,
-            detail=f"голосов: {o.count}",
+            detail=_("votes: {count}").format(count=o.count),
             url=ctx.links.choice(result.cmid),
             value=float(o.count),
         )
@@ -95,15 +101,17 @@ def _survey(
     if activity is None:
         return None, []
     if survey is None:
-        notes.append(f"Ответы анкеты «{key}» не получены.")
+        notes.append(_("The answers of survey «{key}» were not read.").format(key=key))
         return activity, []
     rows = [
         (r.userid, r.timemodified, r.answers) for r in survey.responses if ctx.period.contains(r.timemodified)
     ]
     if not survey.responses:
-        notes.append(f"Анкету «{key}» пока никто не заполнил: показатель не рассчитан.")
+        notes.append(
+            _("Nobody has answered survey «{key}» yet: the indicator is not computed.").format(key=key)
+        )
     elif not rows:
-        notes.append(f"В выбранном периоде нет ответов на анкету «{key}».")
+        notes.append(_("No answers to survey «{key}» in the chosen period.").format(key=key))
     return activity, rows
 
 
@@ -125,15 +133,17 @@ def satisfaction(ctx: Context) -> Measurement:
         scores.append(score)
         evidence.append(
             Evidence(
-                label=ctx.name(uid) if uid else "анонимный ответ",
-                detail=f"полезность {score:g}",
+                label=ctx.name(uid) if uid else _("anonymous answer"),
+                detail=_("usefulness {score}").format(score=f"{score:g}"),
                 url=ctx.links.feedback(activity.cmid),
                 when=when,
                 value=score,
             )
         )
     if skipped:
-        notes.append(f"Анкет без оценки полезности (не учтены в среднем): {skipped}.")
+        notes.append(
+            _("Surveys without a usefulness score (not in the mean): {count}.").format(count=skipped)
+        )
     value = statistics.fmean(scores) if scores else None
     breakdown = {f"{k:g}": float(v) for k, v in sorted(Counter(scores).items())}
     return Measurement(value, evidence, notes, breakdown)
@@ -147,23 +157,26 @@ def ngo_intent(ctx: Context) -> Measurement:
         return Measurement(None, notes=notes)
     counts: Counter[str] = Counter()
     evidence: list[Evidence] = []
+    no_answer = _("no answer")
     for uid, when, answers in rows:
         answer = answers.get("ngo_plan", "").strip()
-        counts[answer or "нет ответа"] += 1
+        counts[answer or no_answer] += 1
         if answer in NGO_YES:
             evidence.append(
                 Evidence(
-                    label=ctx.name(uid) if uid else "анонимный ответ",
+                    label=ctx.name(uid) if uid else _("anonymous answer"),
                     detail=answer,
                     url=ctx.links.feedback(activity.cmid),
                     when=when,
                 )
             )
-    if counts.get("нет ответа"):
+    if counts.get(no_answer):
         notes.append(
-            f"Респондентов без ответа на вопрос о НКО (учтены в знаменателе): {counts['нет ответа']}."
+            _("Respondents without an answer to the NGO question (in the denominator): {count}.").format(
+                count=counts[no_answer]
+            )
         )
     value = round(len(evidence) / len(rows), 4)
     breakdown = {k: float(v) for k, v in counts.most_common()}
-    breakdown["Респондентов"] = float(len(rows))
+    breakdown[_("Respondents")] = float(len(rows))
     return Measurement(value, evidence, notes, breakdown)

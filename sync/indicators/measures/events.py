@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from i18n import _, ngettext
 from integration.calendar import CalendarEvent
 from sync.core.vocabulary import EventKind, event_kind
 from sync.indicators.context import Context
@@ -22,7 +23,8 @@ def _event_kind_of(ev: CalendarEvent) -> str:
     marked = event_kind(ev.description)
     if marked:
         return marked
-    # Events made by hand in Moodle carry no marker; their title is what staff go by.
+    # Events made by hand in Moodle carry no marker; their title is what staff go by (Russian titles on the site:
+    # data, not accel's text).
     name = ev.name.strip().lower()
     if name.startswith("вебинар"):
         return "webinar"
@@ -53,24 +55,33 @@ def _events_held(ctx: Context, kind: EventKind) -> Measurement:
             continue
         if not event_kind(ev.description):
             by_title += 1
-        scope = "группа" if ev.groupid else "курс"
+        scope = _("course")
         if ev.groupid:
             team = ctx.team_by_id.get(ev.groupid)
-            scope = f"команда «{team.name}»" if team else f"группа #{ev.groupid}"
-        kind_text = "группа" if ev.groupid else "весь курс"
+            scope = (
+                _("team «{team}»").format(team=team.name) if team else _("group #{id}").format(id=ev.groupid)
+            )
+        kind_text = _("group") if ev.groupid else _("whole course")
         breakdown[kind_text] = breakdown.get(kind_text, 0.0) + 1
+        minutes = ev.timeduration // 60
         evidence.append(
             Evidence(
                 label=ev.name,
-                detail=f"{scope}, {ev.timeduration // 60} мин.",
+                detail=ngettext("{scope}, {minutes} minute", "{scope}, {minutes} minutes", minutes).format(
+                    scope=scope, minutes=minutes
+                ),
                 url=ctx.links.event(cid, ev.timestart, ev.id),
                 when=ev.timestart,
             )
         )
     if future:
         notes.append(
-            f"Запланированных событий этого вида, ещё не прошедших на дату снимка (не учтены): {future}."
+            _(
+                "Events of this kind scheduled but not over at the snapshot's date (not counted): {count}."
+            ).format(count=future)
         )
     if by_title:
-        notes.append(f"Событий без метки accel, распознанных по названию: {by_title}.")
+        notes.append(
+            _("Events without accel's marker, recognised by their title: {count}.").format(count=by_title)
+        )
     return Measurement(float(len(evidence)), evidence, notes, breakdown)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from i18n import _, ngettext
 from sync.indicators.context import Context
 from sync.indicators.models import Evidence, Measurement
 
@@ -15,10 +16,14 @@ def participants(ctx: Context) -> Measurement:
     breakdown: dict[str, float] = {}
     for c in ctx.snap.courses:
         if c.id is None:
-            notes.append(f"Курс {c.shortname} не найден: его участники не учтены.")
+            notes.append(
+                _("Course {course} is not on the site: its participants are not counted.").format(
+                    course=c.shortname
+                )
+            )
             continue
         students = ctx.active_students.get(c.id, set())
-        breakdown[f"Модуль {c.number}"] = len(students)
+        breakdown[_("Module {number}").format(number=c.number)] = len(students)
         for uid in students:
             people[uid].append(c.shortname)
     ctx.undated_note(notes)
@@ -43,8 +48,9 @@ def school_participants(ctx: Context) -> Measurement:
     outside = ctx.active_students.get(cid, set()) - set(found)
     if outside:
         notes.append(
-            f"Активные участники модуля 1 вне команд ({len(outside)}): "
-            + ", ".join(sorted(ctx.name(u) for u in outside))
+            _("Active participants of module 1 outside any team ({count}): {names}").format(
+                count=len(outside), names=", ".join(sorted(ctx.name(u) for u in outside))
+            )
         )
     evidence = [
         Evidence(label=ctx.name(uid), detail=team, url=ctx.links.user(uid, cid))
@@ -63,18 +69,22 @@ def initiative_groups(ctx: Context) -> Measurement:
     evidence: list[Evidence] = []
     teams = ctx.teams_by_course.get(cid, [])
     if not teams:
-        notes.append("В курсе модуля 1 нет ни одной группы (команды).")
+        notes.append(_("The course of module 1 has no groups (teams)."))
     for team in sorted(teams, key=lambda t: t.name):
         students = ctx.students_of(team)
         if not team.member_ids:
-            notes.append(f"Команда «{team.name}» не имеет участников: не учтена.")
+            notes.append(_("Team «{team}» has no members: not counted.").format(team=team.name))
         elif not students:
-            notes.append(f"В команде «{team.name}» нет активных участников (студентов): не учтена.")
+            notes.append(
+                _("Team «{team}» has no active participants (students): not counted.").format(team=team.name)
+            )
         else:
             evidence.append(
                 Evidence(
                     label=team.name,
-                    detail=f"{len(students)} чел.: " + ", ".join(sorted(ctx.name(u) for u in students)),
+                    detail=ngettext(
+                        "{count} person: {names}", "{count} people: {names}", len(students)
+                    ).format(count=len(students), names=", ".join(sorted(ctx.name(u) for u in students))),
                     url=ctx.links.group(cid, team.id),
                     value=float(len(students)),
                 )

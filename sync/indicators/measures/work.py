@@ -3,6 +3,7 @@ leader projects (from the submissions and the gradebook)."""
 
 from __future__ import annotations
 
+from i18n import _
 from sync.indicators.context import Context, Review, TeamGrade, median
 from sync.indicators.models import Evidence, Measurement
 from sync.indicators.program import ASSIGNMENT_TITLES, EXPERT_REVIEWED
@@ -36,14 +37,18 @@ def _submitted_and_graded(ctx: Context, key: str) -> Measurement:
         evidence.append(
             Evidence(
                 label=team.name,
-                detail=f"оценка {grade.grade:g}" + (f" из {grade.grademax:g}" if grade.grademax else ""),
+                detail=(
+                    _("grade {grade} of {max}").format(grade=f"{grade.grade:g}", max=f"{grade.grademax:g}")
+                    if grade.grademax
+                    else _("grade {grade}").format(grade=f"{grade.grade:g}")
+                ),
                 url=ctx.links.grading(activity.cmid, members),
                 when=grade.dategraded,
                 value=grade.grade,
             )
         )
     if waiting:
-        notes.append(f"Сданных работ, ждущих оценки: {waiting}.")
+        notes.append(_("Submitted work waiting for a grade: {count}.").format(count=waiting))
     return Measurement(float(len(evidence)), evidence, notes)
 
 
@@ -61,14 +66,14 @@ def projects_presented(ctx: Context) -> Measurement:
         evidence.append(
             Evidence(
                 label=team.name,
-                detail="презентация сдана",
+                detail=_("presentation submitted"),
                 url=ctx.links.grading(activity.cmid, team.member_ids[0] if team.member_ids else None),
                 when=sub.timemodified,
             )
         )
     drafts = sum(1 for s in ctx.subs_by_key.get("m3-pitch", []) if s.status == "draft")
     if drafts:
-        notes.append(f"Презентаций в черновике (не отправлены, не учтены): {drafts}.")
+        notes.append(_("Presentations in draft (not submitted, not counted): {count}.").format(count=drafts))
     return Measurement(float(len(evidence)), evidence, notes)
 
 
@@ -93,15 +98,17 @@ def leader_projects(ctx: Context) -> Measurement:
         cut = leaders[-1][2].grade
         tied = [t.name for _, t, g in leaders if g.grade == cut]
         notes.append(
-            f"Ничья: команды {', '.join(tied)} набрали одинаковую оценку {cut:g} на границе тройки лидеров; "
-            f"все они показаны, выбор лидера требует решения экспертов."
+            _(
+                "A tie: teams {teams} have the same grade {grade} at the edge of the top three; all of them are "
+                "shown, and choosing the leader is for the experts to decide."
+            ).format(teams=", ".join(tied), grade=f"{cut:g}")
         )
     if len(graded) < 3:
-        notes.append(f"Оценённых презентаций меньше трёх: {len(graded)}.")
+        notes.append(_("Fewer than three presentations are graded: {count}.").format(count=len(graded)))
     evidence = [
         Evidence(
             label=team.name,
-            detail=f"место {rank}, оценка {g.grade:g}",
+            detail=_("place {rank}, grade {grade}").format(rank=rank, grade=f"{g.grade:g}"),
             url=ctx.links.grading(activity.cmid, team.member_ids[0] if team.member_ids else None),
             when=g.dategraded,
             value=g.grade,
@@ -117,7 +124,7 @@ def mentor_feedback(ctx: Context) -> Measurement:
     reviews: list[Review] = ctx.reviews
     # program.md: feedback-only assignments (grade type none, m2-consultations) count as well as graded ones.
     if not any(a.modname == "assign" for a in ctx.snap.activities):
-        notes.append("В курсах не найдено ни одного задания: показатель не рассчитан.")
+        notes.append(_("No assignment was found in the courses: the indicator is not computed."))
         return Measurement(None, notes=notes)
     evidence: list[Evidence] = []
     without = 0
@@ -145,17 +152,23 @@ def mentor_feedback(ctx: Context) -> Measurement:
         breakdown[title] = breakdown.get(title, 0.0) + 1
         by_experts += r.key in EXPERT_REVIEWED
     if without:
-        notes.append(f"Оценок без комментария (не учтены): {without}.")
+        notes.append(_("Grades without a comment (not counted): {count}.").format(count=without))
     ungraded = sum(1 for r in commented if r.grade.grade is None)
     if ungraded:
-        notes.append(f"Учтены отзывы без оценки (задание без оценки или оценка не поставлена): {ungraded}.")
-    breakdown["Всего проверено"] = float(len(reviews))
+        notes.append(
+            _(
+                "Reviews without a grade counted (an assignment without grades, or the grade left empty): {count}."
+            ).format(count=ungraded)
+        )
+    breakdown[_("Reviewed in all")] = float(len(reviews))
     med = median([r.hours for r in reviews if r.hours is not None])
     if med is not None:
-        breakdown["Медиана часов от сдачи до проверки"] = med
+        breakdown[_("Median hours from submission to review")] = med
     if by_experts:
         notes.append(
-            f"Среди них комментарии экспертов к презентациям (m3-pitch): {by_experts}; в разбивку по "
-            "наставникам они не входят."
+            _(
+                "Among them, the experts' comments on presentations (m3-pitch): {count}; they are not in the "
+                "mentors' figures."
+            ).format(count=by_experts)
         )
     return Measurement(float(len(evidence)), evidence, notes, breakdown)

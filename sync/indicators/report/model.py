@@ -1,9 +1,11 @@
-"""The report of the grant indicators: the model every writer shows, and how its values read in Russian.
+"""The report of the grant indicators: the model every writer shows, and how its values read.
 
 A report is built from one snapshot (the indicators, breakdowns and pending list for a period) plus the
 history of every stored snapshot of the cohort (the indicators over time). The writers import this module:
 JSON in ``json.py``, the terminal table in ``text.py``, XLSX in ``xlsx.py``, HTML in ``html.py``; ``write.py``
-writes a report in a given format (and the service's weekly files). Texts are in Russian.
+writes a report in a given format (and the service's weekly files). Texts are in the language chosen when the
+report is built (:mod:`i18n`: Russian by default, English on request), and so are numbers: a decimal comma
+and a space between thousands in Russian, a decimal point and a comma in English.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from i18n import _, current_language
 from sync.indicators.compute import compute
 from sync.indicators.models import IndicatorReport, Period, TeamRow, fmt_date
 from sync.indicators.program import TEAM_ASSIGNMENTS
@@ -92,22 +95,36 @@ def ru_number(value: float) -> str:
     return f"{value:g}".replace(".", ",")
 
 
+def _decimal(text: str) -> str:
+    """``text`` (a number Python formatted: decimal point) with the reader's decimal mark."""
+    return text.replace(".", ",") if current_language() == "ru" else text
+
+
+def number_text(value: float) -> str:
+    """A number as readers of the current language write it, no trailing zeros (28,6 / 28.6)."""
+    return _decimal(f"{value:g}")
+
+
 def format_percent(value: float | None) -> str:
-    return "—" if value is None else f"{ru_number(value)} %"
+    return "—" if value is None else _("{number}%").format(number=number_text(value))
 
 
 def format_value(key: str, value: float | None) -> str:
     """An indicator value as people read it."""
     if value is None:
-        return "нет данных"
+        return _("no data")
     shown_as = BY_KEY[key].shown_as if key in BY_KEY else "number"
     if shown_as == "share":
-        return f"{value * 100:.1f} %".replace(".", ",")
+        return _("{number}%").format(number=_decimal(f"{value * 100:.1f}"))
     if shown_as == "score":
-        return f"{value:.2f}".replace(".", ",")
+        return _decimal(f"{value:.2f}")
     if shown_as == "roubles":
-        return f"{value:,.0f}".replace(",", "\u00a0") + " руб."
-    return ru_number(value)
+        # Thousands apart: a no-break space in Russian (95 000), a comma in English (95,000).
+        whole = f"{value:,.0f}"
+        return _("{amount} roubles").format(
+            amount=whole.replace(",", "\u00a0") if current_language() == "ru" else whole
+        )
+    return number_text(value)
 
 
 def team_assignment_keys(teams: Sequence[TeamRow]) -> list[str]:
@@ -131,7 +148,9 @@ def parse_period(date_from: str | None, date_to: str | None, tz: dt.tzinfo) -> P
         try:
             return dt.date.fromisoformat(text.strip())
         except ValueError:
-            raise ValueError(f"{option} {text!r}: expected a date like 2021-12-31") from None
+            raise ValueError(
+                _("{option} {value}: expected a date like 2021-12-31").format(option=option, value=repr(text))
+            ) from None
 
     start = end = None
     if date_from:
@@ -141,5 +160,5 @@ def parse_period(date_from: str | None, date_to: str | None, tz: dt.tzinfo) -> P
         d = day(date_to, "--to")
         end = int((dt.datetime(d.year, d.month, d.day, tzinfo=tz) + dt.timedelta(days=1)).timestamp()) - 1
     if start is not None and end is not None and start > end:
-        raise ValueError(f"--from {date_from} is after --to {date_to}")
+        raise ValueError(_("--from {start} is after --to {end}").format(start=date_from, end=date_to))
     return Period(start=start, end=end)

@@ -1,5 +1,5 @@
 """The XLSX workbook of the grant indicators (openpyxl): indicators, teams, mentors, places, evidence,
-pending work, notes. Sheet and column titles are in Russian; links are real hyperlinks."""
+pending work, notes. Sheet and column titles are in the reader's language; links are real hyperlinks."""
 
 from __future__ import annotations
 
@@ -13,9 +13,16 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from i18n import _
 from sync.indicators.program import ASSIGNMENT_TITLES
 from sync.indicators.registry import TITLES
-from sync.indicators.report.model import Report, format_target, format_value, ru_number, team_assignment_keys
+from sync.indicators.report.model import (
+    Report,
+    format_target,
+    format_value,
+    number_text,
+    team_assignment_keys,
+)
 
 HEADER_FONT = Font(bold=True)
 HEADER_FILL = PatternFill("solid", fgColor="DDE6F0")
@@ -69,11 +76,11 @@ def write_xlsx(report: Report, path: Path) -> None:
     wb = Workbook()
     ws = wb.active
     assert ws is not None
-    ws.title = "Показатели"
-    ws["A1"] = f"Показатели гранта — {report.cohort_name}"
+    ws.title = _("Indicators")
+    ws["A1"] = _("Grant indicators — {cohort}").format(cohort=report.cohort_name)
     ws["A1"].font = Font(bold=True, size=14)
-    ws["A2"] = (
-        f"Период: {ind.period_label}; данные Moodle на {report.date(ind.taken_at, True)}; сайт {ind.site_url}"
+    ws["A2"] = _("Period: {period}; Moodle data as of {taken_at}; site {site}").format(
+        period=ind.period_label, taken_at=report.date(ind.taken_at, True), site=ind.site_url
     )
     rows = []
     for r in ind.results:
@@ -86,22 +93,22 @@ def write_xlsx(report: Report, path: Path) -> None:
                 r.target,
                 (r.percent / 100.0) if r.percent is not None else None,
                 r.status_text,
-                "; ".join(f"{k}: {ru_number(v)}" for k, v in r.breakdown.items()),
+                "; ".join(f"{k}: {number_text(v)}" for k, v in r.breakdown.items()),
                 "\n".join(r.notes),
             ]
         )
     _table(
         ws,
         [
-            "Показатель",
-            "План",
-            "Факт",
-            "Факт (число)",
-            "План (число)",
-            "% плана",
-            "Статус",
-            "Разбивка",
-            "Примечания",
+            _("Indicator"),
+            _("Target"),
+            _("Value"),
+            _("Value (number)"),
+            _("Target (number)"),
+            _("% of target"),
+            _("Status"),
+            _("Breakdown"),
+            _("Notes"),
         ],
         rows,
         [48, 14, 18, 12, 12, 10, 14, 40, 60],
@@ -113,13 +120,13 @@ def write_xlsx(report: Report, path: Path) -> None:
         if r.status in STATUS_FILL:
             ws.cell(row, 7).fill = STATUS_FILL[r.status]
 
-    ws = wb.create_sheet("Команды")
+    ws = wb.create_sheet(_("Teams"))
     keys = team_assignment_keys(ind.teams)
     _table(
         ws,
-        ["Команда", "Район", "Село", "Участников", "Наставники"]
+        [_("Team"), _("District"), _("Village"), _("Participants"), _("Mentors")]
         + [ASSIGNMENT_TITLES[k] for k in keys]
-        + ["Сдано работ", "Проверено", "Отзывов наставника", "Прогресс", "Просрочено", "Ссылка"],
+        + [_("Work submitted"), _("Reviewed"), _("Mentor reviews"), _("Progress"), _("Overdue"), _("Link")],
         [
             [t.name, t.district, t.village, t.members, ", ".join(t.mentors)]
             + [t.status.get(k, "") for k in keys]
@@ -127,7 +134,7 @@ def write_xlsx(report: Report, path: Path) -> None:
                 t.submissions,
                 t.graded,
                 t.feedback_received,
-                f"{t.done} из {t.total}",
+                _("{done} of {total}").format(done=t.done, total=t.total),
                 ", ".join(t.overdue),
                 t.url,
             ]
@@ -137,11 +144,11 @@ def write_xlsx(report: Report, path: Path) -> None:
         links=[5 + len(keys) + 5],
     )
 
-    ws = wb.create_sheet("Наставники")
+    ws = wb.create_sheet(_("Mentors"))
     _table(
         ws,
-        ["Наставник", "Команды", "Проверено работ", "С комментарием", "Медиана часов до проверки", "Ждут проверки",
-         "Дольше всех ждёт, ч"],
+        [_("Mentor"), _("Teams"), _("Work reviewed"), _("With a comment"), _("Median hours to review"),
+         _("Waiting for review"), _("Longest wait, hours")],
         [
             [m.name, ", ".join(m.teams), m.reviews, m.with_feedback, m.median_hours, m.pending,
              m.oldest_pending_hours]
@@ -150,21 +157,23 @@ def write_xlsx(report: Report, path: Path) -> None:
         [28, 40, 14, 14, 16, 14, 16],
     )  # fmt: skip
 
-    ws = wb.create_sheet("Районы и сёла")
+    ws = wb.create_sheet(_("Districts and villages"))
     _table(
         ws,
-        ["Район", "Село", "Участников", "Команд", "Проектов разработано", "Проектов представлено"],
-        [["Район: " + d.district, "все", d.participants, d.teams, d.projects_developed, d.projects_presented]
+        [_("District"), _("Village"), _("Participants"), _("Teams"), _("Projects developed"),
+         _("Projects presented")],
+        [[_("District: {district}").format(district=d.district), _("all"), d.participants, d.teams,
+          d.projects_developed, d.projects_presented]
          for d in ind.districts]
         + [[v.district, v.village, v.participants, v.teams, v.projects_developed, v.projects_presented]
            for v in ind.villages],
         [24, 18, 12, 10, 14, 14],
     )  # fmt: skip
 
-    ws = wb.create_sheet("Доказательства")
+    ws = wb.create_sheet(_("Evidence"))
     _table(
         ws,
-        ["Показатель", "Что учтено", "Подробности", "Дата", "Значение", "Ссылка в Moodle"],
+        [_("Indicator"), _("What was counted"), _("Details"), _("Date"), _("Value"), _("Link in Moodle")],
         [
             [TITLES[r.key], e.label, e.detail, report.date(e.when, True) if e.when else "", e.value, e.url]
             for r in ind.results
@@ -174,12 +183,13 @@ def write_xlsx(report: Report, path: Path) -> None:
         links=[5],
     )
 
-    ws = wb.create_sheet("Ждут проверки")
+    ws = wb.create_sheet(_("Waiting for review"))
     _table(
         ws,
-        ["Команда", "Задание", "Сдано", "Ждёт, ч", "Повторная сдача", "Наставники", "Ссылка"],
+        [_("Team"), _("Assignment"), _("Submitted"), _("Waiting, hours"), _("Submitted again"), _("Mentors"),
+         _("Link")],
         [
-            [p.team, p.activity, report.date(p.submitted_at, True), p.waited_hours, "да" if p.resubmitted else "",
+            [p.team, p.activity, report.date(p.submitted_at, True), p.waited_hours, _("yes") if p.resubmitted else "",
              ", ".join(p.mentors), p.url]
             for p in ind.pending
         ],
@@ -187,19 +197,19 @@ def write_xlsx(report: Report, path: Path) -> None:
         links=[6],
     )  # fmt: skip
 
-    ws = wb.create_sheet("Примечания")
+    ws = wb.create_sheet(_("Notes"))
     _table(
         ws,
-        ["Вид", "Текст"],
-        [["Примечание", n] for n in ind.notes] + [["Предупреждение Moodle", w] for w in ind.warnings],
+        [_("Kind"), _("Text")],
+        [[_("Note"), n] for n in ind.notes] + [[_("Moodle warning"), w] for w in ind.warnings],
         [24, 120],
     )
 
     if report.history:
-        ws = wb.create_sheet("Динамика")
+        ws = wb.create_sheet(_("Over time"))
         _table(
             ws,
-            ["Дата снимка"] + [TITLES[k] for k in report.history[0].values],
+            [_("Snapshot date")] + [TITLES[k] for k in report.history[0].values],
             [[report.date(h.taken_at, True), *h.values.values()] for h in report.history],
             [17] + [16] * len(report.history[0].values),
         )
