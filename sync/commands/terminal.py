@@ -21,10 +21,17 @@ from rich.text import Text
 from sync.core.progress import NO_PROGRESS, Advance
 from sync.core.progress import Progress as ProgressProtocol
 
+#: The width of output that is not a terminal: wide enough that a table's row is never folded (grep, scripts
+#: and files read a row as one line).
+PIPE_WIDTH = 10_000
+
 
 def stdout_console() -> Console:
     # Built per call: click's CliRunner swaps sys.stdout per invocation, and tests read what it captured.
-    return Console(file=sys.stdout, highlight=False, soft_wrap=True, no_color=_no_color() or None)
+    console = Console(file=sys.stdout, highlight=False, soft_wrap=True, no_color=_no_color() or None)
+    if not console.is_terminal:
+        console.width = PIPE_WIDTH
+    return console
 
 
 def _no_color() -> bool:

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+from i18n import N_, _
 from integration.enrol import course_role, enrol_users, unassign_roles, unenrol_users
 from integration.errors import AccessDenied, InvalidToken, MoodleError, UncertainWrite
 from integration.groups import (
@@ -60,7 +61,7 @@ GIVE_UP_AFTER = 8
 
 AnyOp = TypeVar("AnyOp", bound=Op)
 
-UNCERTAIN = (
+UNCERTAIN = N_(
     "the connection failed during the write, so Moodle may or may not have applied it; "
     "run the sync again: it reads the site and completes what is missing"
 )
@@ -68,18 +69,21 @@ UNCERTAIN = (
 
 #: Moodle's invalidparameter never says which field was wrong (field note 3); the likely causes per operation.
 LIKELY_CAUSES = {
-    "create_user": "often the email already belongs to another account (in any letter case) or the username is taken",
-    "add_member": "often the person is not enrolled in the course",
-    "create_group": "often a group with this name already exists in the course",
-    "create_grouping": "often a grouping with this name already exists in the course",
+    "create_user": N_(
+        "often the email already belongs to another account (in any letter case) or the username is taken"
+    ),
+    "add_member": N_("often the person is not enrolled in the course"),
+    "create_group": N_("often a group with this name already exists in the course"),
+    "create_grouping": N_("often a grouping with this name already exists in the course"),
 }
 
 
 def _error_text(exc: Exception, kind: str = "") -> str:
     if isinstance(exc, MoodleError):
+        # Moodle's own answer stays in Moodle's words; accel's guess at the cause is the reader's language.
         text = f"{exc.errorcode}: {exc.message}"
         if exc.errorcode == "invalidparameter" and kind in LIKELY_CAUSES:
-            text += f" ({LIKELY_CAUSES[kind]})"
+            text = _("{answer} ({cause})").format(answer=text, cause=_(LIKELY_CAUSES[kind]))
         return text
     return str(exc)
 
@@ -147,27 +151,27 @@ class RosterApplier:
     def _blocked(self, op: Op) -> str | None:
         """Why ``op`` cannot run because something it depends on failed (None: it can run)."""
         if op.person and op.person in self.failed_people:
-            return "skipped: the user account could not be created"
+            return _("skipped: the user account could not be created")
         if isinstance(op, AddMember | RemoveMember) and op.person and op.module is not None:
             if (op.person, op.module) in self.failed_enrolments:
-                return "skipped: the enrolment in this course failed"
+                return _("skipped: the enrolment in this course failed")
         # A role change gives the new role before it takes the old one (field note 22): when giving it failed,
         # the old role stays, or the person would be left enrolled with no role at all.
         if isinstance(op, UnassignRole) and op.person and op.module is not None:
             if (op.person, op.module) in self.failed_enrolments:
-                return "skipped: the enrolment in this course could not be updated, so the old role stays"
+                return _("skipped: the enrolment in this course could not be updated, so the old role stays")
         if isinstance(op, AddMember | AssignGrouping) and op.module is not None:
             if (op.module, team_key(op.team)) in self.failed_groups:
-                return f"skipped: group «{op.team}» could not be created"
+                return _("skipped: group «{team}» could not be created").format(team=op.team)
         if isinstance(op, AssignGrouping) and op.module is not None:
             if (op.module, team_key(op.district)) in self.failed_groupings:
-                return f"skipped: grouping «{op.district}» could not be created"
+                return _("skipped: grouping «{district}» could not be created").format(district=op.district)
         if isinstance(op, UnassignGrouping) and op.module is not None:
             if (op.module, team_key(op.team)) in self.failed_assignments:
-                return (
-                    f"skipped: group «{op.team}» could not be put into its new district's grouping "
-                    f"«{op.to}», so it stays in this one"
-                )
+                return _(
+                    "skipped: group «{team}» could not be put into its new district's grouping «{to}», "
+                    "so it stays in this one"
+                ).format(team=op.team, to=op.to)
         return None
 
     # -- batches with isolation -----------------------------------------------------------------------------
@@ -188,7 +192,7 @@ class RosterApplier:
                 continue
             built = item(op)
             if built is None:
-                self._fail(op, "skipped: an id it needs is unknown", "skipped")
+                self._fail(op, _("skipped: an id it needs is unknown"), "skipped")
                 continue
             pairs.append((op, built))
         if self.journal is not None:
@@ -230,7 +234,7 @@ class RosterApplier:
                 uncertain(ops)
             else:
                 for op in ops:
-                    self._fail(op, UNCERTAIN)
+                    self._fail(op, _(UNCERTAIN))
             return
         except MoodleError as exc:
             streak = self.single_failures.get(kind)
@@ -243,7 +247,10 @@ class RosterApplier:
                 if kind not in self.succeeded:
                     for op in ops[:-1]:
                         self._fail(
-                            op, f"{_error_text(exc)} (not split: {streak[0] + 1} items alone failed alike)"
+                            op,
+                            _("{answer} (not split: {count} items alone failed alike)").format(
+                                answer=_error_text(exc), count=streak[0] + 1
+                            ),
                         )
                     return
                 self._isolate_batch(pairs[:-1], send, handle, uncertain)
@@ -301,7 +308,7 @@ class RosterApplier:
                 if op.username in ids:
                     self._created(op, ids[op.username])
                 else:
-                    refused.append((op, "Moodle did not return the new account"))
+                    refused.append((op, _("Moodle did not return the new account")))
             return refused
 
         def uncertain(chunk: list[CreateUser]) -> None:
@@ -316,7 +323,7 @@ class RosterApplier:
                     self._created(op, found[op.username])
                     made.append(op)
                 else:
-                    self._fail(op, UNCERTAIN)
+                    self._fail(op, _(UNCERTAIN))
             if made:
                 self._done(made)
 
@@ -388,7 +395,12 @@ class RosterApplier:
                 name = item(op)["name"]
                 newid = made.get((op.courseid or 0, name))
                 if newid is None or op.module is None:
-                    refused.append((op, f"Moodle did not return the new {what}"))
+                    missing = (
+                        _("Moodle did not return the new group")
+                        if what == "group"
+                        else _("Moodle did not return the new grouping")
+                    )
+                    refused.append((op, missing))
                 else:
                     ids[(op.module, team_key(name))] = newid
             return refused

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
+from i18n import N_, _
 from integration.users import MoodleUser
 from sync.core.plan import Change, Plan
 from sync.core.vocabulary import idnumber_prefix, team_key
@@ -24,11 +25,30 @@ from sync.roster.read import RosterPerson
 
 Removal = Literal["suspend", "keep", "unenrol"]
 #: Standard Moodle role ids (field note 14), for people to read in the plan.
-ROLE_NAMES = {1: "manager", 2: "course creator", 3: "editing teacher", 4: "teacher", 5: "student"}
+ROLE_NAMES = {
+    1: N_("manager"),
+    2: N_("course creator"),
+    3: N_("editing teacher"),
+    4: N_("teacher"),
+    5: N_("student"),
+}
+
+#: The account fields the sync sets, as people call them (the keys are Moodle's field names).
+USER_FIELD_TITLES = {
+    "firstname": N_("first name"),
+    "lastname": N_("surname"),
+    "middlename": N_("middle name"),
+    "email": N_("email"),
+    "idnumber": N_("application number"),
+    "city": N_("village"),
+    "phone1": N_("phone"),
+    "institution": N_("NGO"),
+}
 
 
 def role_name(roleid: int | None) -> str:
-    return f"{ROLE_NAMES.get(roleid or 0, 'role')} ({roleid})"
+    """«student (5)»: the role's standard name and its id (a site may have renamed its roles)."""
+    return _("{role} ({id})").format(role=_(ROLE_NAMES.get(roleid or 0, N_("role"))), id=roleid)
 
 
 @dataclass(frozen=True)
@@ -125,6 +145,10 @@ class Op(Change):
 
     The applier isolates bad items and skips what depends on a failed change through these common fields;
     a field a kind does not use stays empty.
+
+    People read a change in one line (:meth:`describe`: the plan's JSON, the journal, the failure report) or
+    as a row of the plan's table: the roster row, :meth:`subject` (who or what), the course and
+    :meth:`detail` (the rest). Both are in the reader's language, made when asked for.
     """
 
     person: str = ""  # roster key; "" for accounts that are not in the roster
@@ -142,11 +166,17 @@ class Op(Change):
 
     @property
     def who(self) -> str:
-        return self.name or (f"user {self.userid}" if self.userid else self.person)
+        if self.name:
+            return self.name
+        return _("user {id}").format(id=self.userid) if self.userid else self.person
 
-    @property
-    def where(self) -> str:
-        return f" in {self.course}" if self.course else ""
+    def subject(self) -> str:
+        """Who or what the change is about, for the plan's table (a person; a team or district for theirs)."""
+        return self.who
+
+    def detail(self) -> str:
+        """What the change does to its subject, beyond its kind and course, for the plan's table."""
+        return ""
 
     def details(self) -> dict[str, Any]:
         """The kind's own fields, for JSON (``data``); none by default."""
@@ -170,6 +200,10 @@ OP_FIELDS: tuple[str, ...] = (
 )  # fmt: skip
 
 
+def _role_detail(roleid: int | None) -> str:
+    return _("role {role}").format(role=role_name(roleid))
+
+
 @dataclass(kw_only=True)
 class CreateUser(Op):
     kind: ClassVar[str] = "create_user"
@@ -178,7 +212,10 @@ class CreateUser(Op):
     fields: dict[str, Any]
 
     def describe(self) -> str:
-        return f"create user {self.username} ({self.who})"
+        return _("create user {username} ({who})").format(username=self.username, who=self.who)
+
+    def detail(self) -> str:
+        return _("username {username}").format(username=self.username)
 
     def details(self) -> dict[str, Any]:
         return {"fields": self.fields, "username": self.username}
@@ -191,8 +228,15 @@ class UpdateUser(Op):
     changes: dict[str, list[str]]
 
     def describe(self) -> str:
-        changes = ", ".join(f"{k}: {v[0]!r} -> {v[1]!r}" for k, v in self.changes.items())
-        return f"update {self.who}: {changes}"
+        return _("update {who}: {changes}").format(who=self.who, changes=self.detail())
+
+    def detail(self) -> str:
+        return ", ".join(
+            _("{field}: «{old}» -> «{new}»").format(
+                field=_(USER_FIELD_TITLES[key]) if key in USER_FIELD_TITLES else key, old=old, new=new
+            )
+            for key, (old, new) in self.changes.items()
+        )
 
     def details(self) -> dict[str, Any]:
         return {"changes": self.changes}
@@ -203,7 +247,12 @@ class Enrol(Op):
     kind: ClassVar[str] = "enrol"
 
     def describe(self) -> str:
-        return f"enrol {self.who}{self.where} as {role_name(self.roleid)}"
+        return _("enrol {who} in {course} as {role}").format(
+            who=self.who, course=self.course, role=role_name(self.roleid)
+        )
+
+    def detail(self) -> str:
+        return _("as {role}").format(role=role_name(self.roleid))
 
 
 @dataclass(kw_only=True)
@@ -213,8 +262,16 @@ class AddRole(Op):
     reactivate: bool = False
 
     def describe(self) -> str:
-        again = " and reactivate" if self.reactivate else ""
-        return f"give {self.who} the role {role_name(self.roleid)}{self.where}{again}"
+        if self.reactivate:
+            text = _("give {who} the role {role} in {course} and reactivate")
+        else:
+            text = _("give {who} the role {role} in {course}")
+        return text.format(who=self.who, role=role_name(self.roleid), course=self.course)
+
+    def detail(self) -> str:
+        if self.reactivate:
+            return _("role {role}, and the enrolment reactivated").format(role=role_name(self.roleid))
+        return _role_detail(self.roleid)
 
     def details(self) -> dict[str, Any]:
         return {"reactivate": True} if self.reactivate else {}
@@ -225,7 +282,10 @@ class Reactivate(Op):
     kind: ClassVar[str] = "reactivate"
 
     def describe(self) -> str:
-        return f"reactivate {self.who}{self.where}"
+        return _("reactivate {who} in {course}").format(who=self.who, course=self.course)
+
+    def detail(self) -> str:
+        return _role_detail(self.roleid)
 
 
 @dataclass(kw_only=True)
@@ -233,7 +293,12 @@ class UnassignRole(Op):
     kind: ClassVar[str] = "unassign_role"
 
     def describe(self) -> str:
-        return f"take the role {role_name(self.roleid)} from {self.who}{self.where}"
+        return _("take the role {role} from {who} in {course}").format(
+            role=role_name(self.roleid), who=self.who, course=self.course
+        )
+
+    def detail(self) -> str:
+        return _role_detail(self.roleid)
 
 
 @dataclass(kw_only=True)
@@ -243,7 +308,13 @@ class CreateGroup(Op):
     description: str = ""
 
     def describe(self) -> str:
-        return f"create group «{self.team}»{self.where}"
+        return _("create group «{team}» in {course}").format(team=self.team, course=self.course)
+
+    def subject(self) -> str:
+        return f"«{self.team}»"
+
+    def detail(self) -> str:
+        return _("district «{district}»").format(district=self.district) if self.district else ""
 
     def details(self) -> dict[str, Any]:
         return {"idnumber": self.idnumber, "description": self.description}
@@ -255,7 +326,15 @@ class CreateGrouping(Op):
     idnumber: str
 
     def describe(self) -> str:
-        return f"create grouping «{self.district}»{self.where}"
+        return _("create grouping «{district}» in {course}").format(
+            district=self.district, course=self.course
+        )
+
+    def subject(self) -> str:
+        return f"«{self.district}»"
+
+    def detail(self) -> str:
+        return _("ID number {idnumber}").format(idnumber=self.idnumber)
 
     def details(self) -> dict[str, Any]:
         return {"idnumber": self.idnumber}
@@ -266,7 +345,15 @@ class AssignGrouping(Op):
     kind: ClassVar[str] = "assign_grouping"
 
     def describe(self) -> str:
-        return f"put group «{self.team}» into grouping «{self.district}»{self.where}"
+        return _("put group «{team}» into grouping «{district}» in {course}").format(
+            team=self.team, district=self.district, course=self.course
+        )
+
+    def subject(self) -> str:
+        return f"«{self.team}»"
+
+    def detail(self) -> str:
+        return _("into «{district}»").format(district=self.district)
 
 
 @dataclass(kw_only=True)
@@ -276,8 +363,23 @@ class UnassignGrouping(Op):
     to: str = ""
 
     def describe(self) -> str:
-        moved = f" (the team's district is now «{self.to}»)" if self.to else ""
-        return f"take group «{self.team}» out of grouping «{self.district}»{self.where}{moved}"
+        if self.to:
+            text = _(
+                "take group «{team}» out of grouping «{district}» in {course} (the team's district is now «{to}»)"
+            )
+        else:
+            text = _("take group «{team}» out of grouping «{district}» in {course}")
+        return text.format(team=self.team, district=self.district, course=self.course, to=self.to)
+
+    def subject(self) -> str:
+        return f"«{self.team}»"
+
+    def detail(self) -> str:
+        if self.to:
+            return _("out of «{district}»; its district is now «{to}»").format(
+                district=self.district, to=self.to
+            )
+        return _("out of «{district}»").format(district=self.district)
 
     def details(self) -> dict[str, Any]:
         return {"to": self.to}
@@ -288,7 +390,12 @@ class RemoveMember(Op):
     kind: ClassVar[str] = "remove_member"
 
     def describe(self) -> str:
-        return f"remove {self.who} from group «{self.team}»{self.where}"
+        return _("remove {who} from group «{team}» in {course}").format(
+            who=self.who, team=self.team, course=self.course
+        )
+
+    def detail(self) -> str:
+        return _("out of «{team}»").format(team=self.team)
 
 
 @dataclass(kw_only=True)
@@ -296,7 +403,12 @@ class AddMember(Op):
     kind: ClassVar[str] = "add_member"
 
     def describe(self) -> str:
-        return f"add {self.who} to group «{self.team}»{self.where}"
+        return _("add {who} to group «{team}» in {course}").format(
+            who=self.who, team=self.team, course=self.course
+        )
+
+    def detail(self) -> str:
+        return _("into «{team}»").format(team=self.team)
 
 
 @dataclass(kw_only=True)
@@ -304,7 +416,10 @@ class Suspend(Op):
     kind: ClassVar[str] = "suspend"
 
     def describe(self) -> str:
-        return f"suspend {self.who}{self.where}"
+        return _("suspend {who} in {course}").format(who=self.who, course=self.course)
+
+    def detail(self) -> str:
+        return _role_detail(self.roleid)
 
 
 @dataclass(kw_only=True)
@@ -312,7 +427,10 @@ class Unenrol(Op):
     kind: ClassVar[str] = "unenrol"
 
     def describe(self) -> str:
-        return f"unenrol {self.who}{self.where}"
+        return _("unenrol {who} from {course}").format(who=self.who, course=self.course)
+
+    def detail(self) -> str:
+        return _role_detail(self.roleid)
 
 
 #: Apply order: users before enrolments, enrolments before group membership (only enrolled users may join a
@@ -366,6 +484,10 @@ class RosterPlan(Plan[Op]):
 # --- matching -------------------------------------------------------------------------------------------------
 
 
+def _account(username: str, userid: int) -> str:
+    return _("{username} (id {id})").format(username=username, id=userid)
+
+
 def match_people(people: Iterable[RosterPerson], users: Iterable[MoodleUser]) -> dict[str, Match]:
     """Pair roster people with site accounts: ID number (= application number) first, then email.
 
@@ -388,9 +510,13 @@ def match_people(people: Iterable[RosterPerson], users: Iterable[MoodleUser]) ->
             out[person.key] = Match(user.id, "idnumber", email_elsewhere=others[0] if others else None)
             continue
         if len(same_email) > 1:
-            ids = ", ".join(f"{u.username} (id {u.id})" for u in same_email)
+            ids = ", ".join(_account(u.username, u.id) for u in same_email)
             out[person.key] = Match(
-                None, "conflict", f"several Moodle accounts have email {person.email}: {ids}"
+                None,
+                "conflict",
+                _("several Moodle accounts have email {email}: {accounts}").format(
+                    email=person.email, accounts=ids
+                ),
             )
             continue
         if same_email:
@@ -399,8 +525,15 @@ def match_people(people: Iterable[RosterPerson], users: Iterable[MoodleUser]) ->
                 out[person.key] = Match(
                     None,
                     "conflict",
-                    f"Moodle account {user.username} (id {user.id}) has email {user.email} but ID number "
-                    f"{user.idnumber}, not application number {person.application}",
+                    _(
+                        "Moodle account {account} has email {email} but ID number {idnumber}, "
+                        "not application number {application}"
+                    ).format(
+                        account=_account(user.username, user.id),
+                        email=user.email,
+                        idnumber=user.idnumber,
+                        application=person.application,
+                    ),
                     related=(user.id,),
                 )
             else:
@@ -417,8 +550,10 @@ def match_people(people: Iterable[RosterPerson], users: Iterable[MoodleUser]) ->
             out[key] = Match(
                 None,
                 "conflict",
-                f"the Moodle account (id {m.userid}) found by this email already belongs to another roster "
-                f"person ({by_id[m.userid]})",
+                _(
+                    "the Moodle account (id {id}) found by this email already belongs to another roster "
+                    "person ({other})"
+                ).format(id=m.userid, other=by_id[m.userid]),
                 related=(m.userid,),
             )
         else:
@@ -560,7 +695,7 @@ def _plan_accounts(
             username = usernames.get(person.key)
             if not username:
                 plan.conflicts.append(
-                    Conflict(person.row, person.key, person.fullname, "no free username could be found")
+                    Conflict(person.row, person.key, person.fullname, _("no free username could be found"))
                 )
                 continue
             active_people.append(person)
@@ -572,8 +707,10 @@ def _plan_accounts(
         plan.userids[person.key] = m.userid
         if m.email_elsewhere is not None:
             plan.warn(
-                f"row {person.row}: {person.fullname}: email {person.email} belongs to another Moodle account "
-                f"(id {m.email_elsewhere}); the email is left unchanged"
+                _(
+                    "row {row}: {name}: email {email} belongs to another Moodle account (id {id}); "
+                    "the email is left unchanged"
+                ).format(row=person.row, name=person.fullname, email=person.email, id=m.email_elsewhere)
             )
         user = site.users.get(m.userid)
         if user is not None:
@@ -742,8 +879,10 @@ def _plan_enrolment(
     reactivate = not member.active and not (account is not None and account.suspended)
     if not member.active and not reactivate:
         plan.warn(
-            f"row {person.row}: {person.fullname}: the Moodle account is suspended on the site; "
-            f"an administrator must unsuspend it ({course.site.shortname})"
+            _(
+                "row {row}: {name}: the Moodle account is suspended on the site; "
+                "an administrator must unsuspend it ({course})"
+            ).format(row=person.row, name=person.fullname, course=course.site.shortname)
         )
     if roleid not in member.roles:
         plan.changes.append(AddRole(userid=userid, roleid=roleid, reactivate=reactivate, **who))

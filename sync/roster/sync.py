@@ -17,12 +17,13 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from course_templates.courses import module_courses
+from i18n import _, ngettext
 from integration.courses import get_course_by_field
 from integration.enrol import get_enrolled_users
 from integration.groups import get_course_groupings, get_course_groups, get_groupings
@@ -31,11 +32,13 @@ from integration.users import MoodleUser, get_users_by_field
 from sync.core.config import AccelConfig
 from sync.core.errors import UsageError
 from sync.core.plan import Applier, ApplyResult, Problem, run_guards
+from sync.core.progress import NO_PROGRESS, Progress
 from sync.roster.apply import RosterApplier, write_failure_report
 from sync.roster.journal import Journal, last_applied_run
 from sync.roster.names import assign_usernames, is_valid_username, username_base
 from sync.roster.plan import (
     CourseMember,
+    CourseRemovals,
     Match,
     Op,
     Removal,
@@ -48,7 +51,8 @@ from sync.roster.plan import (
     build_plan,
     match_people,
 )
-from sync.roster.read import Roster, RosterPerson, is_valid_email
+from sync.roster.read import Roster, RosterPerson, RosterProblem, is_valid_email
+from sync.roster.read.problems import number, percent, rows_text
 
 #: How many further usernames (name2, name3...) to ask about at once when a plain one is taken.
 USERNAME_PROBE = 4
@@ -116,12 +120,22 @@ class SyncOutcome:
         because of a conflict (each of them is a reason for exit status 1)."""
         out = []
         if self.result is not None and self.result.failures:
-            out.append(f"{len(self.result.failures)} operation(s) failed")
-        if self.plan.conflicts:
-            rows = ", ".join(str(c.row) for c in self.plan.conflicts)
+            failed = len(self.result.failures)
             out.append(
-                f"{len(self.plan.conflicts)} person(s) skipped because of a conflict with a Moodle account "
-                f"(row {rows}): Moodle does not match the roster for them until the conflict is resolved"
+                ngettext("{count} operation failed", "{count} operations failed", failed).format(
+                    count=number(failed)
+                )
+            )
+        if self.plan.conflicts:
+            conflicts = len(self.plan.conflicts)
+            out.append(
+                ngettext(
+                    "{count} person skipped because of a conflict with a Moodle account (row {rows}): "
+                    "Moodle does not match the roster for them until the conflict is resolved",
+                    "{count} people skipped because of a conflict with a Moodle account (rows {rows}): "
+                    "Moodle does not match the roster for them until the conflicts are resolved",
+                    conflicts,
+                ).format(count=number(conflicts), rows=rows_text([c.row for c in self.plan.conflicts]))
             )
         return out
 
@@ -146,8 +160,13 @@ def find_courses(client: MoodleClient, courses: Sequence[CohortCourse]) -> dict[
         )
     if missing:
         raise RosterStop(
-            f"course(s) {', '.join(missing)} not found on the site: create the cohort's courses first "
-            "(`accel provision --apply`)"
+            ngettext(
+                "course {courses} not found on the site: create the cohort's courses first "
+                "(`accel provision --apply`)",
+                "courses {courses} not found on the site: create the cohort's courses first "
+                "(`accel provision --apply`)",
+                len(missing),
+            ).format(courses=", ".join(missing))
         )
     return out
 
@@ -257,7 +276,11 @@ def choose_usernames(
     result: dict[str, str] = {}
     for key, username in given.items():
         if username in taken:
-            problems.append(f"{key}: username {username} already belongs to another Moodle account")
+            problems.append(
+                _("{person}: username {username} already belongs to another Moodle account").format(
+                    person=key, username=username
+                )
+            )
         else:
             result[key] = username
     # Names shared by several new people or already taken: ask about name2, name3... in the same go.
@@ -302,8 +325,10 @@ class EmptyRoster:
             return []
         return [
             Problem(
-                "the roster has nobody in it: applying it would remove everyone from the courses. "
-                "Check the file, or give --force if this is really meant"
+                _(
+                    "the roster has nobody in it: applying it would remove everyone from the courses. "
+                    "Check the file, or give --force if this is really meant"
+                )
             )
         ]
 
@@ -316,17 +341,40 @@ class RemovalShare:
     removal: Removal
 
     def check(self, plan: RosterPlan) -> list[Problem]:
-        verb = "suspend" if self.removal == "suspend" else "unenrol"
         return [
-            Problem(
-                f"{course.course}: would {verb} {course.removing} of {course.active} active participants "
-                f"({course.share:.0%}, more than the allowed {self.max_share:.0%}). Check the roster is "
-                "complete, or give --force (or a higher --max-suspend-share) if this is really meant",
-                course.course,
-            )
+            Problem(self._message(course), course.course)
             for course in plan.removals
             if course.removing and course.share > self.max_share
         ]
+
+    def _message(self, course: CourseRemovals) -> str:
+        if self.removal == "suspend":
+            text = ngettext(
+                "{course}: would suspend {removing} of {active} active participant ({share}, more than the "
+                "allowed {allowed}). Check the roster is complete, or give --force (or a higher "
+                "--max-suspend-share) if this is really meant",
+                "{course}: would suspend {removing} of {active} active participants ({share}, more than the "
+                "allowed {allowed}). Check the roster is complete, or give --force (or a higher "
+                "--max-suspend-share) if this is really meant",
+                course.active,
+            )
+        else:
+            text = ngettext(
+                "{course}: would unenrol {removing} of {active} active participant ({share}, more than the "
+                "allowed {allowed}). Check the roster is complete, or give --force (or a higher "
+                "--max-suspend-share) if this is really meant",
+                "{course}: would unenrol {removing} of {active} active participants ({share}, more than the "
+                "allowed {allowed}). Check the roster is complete, or give --force (or a higher "
+                "--max-suspend-share) if this is really meant",
+                course.active,
+            )
+        return text.format(
+            course=course.course,
+            removing=number(course.removing),
+            active=number(course.active),
+            share=percent(course.share),
+            allowed=percent(self.max_share),
+        )
 
 
 @dataclass(frozen=True)
@@ -357,11 +405,28 @@ class Shrink:
             return []
         return [
             Problem(
-                f"{self.roster.path} has {now} people, {fewer} fewer than the {last.people} of the last sync "
-                f"applied to cohort {self.cohort} (journal run {last.id}, {last.started_at}, {last.file}): "
-                f"{fewer / last.people:.0%} fewer, more than the allowed {self.guards.max_shrink_share:.0%}. "
-                "Check the file is complete (a filter left on, a sheet cut short), or give --force if these "
-                "people really left"
+                ngettext(
+                    "{file} has {now} person, {fewer} fewer than the {last} of the last sync applied to cohort "
+                    "{cohort} (journal run {run}, {when}, {last_file}): {share} fewer, more than the allowed "
+                    "{allowed}. Check the file is complete (a filter left on, a sheet cut short), or give "
+                    "--force if these people really left",
+                    "{file} has {now} people, {fewer} fewer than the {last} of the last sync applied to cohort "
+                    "{cohort} (journal run {run}, {when}, {last_file}): {share} fewer, more than the allowed "
+                    "{allowed}. Check the file is complete (a filter left on, a sheet cut short), or give "
+                    "--force if these people really left",
+                    now,
+                ).format(
+                    file=self.roster.path,
+                    now=number(now),
+                    fewer=number(fewer),
+                    last=number(last.people),
+                    cohort=self.cohort,
+                    run=last.id,
+                    when=last.started_at,
+                    last_file=last.file,
+                    share=percent(fewer / last.people),
+                    allowed=percent(self.guards.max_shrink_share),
+                )
             )
         ]
 
@@ -395,21 +460,30 @@ def plan_sync(
     removal: Removal = "suspend",
     skip_invalid: bool = False,
     cohort: str = "",
+    progress: Progress = NO_PROGRESS,
 ) -> SyncOutcome:
-    """Read the site and plan. Raises RosterStop for a file with errors unless ``skip_invalid``."""
+    """Read the site and plan. Raises RosterStop for a file with errors unless ``skip_invalid``.
+    ``progress`` shows the reading of the site (the longest part of a plan: a request or more per course)."""
     if roster.errors and not skip_invalid:
+        errors = len(roster.errors)
         raise RosterStop(
-            f"{roster.path}: {len(roster.errors)} problem(s); nothing was written. Fix them, or give "
-            "--skip-invalid to sync the valid rows only"
+            ngettext(
+                "{file}: {count} error; nothing was written. Fix it, or give --skip-invalid to sync the valid "
+                "rows only",
+                "{file}: {count} errors; nothing was written. Fix them, or give --skip-invalid to sync the valid "
+                "rows only",
+                errors,
+            ).format(file=roster.path, count=number(errors))
         )
     people = roster.valid_people()
     skipped = sorted(roster.invalid_rows)
     # People of skipped rows are looked up too, so that they are not suspended for being left out.
     skipped_people = [p for p in roster.people if p.row in roster.invalid_rows]
-    site, matches = read_site(client, courses, [*people, *skipped_people])
+    with progress.task(_("Reading the site")):
+        site, matches = read_site(client, courses, [*people, *skipped_people])
+        usernames, username_problems = choose_usernames(client, people, matches)
     protected = {m.userid for p in skipped_people if (m := matches.get(p.key)) and m.userid}
     protected |= {uid for p in people if (m := matches.get(p.key)) for uid in m.related}
-    usernames, username_problems = choose_usernames(client, people, matches)
     plan = build_plan(
         people,
         matches,
@@ -432,8 +506,10 @@ def apply_sync(
     store: sqlite3.Connection | None,
     report_path: Path | None,
     removal: Removal,
-    progress: Callable[[int], None] | None = None,
+    progress: Progress = NO_PROGRESS,
 ) -> SyncOutcome:
+    """Carry the plan out (``progress`` shows how many of its changes are done), journal it and write the
+    failure report."""
     journal = (
         Journal(
             store,
@@ -448,8 +524,9 @@ def apply_sync(
     )
     status = "interrupted"
     try:
-        applier: Applier[Op] = RosterApplier(client, outcome.plan, journal=journal, progress=progress)
-        result = applier.apply()
+        with progress.task(_("Applying the plan"), total=len(outcome.plan.changes)) as advance:
+            applier: Applier[Op] = RosterApplier(client, outcome.plan, journal=journal, progress=advance)
+            result = applier.apply()
         status = "ok" if result.ok else "failed"
     finally:
         if journal is not None:
@@ -473,19 +550,29 @@ def write_report(outcome: SyncOutcome, path: Path) -> Path | None:
     if outcome.skipped_rows:
         for problem in outcome.roster.errors:
             if problem.row in outcome.skipped_rows:
-                column = f"{problem.column}: " if problem.column else ""
                 extra.append(
-                    (
-                        problem.row,
-                        names.get(problem.row, ""),
-                        f"invalid row, skipped: {column}{problem.message}",
-                    )
+                    (problem.row, names.get(problem.row, ""), invalid_row_text(problem, skipped=True))
                 )
     failures = outcome.result.failures if outcome.result else []
     if not failures and not extra:
         return None
     outcome.report = write_failure_report(path, failures, outcome.roster.people, extra)
     return outcome.report
+
+
+def invalid_row_text(problem: RosterProblem, *, skipped: bool) -> str:
+    """A row's problem as the failure report says it (the row and the name are columns of their own)."""
+    if skipped:
+        text = (
+            _("invalid row, skipped: {column}: {message}")
+            if problem.column
+            else _("invalid row, skipped: {message}")
+        )
+    elif problem.column:
+        text = _("invalid row, nothing written: {column}: {message}")
+    else:
+        text = _("invalid row, nothing written: {message}")
+    return text.format(column=problem.column, message=problem.message)
 
 
 def default_report_path(roster_path: str) -> Path:
@@ -522,7 +609,7 @@ def sync_roster(
     guards: Guards | None = None,
     cohort: str = "",
     report_path: Path | None = None,
-    progress: Callable[[int], None] | None = None,
+    progress: Progress = NO_PROGRESS,
 ) -> SyncOutcome:
     """Plan, check the guards and (with ``apply``) carry the plan out: what `accel roster sync` and the
     service's scheduled sync both run. A guard stop leaves ``outcome.blocked`` set and writes nothing
@@ -530,7 +617,14 @@ def sync_roster(
     ``cohort`` (the cohort's code) is journalled with the run and enables the shrink guard.
     """
     outcome = plan_sync(
-        client, roster, courses, roles=roles, removal=removal, skip_invalid=skip_invalid, cohort=cohort
+        client,
+        roster,
+        courses,
+        roles=roles,
+        removal=removal,
+        skip_invalid=skip_invalid,
+        cohort=cohort,
+        progress=progress,
     )
     outcome.blocked = guard_reasons(
         outcome, store=store, site=client.url, removal=removal, guards=guards or Guards()

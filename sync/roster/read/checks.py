@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from i18n import _
 from sync.core.vocabulary import team_key
 from sync.roster.read.model import RosterPerson, RosterProblem
 
@@ -39,9 +40,9 @@ class Collector:
 
     def check_email(self, row: int, column: str, email: str) -> None:
         if not email:
-            self.error(row, column, "the email is missing (Moodle needs one for every account)")
+            self.error(row, column, _("the email is missing (Moodle needs one for every account)"))
         elif not is_valid_email(email):
-            self.error(row, column, f"«{email}» is not a valid email address")
+            self.error(row, column, _("«{email}» is not a valid email address").format(email=email))
 
 
 def cross_checks(out: Collector, people: list[RosterPerson], t: Callable[[str], str]) -> None:
@@ -56,7 +57,9 @@ def cross_checks(out: Collector, people: list[RosterPerson], t: Callable[[str], 
                 out.error(
                     person.row,
                     t("application"),
-                    f"the same person twice: application number {person.application} is also on row {first}",
+                    _("the same person twice: application number {application} is also on row {row}").format(
+                        application=person.application, row=first
+                    ),
                 )
         if person.email:
             first = seen_email.setdefault(person.email.lower(), person.row)
@@ -64,12 +67,18 @@ def cross_checks(out: Collector, people: list[RosterPerson], t: Callable[[str], 
                 out.error(
                     person.row,
                     t("email"),
-                    f"the same person twice: email {person.email} is also on row {first}",
+                    _("the same person twice: email {email} is also on row {row}").format(
+                        email=person.email, row=first
+                    ),
                 )
         if person.username:
             first = seen_username.setdefault(person.username, person.row)
             if first != person.row:
-                out.error(person.row, t("username"), f"username {person.username} is also on row {first}")
+                out.error(
+                    person.row,
+                    t("username"),
+                    _("username {username} is also on row {row}").format(username=person.username, row=first),
+                )
 
     districts: dict[str, tuple[str, int]] = {}
     team_rows: dict[str, list[int]] = {}
@@ -85,11 +94,16 @@ def cross_checks(out: Collector, people: list[RosterPerson], t: Callable[[str], 
                 out.error(
                     person.row,
                     t("district"),
-                    f"team «{person.team}» is in «{districts[k][0]}» on row {districts[k][1]} "
-                    f"but in «{person.district}» here",
+                    _("team «{team}» is in «{district}» on row {row} but in «{here}» here").format(
+                        team=person.team, district=districts[k][0], row=districts[k][1], here=person.district
+                    ),
                 )
     for k, rows in team_rows.items():
         if k not in districts:
             team = next(p.team for p in people if p.row == rows[0])
             for row in rows:
-                out.error(row, t("district"), f"team «{team}» has no district (муниципальный район)")
+                out.error(
+                    row,
+                    t("district"),
+                    _("team «{team}» has no district (муниципальный район)").format(team=team),
+                )

@@ -14,7 +14,7 @@ import os
 import re
 import stat
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,8 +22,10 @@ from typing import Any
 from charset_normalizer import from_bytes
 from openpyxl import load_workbook
 
+from i18n import N_, _, ngettext
 from sync.core.config import AccelConfig
 from sync.core.errors import UsageError
+from sync.core.progress import Advance
 from sync.roster.read.headers import clean, find_header
 
 
@@ -69,26 +71,32 @@ def max_roster_bytes(config: AccelConfig | None = None) -> int:
     except ValueError:
         megabytes = -1.0
     if not megabytes > 0:
-        raise RosterFileError(f"ACCEL_ROSTER_MAX_MB={raw!r}: expected a number of megabytes such as 50")
+        raise RosterFileError(
+            _("ACCEL_ROSTER_MAX_MB={value}: expected a number of megabytes such as 50").format(
+                value=repr(raw)
+            )
+        )
     return int(megabytes * 1024 * 1024)
 
 
 def _megabytes(size: int) -> str:
-    return f"{size / (1024 * 1024):.1f} MB"
+    return _("{size} MB").format(size=f"{size / (1024 * 1024):.1f}")
 
 
 _FILE_KINDS: tuple[tuple[Callable[[int], bool], str], ...] = (
-    (stat.S_ISFIFO, "a named pipe (FIFO)"),
-    (stat.S_ISCHR, "a character device"),
-    (stat.S_ISBLK, "a block device"),
-    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISFIFO, N_("a named pipe (FIFO)")),
+    (stat.S_ISCHR, N_("a character device")),
+    (stat.S_ISBLK, N_("a block device")),
+    (stat.S_ISSOCK, N_("a socket")),
 )
 
 
 def _not_regular(name: str, mode: int) -> RosterFileError:
-    kind = next((what for test, what in _FILE_KINDS if test(mode)), "not a regular file")
+    kind = next((what for test, what in _FILE_KINDS if test(mode)), N_("not a regular file"))
     return RosterFileError(
-        f"{name}: {kind}, not a roster file: give the spreadsheet file itself (CSV or XLSX)"
+        _("{file}: {kind}, not a roster file: give the spreadsheet file itself (CSV or XLSX)").format(
+            file=name, kind=_(kind)
+        )
     )
 
 
@@ -103,16 +111,18 @@ def read_file_bytes(path: Path, max_bytes: int, name: str | None = None) -> byte
     try:
         info = os.stat(path)
     except FileNotFoundError:
-        raise RosterFileUnavailable(f"{label}: no such file") from None
+        raise RosterFileUnavailable(_("{file}: no such file").format(file=label)) from None
     except OSError as exc:
-        raise RosterFileUnavailable(f"{label}: cannot read it ({exc.strerror or exc})") from None
+        raise _unreadable(label, exc) from None
     if stat.S_ISDIR(info.st_mode):
-        raise RosterFileError(f"{label}: is a directory, not a roster file")
+        raise RosterFileError(_("{file}: is a directory, not a roster file").format(file=label))
     if not stat.S_ISREG(info.st_mode):
         raise _not_regular(label, info.st_mode)
     too_big = RosterFileError(
-        f"{label}: {_megabytes(info.st_size)}, more than the {_megabytes(max_bytes)} a roster file may have: "
-        "check it is the right file (or raise [roster] max_file_mb / ACCEL_ROSTER_MAX_MB)"
+        _(
+            "{file}: {size}, more than the {limit} a roster file may have: "
+            "check it is the right file (or raise [roster] max_file_mb / ACCEL_ROSTER_MAX_MB)"
+        ).format(file=label, size=_megabytes(info.st_size), limit=_megabytes(max_bytes))
     )
     if info.st_size > max_bytes:
         raise too_big
@@ -120,7 +130,7 @@ def read_file_bytes(path: Path, max_bytes: int, name: str | None = None) -> byte
         # O_NONBLOCK: should the file be swapped for a FIFO after the check, opening it still returns at once.
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
     except OSError as exc:
-        raise RosterFileUnavailable(f"{label}: cannot read it ({exc.strerror or exc})") from None
+        raise _unreadable(label, exc) from None
     with os.fdopen(fd, "rb") as handle:
         mode = os.fstat(handle.fileno()).st_mode
         if not stat.S_ISREG(mode):
@@ -128,12 +138,19 @@ def read_file_bytes(path: Path, max_bytes: int, name: str | None = None) -> byte
         try:
             data = handle.read(max_bytes + 1)
         except OSError as exc:
-            raise RosterFileUnavailable(f"{label}: cannot read it ({exc.strerror or exc})") from None
+            raise _unreadable(label, exc) from None
     if len(data) > max_bytes:
         raise too_big
     if not data:
-        raise RosterFileError(f"{label}: the file is empty")
+        raise RosterFileError(_("{file}: the file is empty").format(file=label))
     return data
+
+
+def _unreadable(label: str, exc: OSError) -> RosterFileUnavailable:
+    # The reason is the system's own words (strerror), as the system gives them.
+    return RosterFileUnavailable(
+        _("{file}: cannot read it ({reason})").format(file=label, reason=exc.strerror or exc)
+    )
 
 
 def decode_bytes(data: bytes, name: str = "the file") -> tuple[str, str]:
@@ -143,14 +160,18 @@ def decode_bytes(data: bytes, name: str = "the file") -> tuple[str, str]:
             return data[3:].decode("utf-8"), "utf-8-sig"
         except UnicodeDecodeError as exc:
             raise RosterFileError(
-                f"{name}: marked as UTF-8 but byte {exc.start + 3} is not UTF-8 text: save it again as CSV (UTF-8)"
+                _(
+                    "{file}: marked as UTF-8 but byte {byte} is not UTF-8 text: save it again as CSV (UTF-8)"
+                ).format(file=name, byte=exc.start + 3)
             ) from None
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
             return data.decode("utf-16"), "utf-16"
         except UnicodeDecodeError:
             raise RosterFileError(
-                f"{name}: marked as UTF-16 but is not UTF-16 text: save it again as CSV (UTF-8) or XLSX"
+                _(
+                    "{file}: marked as UTF-16 but is not UTF-16 text: save it again as CSV (UTF-8) or XLSX"
+                ).format(file=name)
             ) from None
     try:
         return data.decode("utf-8"), "utf-8"
@@ -184,29 +205,58 @@ def _cells_in(line: str, delimiter: str) -> int:
         return 0  # a line the reader itself will refuse, naming it
 
 
-def load_csv(data: bytes, name: str = "the file") -> Table:
+#: Rows read between two moves of a progress bar (a move per row would cost more than the row).
+PROGRESS_STEP = 200
+
+
+def _counted(items: Iterable[Any], advance: Advance | None) -> Iterator[Any]:
+    """``items`` as they are, moving ``advance`` on by one per item (in steps of PROGRESS_STEP)."""
+    if advance is None:
+        yield from items
+        return
+    pending = 0
+    for item in items:
+        yield item
+        pending += 1
+        if pending == PROGRESS_STEP:
+            advance(pending)
+            pending = 0
+    if pending:
+        advance(pending)
+
+
+def load_csv(data: bytes, name: str = "the file", advance: Advance | None = None) -> Table:
     text, encoding = decode_bytes(data, name)
     if "\x00" in text:
         # A binary file (or a spreadsheet's own format) renamed to .csv: its "names" would be garbage.
         line = text.count("\n", 0, text.index("\x00")) + 1
         raise RosterFileError(
-            f"{name}: line {line} holds NUL bytes: this is not a text table; save the spreadsheet as CSV or XLSX"
+            _(
+                "{file}: line {line} holds NUL bytes: this is not a text table; save the spreadsheet as CSV or XLSX"
+            ).format(file=name, line=line)
         )
     rows: list[tuple[int, list[str]]] = []
     reader: Any = None
     try:
         delimiter = detect_delimiter(text)
         reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-        for number, cells in enumerate(reader, start=1):
+        for number, cells in enumerate(_counted(reader, advance), start=1):
             rows.append((number, [clean(c) for c in cells]))
     except csv.Error as exc:
-        where = f"line {reader.line_num}: " if reader is not None and reader.line_num else ""
+        where = name
+        if reader is not None and reader.line_num:
+            where = _("{file}: line {line}").format(file=name, line=reader.line_num)
         if "field limit" in str(exc):
             raise RosterFileError(
-                f"{name}: {where}a cell longer than {csv.field_size_limit()} characters: not a roster "
-                '(an unclosed quote " makes the rest of the file one cell; check the quotes)'
+                _(
+                    "{where}: a cell longer than {limit} characters: not a roster "
+                    '(an unclosed quote " makes the rest of the file one cell; check the quotes)'
+                ).format(where=where, limit=csv.field_size_limit())
             ) from None
-        raise RosterFileError(f"{name}: {where}not a readable CSV table ({exc})") from None
+        # The csv module's own reason stays as it says it.
+        raise RosterFileError(
+            _("{where}: not a readable CSV table ({reason})").format(where=where, reason=exc)
+        ) from None
     return Table(rows=rows, encoding=encoding, delimiter=delimiter)
 
 
@@ -228,7 +278,7 @@ def _has_formulas(archive: zipfile.ZipFile) -> bool:
     return False
 
 
-def load_xlsx(data: bytes, name: str, max_bytes: int) -> Table:
+def load_xlsx(data: bytes, name: str, max_bytes: int, advance: Advance | None = None) -> Table:
     """The first sheet of the workbook whose first rows hold a recognisable header.
 
     Read-only (streaming) mode keeps memory small, but it trusts the ``<dimension>`` the writing program
@@ -241,18 +291,29 @@ def load_xlsx(data: bytes, name: str, max_bytes: int) -> Table:
             expanded = sum(info.file_size for info in archive.infolist())
             if expanded > XLSX_EXPANSION * max_bytes:
                 raise RosterFileError(
-                    f"{name}: the workbook expands to {_megabytes(expanded)}, more than {XLSX_EXPANSION} times "
-                    f"the {_megabytes(max_bytes)} a roster file may have: check it is the right file"
+                    _(
+                        "{file}: the workbook expands to {size}, more than {times} times "
+                        "the {limit} a roster file may have: check it is the right file"
+                    ).format(
+                        file=name,
+                        size=_megabytes(expanded),
+                        times=XLSX_EXPANSION,
+                        limit=_megabytes(max_bytes),
+                    )
                 )
             formulas = _has_formulas(archive)
-        return _read_workbook(data, name, formulas)
+        return _read_workbook(data, name, formulas, advance)
     except RosterFileError:
         raise
     except Exception as exc:  # openpyxl and zipfile raise many types for a damaged file
-        raise RosterFileError(f"{name}: not a readable XLSX workbook ({type(exc).__name__}: {exc})") from None
+        raise RosterFileError(
+            _("{file}: not a readable XLSX workbook ({reason})").format(
+                file=name, reason=f"{type(exc).__name__}: {exc}"
+            )
+        ) from None
 
 
-def _read_workbook(data: bytes, name: str, formulas: bool) -> Table:
+def _read_workbook(data: bytes, name: str, formulas: bool, advance: Advance | None) -> Table:
     book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     try:
         rows: list[tuple[int, list[str]]] = []
@@ -262,7 +323,11 @@ def _read_workbook(data: bytes, name: str, formulas: bool) -> Table:
             chosen = index
             if hasattr(sheet, "reset_dimensions"):  # a chart sheet has no cells
                 sheet.reset_dimensions()
-            raw = list(sheet.iter_rows(values_only=True)) if hasattr(sheet, "iter_rows") else []
+            raw = (
+                list(_counted(sheet.iter_rows(values_only=True), advance))
+                if hasattr(sheet, "iter_rows")
+                else []
+            )
             rows = [(number, [clean(c) for c in values]) for number, values in enumerate(raw, start=1)]
             if find_header(rows) is not None:
                 break
@@ -296,19 +361,34 @@ def _check_formula_values(
     finally:
         book.close()
     if missing:
-        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        if len(missing) > 1:
+            more = ngettext(
+                "{file}: sheet «{sheet}», cell {cell} (and {count} more): formula without a value",
+                "{file}: sheet «{sheet}», cell {cell} (and {count} more): formulas without a value",
+                len(missing) - 1,
+            )
+        else:
+            more = _("{file}: sheet «{sheet}», cell {cell}: formula without a value")
+        where = more.format(file=name, sheet=title, cell=missing[0], count=len(missing) - 1)
         raise RosterFileError(
-            f"{name}: sheet «{title}», cell {missing[0]}{more}: formula without a value: save the workbook in "
-            "Excel (or LibreOffice Calc) so that the formulas' results are stored, then try again"
+            _(
+                "{where}: save the workbook in Excel (or LibreOffice Calc) so that the formulas' results are "
+                "stored, then try again"
+            ).format(where=where)
         )
 
 
-def load_table(path: Path, max_bytes: int | None = None, name: str | None = None) -> Table:
+def load_table(
+    path: Path, max_bytes: int | None = None, name: str | None = None, advance: Advance | None = None
+) -> Table:
+    """The file's rows (``advance`` moves on as they are read: a large workbook takes a while)."""
     label = name or str(path)
     limit = max_roster_bytes() if max_bytes is None else max_bytes
     data = read_file_bytes(path, limit, label)
     if path.suffix.lower() in (".xlsx", ".xlsm") or data[:4] == b"PK\x03\x04":
-        return load_xlsx(data, label, limit)
+        return load_xlsx(data, label, limit, advance)
     if path.suffix.lower() == ".xls" or data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
-        raise RosterFileError(f"{label}: old Excel .xls files are not read; save it as .xlsx or CSV")
-    return load_csv(data, label)
+        raise RosterFileError(
+            _("{file}: old Excel .xls files are not read; save it as .xlsx or CSV").format(file=label)
+        )
+    return load_csv(data, label, advance)

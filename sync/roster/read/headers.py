@@ -163,6 +163,30 @@ _FRAGMENTS: tuple[tuple[Field, str], ...] = (
     ("modules", "модул"),
 )
 
+#: How a roster usually heads each column (the README's words): what a problem calls a column the file does
+#: not have (a team without a district when there is no district column at all). The roster's own words,
+#: so not translated.
+COLUMN_TITLES: dict[str, str] = {
+    "application": "№ заявки",
+    "fullname": "ФИО",
+    "lastname": "Фамилия",
+    "firstname": "Имя",
+    "middlename": "Отчество",
+    "email": "Email",
+    "phone": "Телефон",
+    "village": "Населённый пункт",
+    "district": "Муниципальный район",
+    "team": "Команда",
+    "organisation": "НКО",
+    "role": "Роль",
+    "modules": "Модули",
+    "mentor_teams": "Команды наставника",
+    "module1": "Модуль 1",
+    "module2": "Модуль 2",
+    "module3": "Модуль 3",
+    "username": "username",
+}
+
 _EXACT_LOOKUP: dict[str, Field] = {_header_key(name): fld for fld, names in _EXACT.items() for name in names}
 
 

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from i18n import _
 from sync.core.vocabulary import team_key
 
 Role = Literal["participant", "mentor", "expert", "coordinator"]
@@ -37,12 +38,15 @@ class RosterProblem:
     severity: Severity = "error"
 
     def __str__(self) -> str:
-        where = [self.file]
-        if self.row is not None:
-            where.append(f"row {self.row}")
-        if self.column:
-            where.append(f"column «{self.column}»")
-        return f"{', '.join(where)}: {self.message}"
+        if self.row is not None and self.column:
+            text = _("{file}, row {row}, column «{column}»: {message}")
+        elif self.row is not None:
+            text = _("{file}, row {row}: {message}")
+        elif self.column:
+            text = _("{file}, column «{column}»: {message}")
+        else:
+            text = "{file}: {message}"
+        return text.format(file=self.file, row=self.row, column=self.column, message=self.message)
 
     def as_dict(self) -> dict[str, object]:
         return {

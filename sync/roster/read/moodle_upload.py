@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from i18n import _
+from sync.core.progress import Advance
 from sync.core.vocabulary import team_key
 from sync.roster.names import is_valid_username
 from sync.roster.read.checks import Collector, cross_checks
@@ -52,12 +54,16 @@ def parse_moodle_upload(
     header: list[str],
     body: list[tuple[int, list[str]]],
     course_modules: Mapping[str, int] | None,
+    advance: Advance | None = None,
 ) -> Roster:
+    """The people of a Moodle upload-users file; ``advance`` moves on by one per row read."""
     out = Collector(name)
     index = {h.strip().lower(): i for i, h in enumerate(header)}
     for required in ("firstname", "lastname", "email"):
         if required not in index:
-            out.error(1, required, f"Moodle upload file without a «{required}» column")
+            out.error(
+                1, required, _("Moodle upload file without a «{column}» column").format(column=required)
+            )
     if any(p.severity == "error" for p in out.problems):
         return Roster(name, "moodle-upload", [], out.problems, invalid_rows=out.invalid_rows)
     slots = sorted(
@@ -79,16 +85,20 @@ def parse_moodle_upload(
             module = _module_of(course, course_modules)
             if module is None:
                 out.error(
-                    number, f"course{slot}", f"course «{course}» is not one of the cohort's module courses"
+                    number,
+                    f"course{slot}",
+                    _("course «{course}» is not one of the cohort's module courses").format(course=course),
                 )
                 continue
             role_text = cell(cells, index.get(f"role{slot}")) or "student"
             group = cell(cells, index.get(f"group{slot}"))
             enrolments.append((module, role_text, group, f"role{slot}"))
         pending.append((number, values, enrolments))
+        if advance is not None:
+            advance(1)
 
     known_teams: dict[str, str] = {}
-    for _, _values, enrolments in pending:
+    for _number, _values, enrolments in pending:
         for _module, role_text, group, _col in enrolments:
             if _BULK_ROLES.get(role_text.lower()) == "participant" or parse_role(role_text) == "participant":
                 if group:
@@ -103,7 +113,7 @@ def parse_moodle_upload(
             if kind is None:
                 program_role = parse_role(role_text)
                 if program_role is None:
-                    out.error(number, column, f"unknown role «{role_text}»")
+                    out.error(number, column, _("unknown role «{role}»").format(role=role_text))
                     continue
                 kind = program_role
             roles.add(kind)
@@ -126,7 +136,14 @@ def parse_moodle_upload(
         else:
             role = "participant"
         if len(roles - {"staff"}) > 1 or (roles & {"participant"} and roles - {"participant"}):
-            out.warning(number, "role1", f"several roles ({', '.join(sorted(roles))}); taken as {role}")
+            # Role names here are Moodle's and the program's identifiers, as the file writes them.
+            out.warning(
+                number,
+                "role1",
+                _("several roles ({roles}); taken as {role}").format(
+                    roles=", ".join(sorted(roles)), role=role
+                ),
+            )
         team = values.get("team", "")
         mentor_teams: tuple[str, ...] = ()
         if role == "participant":
@@ -134,7 +151,11 @@ def parse_moodle_upload(
             if not team and distinct:
                 team = distinct[0]
             if len({team_key(g) for g in distinct}) > 1:
-                out.error(number, "group1", f"a participant in several teams: {', '.join(distinct)}")
+                out.error(
+                    number,
+                    "group1",
+                    _("a participant in several teams: {teams}").format(teams=", ".join(distinct)),
+                )
         elif role == "mentor":
             mentor_teams = tuple(dict.fromkeys(known_teams.get(team_key(g), g) for g in groups))
             team = ""
@@ -142,21 +163,27 @@ def parse_moodle_upload(
             team = ""
         email = values.get("email", "")
         if not values.get("lastname"):
-            out.error(number, "lastname", "the surname is missing")
+            out.error(number, "lastname", _("the surname is missing"))
         if not values.get("firstname"):
-            out.error(number, "firstname", "the first name is missing")
+            out.error(number, "firstname", _("the first name is missing"))
         out.check_email(number, "email", email)
         username = values.get("username", "")
         if username and username != username.lower():
             out.warning(
-                number, "username", f"«{username}» lowered to «{username.lower()}» (Moodle needs lowercase)"
+                number,
+                "username",
+                _("«{username}» lowered to «{lowered}» (Moodle needs lowercase)").format(
+                    username=username, lowered=username.lower()
+                ),
             )
             username = username.lower()
         if username and not is_valid_username(username):
             out.error(
                 number,
                 "username",
-                f"«{username}»: Moodle usernames are lowercase Latin letters, digits, _ - . @",
+                _("«{username}»: Moodle usernames are lowercase Latin letters, digits, _ - . @").format(
+                    username=username
+                ),
             )
         people.append(
             RosterPerson(

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+from i18n import _
+from sync.core.progress import Advance
 from sync.core.vocabulary import team_key
 from sync.roster.read.checks import Collector, cross_checks
 from sync.roster.read.headers import (
+    COLUMN_TITLES,
     Field,
     cell,
     header_field,
@@ -22,31 +25,41 @@ from sync.roster.read.model import DEFAULT_MODULES, Roster, RosterPerson
 
 
 def parse_table(
-    name: str, header_number: int, header: list[str], body: list[tuple[int, list[str]]]
+    name: str,
+    header_number: int,
+    header: list[str],
+    body: list[tuple[int, list[str]]],
+    advance: Advance | None = None,
 ) -> Roster:
+    """The people of the table and the problems of its rows; ``advance`` moves on by one per row read."""
     out = Collector(name)
     columns: dict[Field, int] = {}
     for index, heading in enumerate(header):
         fld = header_field(heading)
         if fld is None:
             if heading:
-                out.warning(header_number, heading, "unknown column, ignored")
+                out.warning(header_number, heading, _("unknown column, ignored"))
             continue
         if fld in columns:
-            out.warning(header_number, heading, f"a second «{header[columns[fld]]}» column, ignored")
+            out.warning(
+                header_number,
+                heading,
+                _("a second «{column}» column, ignored").format(column=header[columns[fld]]),
+            )
             continue
         columns[fld] = index
     if "fullname" not in columns and not ("lastname" in columns and "firstname" in columns):
-        out.error(header_number, None, "no name columns: give «ФИО» or both «Фамилия» and «Имя»")
+        out.error(header_number, None, _("no name columns: give «ФИО» or both «Фамилия» and «Имя»"))
     if "email" not in columns:
-        out.error(header_number, None, "no «Email» column: Moodle needs an email for every account")
+        out.error(header_number, None, _("no «Email» column: Moodle needs an email for every account"))
     if out.problems and any(p.severity == "error" for p in out.problems):
         return Roster(name, "table", [], out.problems, invalid_rows=out.invalid_rows)
 
     titles: dict[str, str] = {fld: header[index] for fld, index in columns.items()}
 
     def title(fld: str) -> str:
-        return titles.get(fld, fld)
+        # A column the file does not have is named as a roster usually heads it.
+        return titles.get(fld) or COLUMN_TITLES.get(fld, fld)
 
     raw: list[dict[str, str]] = []
     for number, cells in body:
@@ -67,6 +80,8 @@ def parse_table(
         person = _person_from_values(out, row, values, title, known_teams, columns)
         if person is not None:
             people.append(person)
+        if advance is not None:
+            advance(1)
     cross_checks(out, people, title)
     return Roster(name, "table", people, out.problems, invalid_rows=out.invalid_rows)
 
@@ -87,15 +102,17 @@ def _person_from_values(
         if full:
             last, first, middle = split_fullname(full)
             if not first:
-                out.error(row, t("fullname"), f"«{full}»: give the surname and the first name")
+                out.error(
+                    row, t("fullname"), _("«{name}»: give the surname and the first name").format(name=full)
+                )
             lastname, firstname, middlename = last, first, middlename or middle
         else:
-            out.error(row, t("fullname"), "the name is missing")
+            out.error(row, t("fullname"), _("the name is missing"))
     else:
         if not lastname:
-            out.error(row, t("lastname"), "the surname is missing")
+            out.error(row, t("lastname"), _("the surname is missing"))
         if not firstname:
-            out.error(row, t("firstname"), "the first name is missing")
+            out.error(row, t("firstname"), _("the first name is missing"))
 
     email = values.get("email", "")
     out.check_email(row, t("email"), email)
@@ -106,8 +123,10 @@ def _person_from_values(
         out.error(
             row,
             t("role"),
-            f"unknown role «{role_text}»: use участник, наставник, эксперт or координатор "
-            "(participant, mentor, expert, coordinator)",
+            _(
+                "unknown role «{role}»: use участник, наставник, эксперт or координатор "
+                "(participant, mentor, expert, coordinator)"
+            ).format(role=role_text),
         )
         role = "participant"
 
@@ -115,7 +134,11 @@ def _person_from_values(
     if values.get("modules"):
         modules = parse_modules(values["modules"])
         if modules is None:
-            out.error(row, t("modules"), f"«{values['modules']}» is not a list of modules 1, 2, 3")
+            out.error(
+                row,
+                t("modules"),
+                _("«{value}» is not a list of modules 1, 2, 3").format(value=values["modules"]),
+            )
     flags = [fld for fld in ("module1", "module2", "module3") if fld in columns]
     if flags and modules is None:
         chosen: set[int] = set()
@@ -125,7 +148,7 @@ def _person_from_values(
                 continue
             flag = parse_flag(values.get(fld, ""))
             if flag is None:
-                out.error(row, t(fld), f"«{values.get(fld, '')}»: write да or нет")
+                out.error(row, t(fld), _("«{value}»: write да or нет").format(value=values.get(fld, "")))
                 continue
             if values.get(fld, ""):
                 any_filled = True
@@ -147,7 +170,11 @@ def _person_from_values(
                 resolved.append(known_teams[team_key(team_name)])
             else:
                 column = t("mentor_teams") if values.get("mentor_teams") else t("team")
-                out.error(row, column, f"the mentor's team «{team_name}» has no participants in this roster")
+                out.error(
+                    row,
+                    column,
+                    _("the mentor's team «{team}» has no participants in this roster").format(team=team_name),
+                )
         mentor_teams = tuple(dict.fromkeys(resolved))
         team = ""
     elif role == "participant":
@@ -155,7 +182,7 @@ def _person_from_values(
             # A young NGO takes part as a team of its own.
             team = values["organisation"]
         if not team:
-            out.warning(row, t("team"), "no team: the person is enrolled but joins no group")
+            out.warning(row, t("team"), _("no team: the person is enrolled but joins no group"))
     else:
         team = ""
 
