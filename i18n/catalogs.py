@@ -25,7 +25,8 @@ from babel.messages.pofile import read_po, write_po
 from i18n import LOCALE_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
-KEYWORDS = {"_": None, "N_": None, "ngettext": (1, 2), "gettext": None}
+#: ``pgettext(context, message)``: a short message that means one thing in one place (a job's name, an outcome)
+KEYWORDS = {"_": None, "N_": None, "ngettext": (1, 2), "gettext": None, "pgettext": ((1, "c"), 2)}
 TRANSLATED = ("ru",)
 
 #: domain -> the folders and modules (relative to the repository root) whose messages it holds

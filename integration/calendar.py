@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from i18n import _
 from integration.errors import BadResponse
 from integration.transport import MoodleClient
 
@@ -64,7 +65,7 @@ def get_events(
 def _read_events(client: MoodleClient, selector: dict[str, list[int]]) -> list[CalendarEvent]:
     answer = client.call("core_calendar_get_calendar_events", {"events": selector, "options": _OPTIONS})
     if not isinstance(answer, dict):
-        raise BadResponse("events answer is not an object", status=200, excerpt=str(answer)[:200])
+        raise BadResponse(_("events answer is not an object"), status=200, excerpt=str(answer)[:200])
     return [CalendarEvent.model_validate(e) for e in answer.get("events") or []]
 
 
@@ -74,7 +75,9 @@ def create_events(client: MoodleClient, events: Sequence[dict[str, Any]]) -> lis
     created: list[CalendarEvent] = []
     for answer in client.call_batched("core_calendar_create_calendar_events", "events", events, write=True):
         if not isinstance(answer, dict):
-            raise BadResponse("event creation answer is not an object", status=200, excerpt=str(answer)[:200])
+            raise BadResponse(
+                _("event creation answer is not an object"), status=200, excerpt=str(answer)[:200]
+            )
         created.extend(CalendarEvent.model_validate(e) for e in answer.get("events") or [])
     return created
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from i18n import _
 from integration.errors import BadResponse, MoodleError, error_from_answer
 from integration.transport import MoodleClient
 
@@ -116,7 +117,9 @@ def create_category(client: MoodleClient, *, name: str, idnumber: str, parent: i
     )
     created = _as_list(answer, "core_course_create_categories")
     if len(created) != 1 or "id" not in created[0]:
-        raise BadResponse("unexpected answer to a category creation", status=200, excerpt=str(answer)[:200])
+        raise BadResponse(
+            _("unexpected answer to a category creation"), status=200, excerpt=str(answer)[:200]
+        )
     return int(created[0]["id"])
 
 
@@ -127,7 +130,7 @@ def get_courses_by_field(client: MoodleClient, field: str, value: str) -> list[C
     """
     answer = client.call("core_course_get_courses_by_field", {"field": field, "value": value})
     if not isinstance(answer, dict):
-        raise BadResponse("courses answer is not an object", status=200, excerpt=str(answer)[:200])
+        raise BadResponse(_("courses answer is not an object"), status=200, excerpt=str(answer)[:200])
     return [Course.model_validate(c) for c in answer.get("courses") or []]
 
 
@@ -165,7 +168,7 @@ def duplicate_course(
         read_timeout=DUPLICATE_READ_TIMEOUT,
     )
     if not isinstance(answer, dict) or "id" not in answer:
-        raise BadResponse("unexpected answer to a course copy", status=200, excerpt=str(answer)[:200])
+        raise BadResponse(_("unexpected answer to a course copy"), status=200, excerpt=str(answer)[:200])
     return int(answer["id"])
 
 
@@ -193,7 +196,7 @@ def get_course_module(client: MoodleClient, cmid: int) -> CourseModule:
     """One course module with its ID number (field note 12). Calls: core_course_get_course_module."""
     answer = client.call("core_course_get_course_module", {"cmid": cmid})
     if not isinstance(answer, dict) or "cm" not in answer:
-        raise BadResponse("unexpected course module answer", status=200, excerpt=str(answer)[:200])
+        raise BadResponse(_("unexpected course module answer"), status=200, excerpt=str(answer)[:200])
     return CourseModule.model_validate(answer["cm"])
 
 
@@ -228,12 +231,16 @@ def add_section(client: MoodleClient, courseid: int) -> None:
         try:
             json.loads(answer)
         except ValueError:
-            raise BadResponse("section_add answer is not JSON", status=200, excerpt=answer[:200]) from None
+            raise BadResponse(_("section_add answer is not JSON"), status=200, excerpt=answer[:200]) from None
 
 
 def _as_list(answer: Any, wsfunction: str) -> list[dict[str, Any]]:
     if not isinstance(answer, list):
-        raise BadResponse(f"{wsfunction}: expected a list", status=200, excerpt=str(answer)[:200])
+        raise BadResponse(
+            _("{function}: expected a list").format(function=wsfunction),
+            status=200,
+            excerpt=str(answer)[:200],
+        )
     return [a for a in answer if isinstance(a, dict)]
 
 

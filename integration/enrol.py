@@ -14,6 +14,7 @@ from typing import Any, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from i18n import _
 from integration.errors import BadResponse, MessageNotSent
 from integration.transport import MoodleClient
 
@@ -117,7 +118,7 @@ def get_enrolled_users(
         options.append({"name": "userfields", "value": ",".join(userfields)})
     answer = client.call("core_enrol_get_enrolled_users", {"courseid": courseid, "options": options})
     if not isinstance(answer, list):
-        raise BadResponse("enrolled users answer is not a list", status=200, excerpt=str(answer)[:200])
+        raise BadResponse(_("enrolled users answer is not a list"), status=200, excerpt=str(answer)[:200])
     return [EnrolledUser.model_validate(entry) for entry in answer]
 
 

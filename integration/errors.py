@@ -34,6 +34,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from i18n import _
+
 
 class AccelMoodleError(Exception):
     """Base of every error raised by :mod:`integration`."""
@@ -110,7 +112,12 @@ class BadResponse(TransportError):
     """The answer is not Moodle's JSON: a maintenance page, a proxy error, PHP notices before the JSON."""
 
     def __init__(self, message: str, *, status: int, excerpt: str, wsfunction: str | None = None) -> None:
-        super().__init__(f"{message} (HTTP {status}): {excerpt!r}", wsfunction=wsfunction)
+        super().__init__(
+            _("{message} (HTTP {status}): {excerpt}").format(
+                message=message, status=status, excerpt=repr(excerpt)
+            ),
+            wsfunction=wsfunction,
+        )
         self.status = status
         self.excerpt = excerpt
 

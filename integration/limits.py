@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from i18n import _
 from integration.errors import BadResponse, ConfigurationError
 from integration.transport import FIXED_VARS, MoodleClient
 
@@ -113,8 +114,10 @@ def measure_max_input_vars(
         holds((low + high) // 2)
     if low < SMALLEST - 1:
         raise LimitNotMeasurable(
-            f"cannot measure max_input_vars: {FUNCTION} did not return the token's own user (id {userid}) "
-            "even for the smallest request"
+            _(
+                "cannot measure max_input_vars: {function} did not return the token's own user (id {userid}) "
+                "even for the smallest request"
+            ).format(function=FUNCTION, userid=userid)
         )
     found = InputVarsLimit(max_input_vars=low, exact=low < ceiling, requests=asked)
     log.info("%s (%d requests)", found.describe(), asked)
@@ -133,14 +136,14 @@ def measured_limit(client: MoodleClient) -> int:
 def advice(found: InputVarsLimit, configured: int, *, setting: str = "MOODLE_MAX_INPUT_VARS") -> str | None:
     """What to tell the administrator when ``configured`` differs from the site's limit, else None."""
     if configured > found.max_input_vars:
-        return (
-            f"{setting} is {configured}, but the site keeps only {found.max_input_vars} form variables per "
-            f"request (PHP max_input_vars): the rest of a larger request would be dropped silently. accel "
-            f"keeps its requests to {found.max_input_vars}; set {setting}={found.max_input_vars}."
-        )
+        return _(
+            "{setting} is {configured}, but the site keeps only {limit} form variables per request (PHP "
+            "max_input_vars): the rest of a larger request would be dropped silently. accel keeps its "
+            "requests to {limit}; set {setting}={limit}."
+        ).format(setting=setting, configured=configured, limit=found.max_input_vars)
     if found.exact and configured < found.max_input_vars:
-        return (
-            f"{setting} is {configured}; the site accepts {found.max_input_vars} form variables per request "
-            f"(PHP max_input_vars): set {setting}={found.max_input_vars} for fewer, larger requests."
-        )
+        return _(
+            "{setting} is {configured}; the site accepts {limit} form variables per request (PHP "
+            "max_input_vars): set {setting}={limit} for fewer, larger requests."
+        ).format(setting=setting, configured=configured, limit=found.max_input_vars)
     return None

@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar, cast
 
+from i18n import _, ngettext
 from integration.errors import Cancelled, UncertainWrite
 
 log = logging.getLogger("accel.moodle")
@@ -52,7 +53,11 @@ class Outcome(Generic[R]):
         if self.error is not None:
             raise self.error
         if not self.finished:
-            raise Cancelled(f"task {self.index} was not started (stop requested or an earlier task failed)")
+            raise Cancelled(
+                _("task {index} was not started (stop requested or an earlier task failed)").format(
+                    index=self.index
+                )
+            )
         return cast(R, self.value)
 
 
@@ -253,5 +258,11 @@ def results(outcomes: Sequence[Outcome[R]]) -> list[R]:
         raise error
     skipped = sum(1 for outcome in outcomes if not outcome.finished)
     if skipped:
-        raise Cancelled(f"stopped (shutdown requested) with {skipped} of {len(outcomes)} task(s) not started")
+        raise Cancelled(
+            ngettext(
+                "stopped (shutdown requested) with {count} of {total} task not started",
+                "stopped (shutdown requested) with {count} of {total} tasks not started",
+                len(outcomes),
+            ).format(count=skipped, total=len(outcomes))
+        )
     return [cast(R, outcome.value) for outcome in outcomes]

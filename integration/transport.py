@@ -30,8 +30,10 @@ from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import requests
+from pydantic import SecretStr
 from requests.adapters import HTTPAdapter
 
+from i18n import _, ngettext
 from integration.encoding import count_vars, flatten
 from integration.errors import (
     MAY_HAVE_RUN,
@@ -81,8 +83,10 @@ def parse_concurrency(raw: str | int | None, *, source: str = "MOODLE_CONCURRENC
     text = raw.strip() if isinstance(raw, str) else str(raw)
     if not text.isdigit() or not 1 <= int(text) <= MAX_CONCURRENCY:
         raise ConfigurationError(
-            f"{source}={text!r} must be a whole number from 1 to {MAX_CONCURRENCY} (requests sent at once; "
-            f"1 sends them one after another, default {DEFAULT_CONCURRENCY})"
+            _(
+                "{name}={value} must be a whole number from 1 to {most} (requests sent at once; 1 sends them "
+                "one after another, default {default})"
+            ).format(name=source, value=repr(text), most=MAX_CONCURRENCY, default=DEFAULT_CONCURRENCY)
         )
     return int(text)
 
@@ -112,23 +116,6 @@ class MoodleWarning:
         return f"{self.wsfunction}{target}: {self.message} [{self.warningcode}]"
 
 
-class _Secret:
-    """Holds the token so that no repr, log or traceback of the client can show it."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "<token hidden>"
-
-    __str__ = __repr__
-
-
 def _is_loopback(host: str) -> bool:
     if host == "localhost" or host.endswith(".localhost"):
         return True
@@ -142,17 +129,23 @@ def endpoint_for(url: str, *, allow_http: bool = False) -> str:
     """Validate the site URL and return its REST endpoint."""
     if not url:
         raise ConfigurationError(
-            "MOODLE_URL is not set: give the site's address, e.g. https://moodle.example.org"
+            _("MOODLE_URL is not set: give the site's address, e.g. https://moodle.example.org")
         )
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigurationError(f"MOODLE_URL {url!r} is not an http(s) address of a Moodle site")
+        raise ConfigurationError(
+            _("MOODLE_URL {url} is not an http(s) address of a Moodle site").format(url=repr(url))
+        )
     if parts.query or parts.fragment:
-        raise ConfigurationError(f"MOODLE_URL {url!r} must not carry a query string or fragment")
+        raise ConfigurationError(
+            _("MOODLE_URL {url} must not carry a query string or fragment").format(url=repr(url))
+        )
     if parts.scheme == "http" and not _is_loopback(parts.hostname) and not allow_http:
         raise ConfigurationError(
-            f"refusing plain http:// to {parts.hostname}: the token would cross the network unencrypted. "
-            "Use https://, or allow it explicitly (--allow-http / MOODLE_ALLOW_HTTP=1) on a trusted network."
+            _(
+                "refusing plain http:// to {host}: the token would cross the network unencrypted. Use "
+                "https://, or allow it explicitly (--allow-http / MOODLE_ALLOW_HTTP=1) on a trusted network."
+            ).format(host=parts.hostname)
         )
     base = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
     return base + REST_PATH
@@ -246,7 +239,7 @@ class MoodleClient:
     def __init__(
         self,
         url: str,
-        token: str,
+        token: str | SecretStr,
         *,
         max_input_vars: int = 1000,
         timeout: tuple[float, float] = (10.0, 120.0),
@@ -261,17 +254,25 @@ class MoodleClient:
         concurrency: int = DEFAULT_CONCURRENCY,
         measure_limit: Callable[[MoodleClient], int] | None = None,
     ) -> None:
-        if not token or not token.strip():
-            raise ConfigurationError("no Moodle token: set MOODLE_TOKEN or MOODLE_TOKEN_FILE")
+        # A SecretStr (pydantic) hides the token from every repr, log line and traceback of the client.
+        secret = token if isinstance(token, SecretStr) else SecretStr(token)
+        if not secret.get_secret_value().strip():
+            raise ConfigurationError(_("no Moodle token: set MOODLE_TOKEN or MOODLE_TOKEN_FILE"))
         if max_input_vars <= FIXED_VARS + 1:
             raise ConfigurationError(
-                f"max_input_vars must be more than {FIXED_VARS + 1}, got {max_input_vars}"
+                _("max_input_vars must be more than {least}, got {value}").format(
+                    least=FIXED_VARS + 1, value=max_input_vars
+                )
             )
         if not 1 <= concurrency <= MAX_CONCURRENCY:
-            raise ConfigurationError(f"concurrency must be from 1 to {MAX_CONCURRENCY}, got {concurrency}")
+            raise ConfigurationError(
+                _("concurrency must be from 1 to {most}, got {value}").format(
+                    most=MAX_CONCURRENCY, value=concurrency
+                )
+            )
         self.url = url.strip().rstrip("/")
         self.endpoint = endpoint_for(url, allow_http=allow_http)
-        self._token = _Secret(token.strip())
+        self._token = SecretStr(secret.get_secret_value().strip())
         #: what the configuration says (MOODLE_MAX_INPUT_VARS, --max-input-vars)
         self.configured_max_input_vars = max_input_vars
         #: what the site was measured to keep (integration.limits), once known
@@ -346,7 +347,9 @@ class MoodleClient:
         """Keep every request under ``measured`` from now on, whatever the configuration says."""
         if measured <= FIXED_VARS + 1:
             raise ConfigurationError(
-                f"a measured max_input_vars of {measured} leaves no room for a parameter"
+                _("a measured max_input_vars of {value} leaves no room for a parameter").format(
+                    value=measured
+                )
             )
         self.measured_max_input_vars = measured
         if measured < self.configured_max_input_vars:
@@ -455,8 +458,10 @@ class MoodleClient:
         self._ensure_limit_known(len(pairs) + FIXED_VARS)
         if len(pairs) + FIXED_VARS > self.max_input_vars:
             raise RequestTooLarge(
-                f"{wsfunction}: {len(pairs) + FIXED_VARS} form variables exceed the site's max_input_vars "
-                f"({self.max_input_vars}); PHP would silently drop the rest"
+                _(
+                    "{function}: {count} form variables exceed the site's max_input_vars ({limit}); PHP would "
+                    "silently drop the rest"
+                ).format(function=wsfunction, count=len(pairs) + FIXED_VARS, limit=self.max_input_vars)
             )
         timeout = (
             self.timeout if read_timeout is None else (self.timeout[0], max(self.timeout[1], read_timeout))
@@ -526,8 +531,10 @@ class MoodleClient:
             size = count_vars(item)
             if size > budget:
                 raise RequestTooLarge(
-                    f"item {position} needs {size} form variables, more than the {budget} the site's "
-                    f"max_input_vars ({self.max_input_vars}) leaves for it"
+                    _(
+                        "item {position} needs {count} form variables, more than the {budget} the site's "
+                        "max_input_vars ({limit}) leaves for it"
+                    ).format(position=position, count=size, budget=budget, limit=self.max_input_vars)
                 )
             if current and used + size > budget:
                 chunks.append(current)
@@ -544,7 +551,7 @@ class MoodleClient:
             if self._site_info is None:
                 answer = self.call("core_webservice_get_site_info")
                 if not isinstance(answer, dict):
-                    raise BadResponse("site info is not an object", status=200, excerpt=str(answer)[:200])
+                    raise BadResponse(_("site info is not an object"), status=200, excerpt=str(answer)[:200])
                 self._site_info = answer
             return self._site_info
 
@@ -557,7 +564,7 @@ class MoodleClient:
         self, wsfunction: str, pairs: list[tuple[str, str]], *, write: bool, timeout: tuple[float, float]
     ) -> Any:
         data = [
-            ("wstoken", self._token.reveal()),
+            ("wstoken", self._token.get_secret_value()),
             ("wsfunction", wsfunction),
             ("moodlewsrestformat", "json"),
             *pairs,
@@ -581,20 +588,28 @@ class MoodleClient:
                 # A connect timeout means nothing reached the server, so even a write may be sent again.
                 if write and not isinstance(exc, requests.exceptions.ConnectTimeout):
                     raise UncertainWrite(
-                        f"{wsfunction}: the connection failed during a write ({reason}); it may or may not "
-                        "have been applied. Read the site again before retrying.",
+                        _(
+                            "{function}: the connection failed during a write ({reason}); it may or may not "
+                            "have been applied. Read the site again before retrying."
+                        ).format(function=wsfunction, reason=reason),
                         wsfunction=wsfunction,
                     ) from None
                 if attempt > self.max_retries:
                     raise MoodleUnreachable(
-                        f"{wsfunction}: {self.url} did not answer after {attempt} attempts ({reason})",
+                        ngettext(
+                            "{function}: {url} did not answer after {count} attempt ({reason})",
+                            "{function}: {url} did not answer after {count} attempts ({reason})",
+                            attempt,
+                        ).format(function=wsfunction, url=self.url, count=attempt, reason=reason),
                         wsfunction=wsfunction,
                     ) from None
                 self._wait(wsfunction, attempt, reason)
                 continue
             except requests.exceptions.RequestException as exc:
                 raise MoodleUnreachable(
-                    f"{wsfunction}: request to {self.url} failed ({type(exc).__name__})",
+                    _("{function}: request to {url} failed ({reason})").format(
+                        function=wsfunction, url=self.url, reason=type(exc).__name__
+                    ),
                     wsfunction=wsfunction,
                 ) from None
             elapsed = time.monotonic() - started
@@ -611,8 +626,10 @@ class MoodleClient:
             if status in RETRY_STATUSES or (status == 429 and not write):
                 if write:
                     raise UncertainWrite(
-                        f"{wsfunction}: the site answered HTTP {status} to a write; it may or may "
-                        "not have been applied. Read the site again before retrying.",
+                        _(
+                            "{function}: the site answered HTTP {status} to a write; it may or may not have "
+                            "been applied. Read the site again before retrying."
+                        ).format(function=wsfunction, status=status),
                         wsfunction=wsfunction,
                     )
                 asked = (
@@ -622,9 +639,17 @@ class MoodleClient:
                 )
                 if asked is not None and asked > self.retry_after_cap:
                     raise MoodleUnreachable(
-                        f"{wsfunction}: {self.url} answered HTTP {status} and asks to be called again in "
-                        f"{asked:.0f}s (Retry-After), longer than accel waits within one run "
-                        f"({self.retry_after_cap:.0f}s); try again later",
+                        _(
+                            "{function}: {url} answered HTTP {status} and asks to be called again in "
+                            "{seconds}s (Retry-After), longer than accel waits within one run ({most}s); try "
+                            "again later"
+                        ).format(
+                            function=wsfunction,
+                            url=self.url,
+                            status=status,
+                            seconds=f"{asked:.0f}",
+                            most=f"{self.retry_after_cap:.0f}",
+                        ),
                         wsfunction=wsfunction,
                         retry_after=asked,
                     )
@@ -632,8 +657,17 @@ class MoodleClient:
                     self._wait(wsfunction, attempt, f"HTTP {status}", at_least=asked or 0.0)
                     continue
                 raise MoodleUnreachable(
-                    f"{wsfunction}: {self.url} answered HTTP {status} "
-                    f"after {attempt} attempts: {_excerpt(response.text, self._token.reveal())!r}",
+                    ngettext(
+                        "{function}: {url} answered HTTP {status} after {count} attempt: {excerpt}",
+                        "{function}: {url} answered HTTP {status} after {count} attempts: {excerpt}",
+                        attempt,
+                    ).format(
+                        function=wsfunction,
+                        url=self.url,
+                        status=status,
+                        count=attempt,
+                        excerpt=repr(_excerpt(response.text, self._token.get_secret_value())),
+                    ),
                     wsfunction=wsfunction,
                     retry_after=asked,
                 )
@@ -646,7 +680,9 @@ class MoodleClient:
         with self._slots:
             # Asked after the slot is taken: a request that waited for one while the stop came is not sent.
             if self.stop_requested:
-                raise Cancelled(f"{wsfunction}: stopped before sending (shutdown requested)")
+                raise Cancelled(
+                    _("{function}: stopped before sending (shutdown requested)").format(function=wsfunction)
+                )
             with self._lock:
                 self.stats[wsfunction] += 1
                 if write:
@@ -663,14 +699,16 @@ class MoodleClient:
 
     def _redirected(self, wsfunction: str, response: requests.Response) -> SiteRedirected:
         """The error for a 3xx answer: where it pointed, and what MOODLE_URL should probably say."""
-        secret = self._token.reveal()
+        secret = self._token.get_secret_value()
         location = response.headers.get("Location", "").strip()
         status = response.status_code
         if not location:
             return SiteRedirected(
-                f"{wsfunction}: {self.endpoint} answered HTTP {status} (a redirect without a Location). "
-                f"accel never follows a redirect. Check that MOODLE_URL ({self.url}) is the site's own "
-                "address, as its config.php wwwroot names it.",
+                _(
+                    "{function}: {endpoint} answered HTTP {status} (a redirect without a Location). accel "
+                    "never follows a redirect. Check that MOODLE_URL ({url}) is the site's own address, as its "
+                    "config.php wwwroot names it."
+                ).format(function=wsfunction, endpoint=self.endpoint, status=status, url=self.url),
                 location="",
                 wsfunction=wsfunction,
             )
@@ -679,18 +717,28 @@ class MoodleClient:
         advice: str
         if parts.path.rstrip("/").endswith(REST_PATH) and parts.scheme in ("http", "https"):
             suggested = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')[: -len(REST_PATH)]}"
-            advice = f"If that is the site's address (it moved, or its config.php names it so), set MOODLE_URL={suggested}"
             if parts.scheme == "http" and not _is_loopback(parts.hostname or ""):
-                advice += " (plain http: the token would cross the network unencrypted)"
-            advice += "."
+                advice = _(
+                    "If that is the site's address (it moved, or its config.php names it so), set "
+                    "MOODLE_URL={url} (plain http: the token would cross the network unencrypted)."
+                ).format(url=suggested)
+            else:
+                advice = _(
+                    "If that is the site's address (it moved, or its config.php names it so), set "
+                    "MOODLE_URL={url}."
+                ).format(url=suggested)
         else:
-            advice = (
-                f"That is not a web-service address (a login page, a proxy or another site?): check that "
-                f"MOODLE_URL ({self.url}) is the site's own address, as its config.php wwwroot names it."
-            )
+            advice = _(
+                "That is not a web-service address (a login page, a proxy or another site?): check that "
+                "MOODLE_URL ({url}) is the site's own address, as its config.php wwwroot names it."
+            ).format(url=self.url)
         return SiteRedirected(
-            f"{wsfunction}: {self.endpoint} answered HTTP {status}, a redirect to {target}. accel never "
-            f"follows a redirect: the token would go with the request. {advice}",
+            _(
+                "{function}: {endpoint} answered HTTP {status}, a redirect to {target}. accel never follows a "
+                "redirect: the token would go with the request. {advice}"
+            ).format(
+                function=wsfunction, endpoint=self.endpoint, status=status, target=target, advice=advice
+            ),
             location=target,
             wsfunction=wsfunction,
         )
@@ -699,17 +747,17 @@ class MoodleClient:
         host = urlsplit(self.endpoint).hostname or self.url
         why = str(problem.verify_message or problem.reason or problem).strip().rstrip(".")
         if problem.verify_code == X509_V_ERR_HOSTNAME_MISMATCH or "mismatch" in why.lower():
-            return (
-                f"{wsfunction}: TLS failed: the certificate of {host} is not valid for that name ({why}). "
-                "Set MOODLE_URL to the name the certificate was issued for, or have the certificate fixed "
-                "on the server. Not retried."
-            )
-        return (
-            f"{wsfunction}: TLS failed: the certificate of {host} could not be verified ({why}). If the "
-            "site uses a private certificate authority, put its certificate in REQUESTS_CA_BUNDLE; "
-            "otherwise the certificate must be fixed on the server (or something on the way intercepts "
-            "the connection). Not retried."
-        )
+            return _(
+                "{function}: TLS failed: the certificate of {host} is not valid for that name ({reason}). Set "
+                "MOODLE_URL to the name the certificate was issued for, or have the certificate fixed on the "
+                "server. Not retried."
+            ).format(function=wsfunction, host=host, reason=why)
+        return _(
+            "{function}: TLS failed: the certificate of {host} could not be verified ({reason}). If the site "
+            "uses a private certificate authority, put its certificate in REQUESTS_CA_BUNDLE; otherwise the "
+            "certificate must be fixed on the server (or something on the way intercepts the connection). "
+            "Not retried."
+        ).format(function=wsfunction, host=host, reason=why)
 
     def _wait(self, wsfunction: str, attempt: int, reason: str, *, at_least: float = 0.0) -> None:
         delay = min(self.backoff_cap, self.backoff * 2 ** (attempt - 1))
@@ -726,13 +774,13 @@ class MoodleClient:
         self._sleep(delay)
 
     def _decode(self, wsfunction: str, response: requests.Response, *, write: bool = False) -> Any:
-        secret = self._token.reveal()
+        secret = self._token.get_secret_value()
         # Moodle always answers in UTF-8; a proxy that drops the charset would make requests guess
         # ISO-8859-1 and garble every Russian name, so the body is decoded explicitly.
         text = response.content.decode("utf-8", errors="replace")
         if response.status_code != 200:
             raise BadResponse(
-                f"{wsfunction}: unexpected answer from {self.url}",
+                _("{function}: unexpected answer from {url}").format(function=wsfunction, url=self.url),
                 status=response.status_code,
                 excerpt=_excerpt(text, secret),
                 wsfunction=wsfunction,
@@ -745,13 +793,19 @@ class MoodleClient:
                 r"(Notice|Warning|Deprecated|Fatal error)</b>|^(PHP )?(Notice|Warning|Deprecated)\b",
                 stripped[:500],
             ):
-                what = "PHP messages in front of the JSON (the site prints debugging output)"
+                what = _(
+                    "{function}: {url} sent PHP messages in front of the JSON (the site prints debugging "
+                    "output)"
+                )
             elif stripped.startswith("<"):
-                what = "an HTML page instead of JSON (maintenance mode, a login page or a proxy error?)"
+                what = _(
+                    "{function}: {url} sent an HTML page instead of JSON (maintenance mode, a login page or a "
+                    "proxy error?)"
+                )
             else:
-                what = "an answer that is not JSON"
+                what = _("{function}: {url} sent an answer that is not JSON")
             raise BadResponse(
-                f"{wsfunction}: {self.url} sent {what}",
+                what.format(function=wsfunction, url=self.url),
                 status=response.status_code,
                 excerpt=_excerpt(text, secret),
                 wsfunction=wsfunction,
@@ -763,9 +817,10 @@ class MoodleClient:
             if write and error.errorcode in MAY_HAVE_RUN:
                 # The function ran (and committed) before Moodle checked its own answer: not a bad item.
                 raise UncertainAnswer(
-                    f"{wsfunction}: Moodle ran the write but its answer failed validation "
-                    f"([{error.errorcode}] {error.message}); it may have been applied. Read the site again "
-                    "before retrying.",
+                    _(
+                        "{function}: Moodle ran the write but its answer failed validation ([{code}] {message}); "
+                        "it may have been applied. Read the site again before retrying."
+                    ).format(function=wsfunction, code=error.errorcode, message=error.message),
                     wsfunction=wsfunction,
                     errorcode=error.errorcode,
                 ) from None

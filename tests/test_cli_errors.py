@@ -53,7 +53,7 @@ def test_a_bad_configuration_is_one_line_naming_file_and_key(tmp_path: Path) -> 
     line = one_error_line(result)
     assert (
         line.startswith(f"Error: {config}: ")
-        and "cohort.code: Input should be a valid string (got 5)" in line
+        and "cohort.code: must be text in quotes (got 5)" in line
     )
 
 

@@ -164,3 +164,44 @@ def test_event_kind_marker_round_trip() -> None:
 def test_targets_have_one_key_per_indicator_in_the_programs_order() -> None:
     """[targets] keys are the vocabulary's indicator keys (the templates and the reports use the same list)."""
     assert tuple(TargetsSection.model_fields) == INDICATORS
+
+
+def test_time_zones_come_from_tzdata_where_the_system_has_no_zone_database(tmp_path: Path) -> None:
+    """A machine without /usr/share/zoneinfo (a slim container, Windows) still knows Asia/Kamchatka: zoneinfo
+    falls back to the tzdata package, which accel declares. PYTHONTZPATH pointing at an empty folder is such a
+    machine; the same lookup with tzdata hidden fails, so the zone did come from tzdata."""
+    import os
+    import subprocess
+    import sys
+
+    empty = tmp_path / "no-zoneinfo"
+    empty.mkdir()
+    env = {**os.environ, "PYTHONTZPATH": str(empty)}
+    root = Path(__file__).resolve().parent.parent
+    with_tzdata = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import datetime as dt, zoneinfo; from sync.core.config import load_config; "
+            f"config = load_config({str(EXAMPLE)!r}); print(zoneinfo.TZPATH, dt.datetime(2021, 11, 3, tzinfo=config.tz).utcoffset())",
+        ],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert with_tzdata.returncode == 0, with_tzdata.stderr
+    assert with_tzdata.stdout.split() == [f"('{empty}',)", "12:00:00"]
+    without = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; sys.modules['tzdata'] = None; import zoneinfo; zoneinfo.ZoneInfo('Asia/Kamchatka')",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert without.returncode != 0 and "ZoneInfoNotFoundError" in without.stderr

@@ -36,7 +36,7 @@ def test_a_coordinator_moodle_cannot_look_up_is_reported_not_sent(
 ) -> None:
     before = len(fake_moodle.calls)
     ids, who = _coordinator_ids(context(client, coordinator), None)
-    assert ids == [] and "not a Moodle username or email" in who
+    assert ids == [] and "not a Moodle username or email" in str(who)
     assert len(fake_moodle.calls) == before
 
 

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from sync.commands.context import EXIT_AUTH, EXIT_USAGE, read_token
+from sync.commands.context import EXIT_AUTH, EXIT_USAGE
 from sync.core.lock import DEFAULT_LOCK_DIR
+from sync.core.settings import MoodleSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
@@ -101,7 +102,7 @@ def test_a_credential_file_is_read_without_a_warning(
     monkeypatch.delenv("MOODLE_TOKEN", raising=False)
     monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(credentials))
     monkeypatch.setenv("MOODLE_TOKEN_FILE", str(credentials / "moodle-token"))  # %d/moodle-token
-    assert read_token() == "0123456789abcdef"
+    assert MoodleSettings.read().secret_token().get_secret_value() == "0123456789abcdef"
     assert "readable by other users" not in caplog.text
     assert stat.S_IMODE(token.stat().st_mode) == 0o400
 

@@ -501,7 +501,7 @@ def test_the_whole_pipeline_on_one_site(
     # -- the service, rehearsed on 03.02.2022 09:30 (a Thursday of module 2) ---------------------------------
     # Without --send a rehearsal says what it would send and sends nothing.
     dry = accel("serve", "--once", "--now", "2022-02-03T09:30").output
-    assert "would remind 2 mentor(s) of 5 submission(s)" in dry and site.messages == []
+    assert "would remind 2 mentors of 5 submissions" in dry and site.messages == []
     for suffix in ("", "-wal", "-shm"):  # start the rehearsal again, now sending
         (tmp / f"accel.rehearsal.sqlite3{suffix}").unlink(missing_ok=True)
     since = len(site.calls)

@@ -264,3 +264,96 @@ def test_a_job_not_ready_waits_without_back_off(tmp_path: Path) -> None:
     assert [r.outcome for r in runner.tick(at(3, 7, 2))] == ["ok"]
     assert runner.tick(at(3, 7, 3)) == []
     assert {s.job: s.failures for s in runner.status(at(3, 8))} == {"report": 0}
+
+
+# -- the timetable is made of `schedule` jobs ------------------------------------------------------------------
+
+
+def test_the_timetable_is_made_of_schedule_library_jobs() -> None:
+    import schedule
+
+    config = load_config(EXAMPLE)  # roster every 15 minutes and at 06:00, report on Mondays at 07:00
+    timetable = Timetable.from_config(config)
+    made = {
+        job: [slot.make(schedule.Scheduler()) for slot in timetable.schedules[job].slots]
+        for job in timetable.schedules
+    }
+    assert all(isinstance(job, schedule.Job) for jobs in made.values() for job in jobs)
+    [report] = made["report"]
+    assert (report.unit, report.start_day, report.at_time) == ("weeks", "monday", dt.time(7, 0))
+    roster = made["roster_sync"]
+    assert [(j.unit, j.at_time) for j in roster] == [("days", dt.time(6, 0))] + [
+        ("hours", dt.time(0, minute)) for minute in (0, 15, 30, 45)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("minutes", "now", "latest", "following"),
+    [
+        (1, at(3, 10, 7), at(3, 10, 7), at(3, 10, 8)),
+        (20, at(3, 10, 59), at(3, 10, 40), at(3, 11, 0)),
+        (90, at(3, 10, 0), at(3, 9, 0), at(3, 10, 30)),
+        (7, at(3, 0, 1), at(3, 0, 0), at(3, 0, 7)),
+        (7, at(3, 23, 59), at(3, 23, 55), at(4, 0, 0)),  # 205 slots of 7 minutes, then midnight again
+    ],
+)
+def test_every_n_minutes_counts_from_midnight(
+    minutes: int, now: dt.datetime, latest: dt.datetime, following: dt.datetime
+) -> None:
+    every = Schedule(every_minutes=minutes)
+    assert every.latest(now) == latest
+    assert every.next(now) == following
+
+
+def test_the_timetable_is_in_the_cohorts_time_zone_whatever_the_machines() -> None:
+    """schedule works in naive local time: the timetable hands it the cohort's wall clock, not the machine's."""
+    daily = Schedule(times=(dt.time(2, 0),))
+    moscow = dt.timezone(dt.timedelta(hours=3))
+    now = at(3, 1, 30).astimezone(moscow)  # 01:30 in Kamchatka is 16:30 the day before in Moscow
+    assert daily.next(now.astimezone(at(3, 0).tzinfo)) == at(3, 2)
+    timetable = Timetable(schedules={"snapshot": daily}, tz=at(3, 0).tzinfo)  # type: ignore[arg-type]
+    assert timetable.next("snapshot", now) == at(3, 2)
+    assert timetable.latest("snapshot", now) == at(2, 2)
+
+
+def test_schedule_keeps_the_real_clock_for_everyone_else() -> None:
+    """The timetable's clock is seen by schedule only while the timetable asks; a job made outside runs on
+    the real clock, as the library's users expect."""
+    import schedule
+
+    Schedule(times=(dt.time(2, 0),)).next(at(3, 1))  # the timetable asked about 2021
+    job = schedule.Scheduler().every(10).minutes.do(lambda: None)
+    assert job.next_run is not None
+    assert abs((job.next_run - dt.datetime.now()).total_seconds() - 600) < 60
+    # The library's until() still recognises any datetime as one.
+    assert isinstance(dt.datetime(2021, 1, 1), schedule.datetime.datetime)
+
+
+def test_the_loop_wakes_up_at_the_next_slot_not_at_a_tick(tmp_path: Path) -> None:
+    """serve_forever sleeps until the next run any job has: the snapshot at 02:00 runs at 02:00, although the
+    loop would look only every hour otherwise; a retry wakes it up too."""
+    import threading
+
+    from sync.service.runner import serve_forever
+
+    snapshot = Recorder(None, RuntimeError("boom"), None)
+    runner = runner_for(tmp_path, {"snapshot": snapshot}, snapshot_at=["02:00"], retry_minutes=5)
+    now = [at(3, 0, 17)]
+    runner.tick(at(2, 2, 1))  # last night's slot is done
+    sleeps: list[float] = []
+
+    class Stop(threading.Event):
+        def wait(self, timeout: float | None = None) -> bool:
+            assert timeout is not None
+            sleeps.append(timeout)
+            now[0] += dt.timedelta(seconds=timeout)
+            if len(sleeps) == 4:
+                self.set()
+            return self.is_set()
+
+    serve_forever(runner, stop=Stop(), clock=lambda: now[0], tick_seconds=3600)
+    # 00:17 -> 01:17 (the longest sleep), then to 02:00 where the snapshot fails, then to its retry at 02:05,
+    # then the longest sleep again (tomorrow's slot is far).
+    assert [round(s) for s in sleeps] == [3600, 43 * 60, 5 * 60, 3600]
+    assert [run.replace(microsecond=0) for run in snapshot.runs] == [at(2, 2, 1), at(3, 2), at(3, 2, 5)]
+    assert runner.next_wake(at(3, 2, 6)) == at(4, 2)

@@ -182,7 +182,7 @@ def test_an_unsafe_roster_change_is_held_and_the_coordinator_told_once(
     assert "roster_sync: unchanged" in back.output
     cut_roster(EXAMPLE_ROSTER, roster, keep=lambda n: n != 0)  # one participant really left
     small = run_cli("--config", str(config), "serve", "--once", "--send", "--now", "2022-02-03T11:30")
-    assert re.search(r"roster_sync: ok .*applied .*3 suspend", small.output), small.output
+    assert re.search(r"roster_sync: ok .*applied .*3 suspensions", small.output), small.output
 
 
 def test_a_held_change_whose_notice_failed_is_told_on_the_retry(
@@ -317,6 +317,17 @@ def test_serve_as_a_process_stops_cleanly_on_sigterm(fake_moodle: FakeMoodle, tm
     assert any(entry.get("job") == "snapshot" and entry.get("outcome") == "interrupted" for entry in logs)
     assert any(entry["message"] == "service stopped" for entry in logs)
     assert fake_moodle.token not in err + out
+    # It said when it started (the cohort, the site, each job's next run) and how each run went.
+    lines = out.splitlines()
+    assert lines[0] == (
+        f"accel serve: cohort kam21 (Камчатка 2021), site {url}; next runs: roster_sync: not in the timetable, "
+        "snapshot: now, reminders: now, report: now"
+    )
+    assert re.fullmatch(
+        r"snapshot: interrupted \(\d+\.\ds, \d+ requests\): stopped by shutdown; it runs again next time",
+        lines[1],
+    ), out
+    assert len(lines) == 2
     with sqlite3.connect(store) as connection:
         rows = connection.execute("SELECT job, outcome FROM job_runs ORDER BY id").fetchall()
     assert ("snapshot", "interrupted") in rows

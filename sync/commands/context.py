@@ -35,9 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import sqlite3
-import stat
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -60,6 +58,10 @@ from sync.core.config import AccelConfig, load_config
 from sync.core.errors import AccelError, Busy, ProblemsFound, UsageError
 from sync.core.lock import LockHolder, lock_path_for
 from sync.core.lock import exclusive as take_lock
+
+# Re-exported: the bound of --max-input-vars (sync/commands/__init__.py), the same as the variable's.
+from sync.core.settings import MIN_INPUT_VARS as MIN_INPUT_VARS
+from sync.core.settings import AccelSettings, MoodleSettings
 from sync.core.store import default_store_path, open_store
 
 EXIT_OK = 0
@@ -70,8 +72,6 @@ EXIT_AUTH = 4
 EXIT_LOCKED = 5
 
 DEFAULT_CONFIG = "accelerator.toml"
-#: the smallest max_input_vars accepted (--max-input-vars or MOODLE_MAX_INPUT_VARS)
-MIN_INPUT_VARS = 10
 
 #: The Moodle releases accel was tested against (recorded answers, the fake site, the integration suite):
 #: shown by ``accel --version`` and by ``accel doctor`` next to the site's release.
@@ -185,67 +185,6 @@ def configure_logging(verbosity: int, log_format: str) -> None:
     logging.getLogger("urllib3").setLevel(logging.DEBUG if verbosity >= 3 else logging.WARNING)
 
 
-def read_token() -> str:
-    """The token from MOODLE_TOKEN or the file named by MOODLE_TOKEN_FILE."""
-    token = os.environ.get("MOODLE_TOKEN", "").strip()
-    token_file = os.environ.get("MOODLE_TOKEN_FILE", "").strip()
-    if token and token_file:
-        raise UsageProblem(_("set MOODLE_TOKEN or MOODLE_TOKEN_FILE, not both"))
-    if token_file:
-        path = Path(token_file).expanduser()
-        try:
-            token = path.read_text(encoding="utf-8").strip()
-            mode = path.stat().st_mode
-        except OSError as exc:
-            raise UsageProblem(
-                _("MOODLE_TOKEN_FILE {path}: cannot read it ({reason})").format(
-                    path=path, reason=exc.strerror
-                )
-            ) from None
-        if mode & (stat.S_IRGRP | stat.S_IROTH):
-            logging.getLogger("accel").warning(
-                "MOODLE_TOKEN_FILE %s is readable by other users; run: chmod 600 %s", path, path
-            )
-        if not token:
-            raise UsageProblem(_("MOODLE_TOKEN_FILE {path} is empty").format(path=path))
-    if not token:
-        raise UsageProblem(
-            _(
-                "no Moodle token: set MOODLE_TOKEN, or MOODLE_TOKEN_FILE to a file holding it "
-                "(see README, 'Set-up')"
-            )
-        )
-    return token
-
-
-def _env_number(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise UsageProblem(_("{name}={value!r} is not a number").format(name=name, value=raw)) from None
-    if value <= 0:
-        raise UsageProblem(_("{name}={value!r} must be positive").format(name=name, value=raw))
-    return value
-
-
-def _env_max_input_vars() -> int:
-    """MOODLE_MAX_INPUT_VARS, held to the bound of --max-input-vars: a whole number, at least 10."""
-    raw = os.environ.get("MOODLE_MAX_INPUT_VARS", "").strip()
-    if not raw:
-        return 1000
-    if not raw.isdigit() or int(raw) < MIN_INPUT_VARS:
-        raise UsageProblem(
-            _(
-                "MOODLE_MAX_INPUT_VARS={value!r} must be a whole number of at least {minimum} "
-                "(the site's PHP max_input_vars: php -i | grep max_input_vars)"
-            ).format(value=raw, minimum=MIN_INPUT_VARS)
-        )
-    return int(raw)
-
-
 class AppContext:
     """Shared, lazily built objects for the commands (``ctx.obj``)."""
 
@@ -272,7 +211,7 @@ class AppContext:
         self.client_factory: Callable[[], MoodleClient] | None = None
 
     def resolved_config_path(self) -> Path:
-        return Path(self.config_path or os.environ.get("ACCEL_CONFIG") or DEFAULT_CONFIG)
+        return Path(self.config_path or AccelSettings.read().config or DEFAULT_CONFIG)
 
     def config(self) -> AccelConfig:
         if self._config is None:
@@ -292,32 +231,21 @@ class AppContext:
             if self.client_factory is not None:
                 self._client = self.client_factory()
             else:
-                url = os.environ.get("MOODLE_URL", "").strip()
-                if not url:
-                    raise UsageProblem(
-                        _(
-                            "MOODLE_URL is not set: give the site's address (e.g. https://moodle.example.org) "
-                            "and the token in MOODLE_TOKEN or MOODLE_TOKEN_FILE (see README, 'Connecting to "
-                            "Moodle')"
-                        )
-                    )
-                token = read_token()
-                logging.getLogger().addFilter(_RedactingFilter(token))
+                # The MOODLE_* settings (sync/core/settings.py); a missing or bad one is exit 2 (cli_error).
+                settings = MoodleSettings.read()
+                url = settings.site_url()
+                token = settings.secret_token()  # a SecretStr: no repr or log line shows it
+                secret = token.get_secret_value()
+                logging.getLogger().addFilter(_RedactingFilter(secret))
                 for handler in logging.getLogger().handlers:
-                    handler.addFilter(_RedactingFilter(token))
-                allow_http = self.allow_http or os.environ.get("MOODLE_ALLOW_HTTP", "") in (
-                    "1",
-                    "yes",
-                    "true",
-                )
-                max_vars = self.max_input_vars or _env_max_input_vars()
-                timeout = (
-                    _env_number("MOODLE_CONNECT_TIMEOUT", 10.0),
-                    _env_number("MOODLE_READ_TIMEOUT", 120.0),
-                )
+                    handler.addFilter(_RedactingFilter(secret))
                 # A bad URL or plain http to a remote host: a ConfigurationError, exit 2 (cli_error).
                 self._client = MoodleClient(
-                    url, token, max_input_vars=max_vars, timeout=timeout, allow_http=allow_http
+                    url,
+                    token,
+                    max_input_vars=self.max_input_vars or settings.max_input_vars,
+                    timeout=settings.timeout,
+                    allow_http=self.allow_http or settings.allow_http,
                 )
         return self._client
 

@@ -1,7 +1,9 @@
 """`accel serve` and `accel status`: run the [service] timetable's jobs, and show how they went.
 
 The logic is in sync/service/ (the timetable, the runner and its jobs); these commands parse options, call
-it and render.
+it and render, in the reader's language (the ``service`` catalog). Job and outcome names are English keys
+in the store, the logs and ``--json``; people read them in their language (:func:`job_title`,
+:func:`outcome_title`; in English they are the keys themselves).
 """
 
 from __future__ import annotations
@@ -21,12 +23,101 @@ from types import FrameType
 
 import click
 
+from i18n import N_, _, ngettext, translations
 from integration.transport import MoodleClient
 from sync.commands.context import EXIT_PROBLEMS, AppContext, UsageProblem
+from sync.commands.terminal import say, table
 from sync.core.config import AccelConfig
 from sync.indicators.report.model import format_target, format_value
 from sync.service.jobs import default_jobs, latest_indicators
-from sync.service.runner import PROBLEM_OUTCOMES, ServiceRunner, serve_forever
+from sync.service.runner import PROBLEM_OUTCOMES, RunRecord, ServiceRunner, serve_forever
+from sync.service.timetable import JOB_NAMES
+
+log = logging.getLogger("accel.service")
+
+
+def job_title(job: str) -> str:
+    """A job as people read it; in English its key, as the logs and ``--json`` name it.
+
+    Short words ("report", "ok") may mean something else in another part of accel: a message context keeps
+    the service's own.
+    """
+    t = translations()
+    titles = {
+        "roster_sync": t.pgettext("service job", "roster_sync"),
+        "snapshot": t.pgettext("service job", "snapshot"),
+        "reminders": t.pgettext("service job", "reminders"),
+        "report": t.pgettext("service job", "report"),
+    }
+    return titles.get(job, job)
+
+
+def outcome_title(outcome: str) -> str:
+    """How a run went, as people read it; in English the outcome's key."""
+    t = translations()
+    titles = {
+        "ok": t.pgettext("service outcome", "ok"),
+        "unchanged": t.pgettext("service outcome", "unchanged"),
+        "held": t.pgettext("service outcome", "held"),
+        "nothing": t.pgettext("service outcome", "nothing"),
+        "failed": t.pgettext("service outcome", "failed"),
+        "site-down": t.pgettext("service outcome", "site-down"),
+        "busy": t.pgettext("service outcome", "busy"),
+        "waiting": t.pgettext("service outcome", "waiting"),
+        "interrupted": t.pgettext("service outcome", "interrupted"),
+    }
+    return titles.get(outcome, outcome)
+
+
+def moment_text(moment: dt.datetime) -> str:
+    """A date and time as people read them (the cohort's time zone)."""
+    return _("{moment:%Y-%m-%d %H:%M}").format(moment=moment)
+
+
+def stored_moment_text(value: str | None, tz: dt.tzinfo) -> str:
+    """A time the store keeps (ISO), as people read it; "never" when there is none."""
+    if not value:
+        return _("never")
+    return moment_text(dt.datetime.fromisoformat(value).astimezone(tz))
+
+
+def run_line(record: RunRecord) -> str:
+    """One line per job run: job, outcome, how long, how many requests, and what it said."""
+    line = ngettext(
+        "{job}: {outcome} ({seconds}s, {count} request)",
+        "{job}: {outcome} ({seconds}s, {count} requests)",
+        record.requests,
+    ).format(
+        job=job_title(record.job),
+        outcome=outcome_title(record.outcome),
+        seconds=f"{record.duration:.1f}",
+        count=record.requests,
+    )
+    if record.detail:
+        line = _("{run}: {detail}").format(run=line, detail=record.detail)
+    return line
+
+
+def start_line(config: AccelConfig, site: str, runner: ServiceRunner, now: dt.datetime) -> str:
+    """What the long-running service says when it starts: the cohort, the site, each job's next run."""
+    runs = []
+    for name in JOB_NAMES:
+        if name not in runner.jobs:
+            continue
+        when = runner.next_run(name, now)
+        if when is None:
+            runs.append(_("{job}: not in the timetable").format(job=job_title(name)))
+        elif when <= now:
+            runs.append(_("{job}: now").format(job=job_title(name)))
+        else:
+            runs.append(
+                _("{job}: {moment}").format(
+                    job=job_title(name), moment=moment_text(when.astimezone(config.tz))
+                )
+            )
+    return _("accel serve: cohort {code} ({name}), site {site}; next runs: {runs}").format(
+        code=config.cohort.code, name=config.cohort.name, site=site, runs=", ".join(runs)
+    )
 
 
 def _parse_now(value: str | None, tz: dt.tzinfo) -> dt.datetime:
@@ -35,7 +126,9 @@ def _parse_now(value: str | None, tz: dt.tzinfo) -> dt.datetime:
     try:
         moment = dt.datetime.fromisoformat(value)
     except ValueError:
-        raise UsageProblem(f"--now {value!r} is not an ISO date-time such as 2021-11-03T09:00") from None
+        raise UsageProblem(
+            _("--now {value} is not an ISO date-time such as 2021-11-03T09:00").format(value=repr(value))
+        ) from None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=tz)
 
 
@@ -60,7 +153,9 @@ def _start_rehearsal(app: AppContext) -> tuple[Path, Path]:
             finally:
                 source.close()
         except sqlite3.Error as exc:
-            raise UsageProblem(f"store {real}: cannot copy it for the rehearsal ({exc})") from None
+            raise UsageProblem(
+                _("store {path}: cannot copy it for the rehearsal ({reason})").format(path=real, reason=exc)
+            ) from None
         finally:
             os.umask(previous)
     app.store_override = rehearsal
@@ -100,36 +195,48 @@ def _build_runner(
     )
 
 
-@click.command()
+@click.command(
+    help=N_(
+        "Run the jobs of the [service] timetable: roster sync, snapshots, mentor reminders, reports.\n\n"
+        "Without --once it runs until stopped, prints one line when it starts (the cohort, the site, each "
+        "job's next run) and one line per job run; SIGTERM (or Ctrl-C) lets the request in flight finish and "
+        "exits cleanly. What ran, and how, is kept in the store: see `accel status`."
+    )
+)
 @click.option(
-    "--once", is_flag=True, help="Run whatever is due now, then exit (for cron or a systemd timer)."
+    "--once", is_flag=True, help=N_("Run whatever is due now, then exit (for cron or a systemd timer).")
 )
 @click.option(
     "--now",
     "now_text",
     metavar="DATETIME",
-    help=(
+    help=N_(
         "With --once: rehearse the timetable as if it were this time (ISO, cohort time zone unless an offset "
         "is given). A rehearsal keeps its own store and report folder and sends no message without --send."
     ),
 )
 @click.option(
-    "--send", is_flag=True, help="With --now: send the messages a rehearsal would send (reminders, notices)."
+    "--send",
+    is_flag=True,
+    help=N_("With --now: send the messages a rehearsal would send (reminders, notices)."),
 )
 @click.option(
     "--job",
     "only_job",
-    type=click.Choice(["roster_sync", "snapshot", "reminders", "report"]),
-    help="With --once: run this job now, whatever the timetable says.",
+    type=click.Choice(list(JOB_NAMES)),
+    help=N_("With --once: run this job now, whatever the timetable says."),
 )
-@click.option("--json", "as_json", is_flag=True, help="With --once: what ran, as JSON.")
+@click.option("--json", "as_json", is_flag=True, help=N_("With --once: what ran, as JSON."))
 @click.option(
     "--tick",
     default=60,
     show_default=True,
     type=click.IntRange(min=1),
     metavar="SECONDS",
-    help="Seconds between rounds.",
+    help=N_(
+        "The longest the service sleeps between two looks at the timetable (it wakes up for each job's "
+        "next run anyway)."
+    ),
 )
 @click.pass_obj
 def serve(
@@ -141,16 +248,11 @@ def serve(
     as_json: bool,
     tick: int,
 ) -> None:
-    """Run the jobs of the [service] timetable: roster sync, snapshots, mentor reminders, reports.
-
-    Without --once it runs until stopped; SIGTERM (or Ctrl-C) lets the request in flight finish and exits
-    cleanly. What ran, and how, is kept in the store: see `accel status`.
-    """
     config = app.config()
     if (now_text or only_job or as_json) and not once:
-        raise UsageProblem("--now, --job and --json go with --once")
+        raise UsageProblem(_("--now, --job and --json go with --once"))
     if send and not now_text:
-        raise UsageProblem("--send goes with --now (a rehearsal); the service always sends its messages")
+        raise UsageProblem(_("--send goes with --now (a rehearsal); the service always sends its messages"))
     now = _parse_now(now_text, config.tz)  # with --once: the moment the due jobs are computed for
     rehearsal = now_text is not None
     if rehearsal:
@@ -158,20 +260,25 @@ def serve(
         # snapshot from that day, and on the real day the "not twice a day" rule would skip the reminders.
         rehearsal_store, real_store = _start_rehearsal(app)
         config = _rehearsal_config(config)
-        sending = "its messages ARE sent (--send)" if send else "no message is sent (--send sends them)"
+        sending = _("its messages ARE sent (--send)") if send else _("no message is sent (--send sends them)")
         click.echo(
-            f"Rehearsal at {now.isoformat(timespec='minutes')}: state in {rehearsal_store} "
-            f"(`accel status --rehearsal`), not in the service's store {real_store}; reports into "
-            f"{config.relative_path(config.service.report_dir)}; {sending}. The roster job still applies "
-            "roster changes to the site, as the service would.",
+            _(
+                "Rehearsal at {moment}: state in {store} (`accel status --rehearsal`), not in the service's "
+                "store {service_store}; reports into {reports}; {sending}. The roster job still applies roster "
+                "changes to the site, as the service would."
+            ).format(
+                moment=now.isoformat(timespec="minutes"),
+                store=rehearsal_store,
+                service_store=real_store,
+                reports=config.relative_path(config.service.report_dir),
+                sending=sending,
+            ),
             err=True,
         )
     stop = threading.Event()
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:
-        logging.getLogger("accel.service").info(
-            "signal %d: finishing the request in flight, then stopping", signum
-        )
+        log.info("signal %d: finishing the request in flight, then stopping", signum)
         stop.set()
 
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
@@ -196,44 +303,55 @@ def serve(
                 click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
             else:
                 if not records:
-                    click.echo(f"Nothing is due at {now.isoformat(timespec='minutes')}.")
-                for record in records:
-                    detail = f": {record.detail}" if record.detail else ""
                     click.echo(
-                        f"{record.job}: {record.outcome} ({record.duration:.1f}s, {record.requests} requests)"
-                        f"{detail}"
+                        _("Nothing is due at {moment}.").format(moment=now.isoformat(timespec="minutes"))
                     )
+                for record in records:
+                    click.echo(run_line(record))
             if failed:
                 sys.exit(EXIT_PROBLEMS)
             return
 
-        logging.getLogger("accel.service").info("service started (a round every %ds)", tick)
-        serve_forever(runner, stop=stop, clock=lambda: dt.datetime.now(config.tz), tick_seconds=tick)
+        def clock() -> dt.datetime:
+            return dt.datetime.now(config.tz)
+
+        log.info("service started (it looks at the timetable at least every %ds)", tick)
+        click.echo(start_line(config, app.client().url, runner, clock()))
+
+        def tell(record: RunRecord) -> None:
+            click.echo(run_line(record))
+
+        serve_forever(runner, stop=stop, clock=clock, tick_seconds=tick, on_run=tell)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
 
-@click.command()
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@click.option("--now", "now_text", metavar="DATETIME", help="Compute next runs as if it were this time.")
+@click.command(
+    help=N_(
+        "Show each job's last run, outcome, duration and next run, and the last indicator values.\n\n"
+        "Read from the store only: it needs no site. Exit 1 when a job's last run failed (the site down "
+        "included) or a roster change is held, for monitoring; 0 otherwise."
+    )
+)
+@click.option("--json", "as_json", is_flag=True, help=N_("Machine-readable output."))
+@click.option("--now", "now_text", metavar="DATETIME", help=N_("Compute next runs as if it were this time."))
 @click.option(
-    "--rehearsal", is_flag=True, help="Show the rehearsals' store (`serve --once --now`), not the service's."
+    "--rehearsal",
+    is_flag=True,
+    help=N_("Show the rehearsals' store (`serve --once --now`), not the service's."),
 )
 @click.pass_obj
 def status(app: AppContext, as_json: bool, now_text: str | None, rehearsal: bool) -> None:
-    """Show each job's last run, outcome, duration and next run, and the last indicator values.
-
-    Read from the store only: it needs no site. Exit 1 when a job's last run failed (the site down
-    included) or a roster change is held, for monitoring; 0 otherwise.
-    """
     config = app.config()
     now = _parse_now(now_text, config.tz)
     if rehearsal:
         path = rehearsal_store_path(app.store_path())
         if not path.exists():
             raise UsageProblem(
-                f"no rehearsal has run yet ({path}): `accel serve --once --now DATETIME` makes one"
+                _("no rehearsal has run yet ({path}): `accel serve --once --now DATETIME` makes one").format(
+                    path=path
+                )
             )
         app.store_override = path
     runner = _build_runner(app, lambda: False)
@@ -252,33 +370,46 @@ def status(app: AppContext, as_json: bool, now_text: str | None, rehearsal: bool
         if problems:
             sys.exit(EXIT_PROBLEMS)
         return
-    click.echo(f"{'job':<12} {'last run':<26} {'outcome':<12} {'took':>7}  next run")
+    table(
+        [_("job"), _("last run"), _("outcome"), _("took"), _("next run")],
+        [
+            [
+                job_title(job.job),
+                stored_moment_text(job.last_run, config.tz),
+                outcome_title(job.last_outcome) if job.last_outcome else "—",
+                _("{seconds}s").format(seconds=f"{job.last_duration:.1f}")
+                if job.last_duration is not None
+                else "—",
+                stored_moment_text(job.next_run, config.tz) if job.next_run else "—",
+            ]
+            for job in jobs
+        ],
+    )
     for job in jobs:
-        took = f"{job.last_duration:.1f}s" if job.last_duration is not None else "—"
-        click.echo(
-            f"{job.job:<12} {job.last_run or 'never':<26} {job.last_outcome or '—':<12} {took:>7}  {job.next_run or '—'}"
-        )
-        if job.last_detail and job.last_outcome not in ("ok",):
-            click.echo(f"{'':<12} {job.last_detail}")
+        if job.last_detail and job.last_outcome != "ok":
+            say(_("{job}: {detail}").format(job=job_title(job.job), detail=job.last_detail))
     if all(job.last_run is None for job in jobs):
-        click.echo(f"\nNo job has run yet with this store ({app.store_path()}).")
+        click.echo()
+        say(_("No job has run yet with this store ({path}).").format(path=app.store_path()))
+    click.echo()
     if indicators is None:
-        click.echo(
-            "\nNo indicator snapshot yet (run `accel indicators gather` or wait for the nightly snapshot)."
-        )
+        say(_("No indicator snapshot yet (run `accel indicators gather` or wait for the nightly snapshot)."))
     else:
-        click.echo(f"\nIndicators (snapshot of {indicators['taken_at']}):")
+        rows = []
         for row in indicators["values"]:
-            target = f" / {format_target(row['key'], row['target'])}" if row["target"] is not None else ""
             value = format_value(row["key"], row["value"])
-            click.echo(f"  {row['title']:<52} {value}{target}  {row['status'] or ''}")
+            target = format_target(row["key"], row["target"]) if row["target"] is not None else ""
+            rows.append([row["title"], value, target, row["status"] or ""])
+        say(_("Indicators (snapshot of {moment}):").format(moment=indicators["taken_at"]))
+        table([_("indicator"), _("value"), _("target"), _("status")], rows)
     if problems:
-        held = [job.job for job in problems if job.last_outcome == "held"]
-        failed = [job.job for job in problems if job.last_outcome != "held"]
+        held = [job_title(job.job) for job in problems if job.last_outcome == "held"]
+        failed = [job_title(job.job) for job in problems if job.last_outcome != "held"]
         what = []
         if failed:
-            what.append(f"last run failed: {', '.join(failed)}")
+            what.append(_("last run failed: {jobs}").format(jobs=", ".join(failed)))
         if held:
-            what.append(f"held for a decision: {', '.join(held)}")
-        click.echo(f"\nNeeds attention ({'; '.join(what)}).")
+            what.append(_("held for a decision: {jobs}").format(jobs=", ".join(held)))
+        click.echo()
+        say(_("Needs attention ({problems}).").format(problems="; ".join(what)))
         sys.exit(EXIT_PROBLEMS)

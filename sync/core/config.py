@@ -22,6 +22,9 @@ as separate models plus one optional field on :class:`AccelConfig`.
 The program's words the configuration uses (module keys, indicator keys, event kinds) are defined in
 :mod:`sync.core.vocabulary`; the cohort's courses (names from the module templates, dates from here) are
 worked out by ``course_templates.courses.module_courses``.
+
+Errors are in the reader's language (the ``core`` catalog): pydantic's own messages are replaced, by the
+kind of error, with ours (:func:`_problem`); the key paths stay as they are written in the file.
 """
 
 from __future__ import annotations
@@ -36,7 +39,9 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
+from i18n import _, ngettext
 from sync.core.errors import UsageError
 from sync.core.vocabulary import MODULE_KEYS, EventKind, key_path
 
@@ -71,7 +76,7 @@ class CohortSection(_Section):
     @classmethod
     def _code(cls, v: str) -> str:
         if not _CODE_RE.match(v):
-            raise ValueError("must be 2-31 lowercase Latin letters, digits, '-' or '_' (e.g. 'kam21')")
+            raise ValueError(_("must be 2-31 lowercase Latin letters, digits, '-' or '_' (e.g. 'kam21')"))
         return v
 
     @field_validator("timezone")
@@ -80,7 +85,9 @@ class CohortSection(_Section):
         try:
             ZoneInfo(v)
         except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {v!r} (use an IANA name like 'Asia/Kamchatka')") from exc
+            raise ValueError(
+                _("unknown time zone {zone} (use an IANA name like 'Asia/Kamchatka')").format(zone=repr(v))
+            ) from exc
         return v
 
 
@@ -143,7 +150,7 @@ class EventSpec(_Section):
     @classmethod
     def _module(cls, v: str) -> str:
         if v not in MODULE_KEYS:
-            raise ValueError(f"must be one of {', '.join(MODULE_KEYS)}")
+            raise ValueError(_("must be one of {choices}").format(choices=", ".join(MODULE_KEYS)))
         return v
 
 
@@ -216,21 +223,23 @@ class ServiceSection(_Section):
     def _clock_times(cls, v: list[str]) -> list[str]:
         for value in v:
             if not _CLOCK_RE.match(value):
-                raise ValueError(f"{value!r} is not a time of day HH:MM (e.g. '02:00')")
+                raise ValueError(
+                    _("{value} is not a time of day HH:MM (e.g. '02:00')").format(value=repr(value))
+                )
         return sorted(set(v))
 
     @field_validator("report_at")
     @classmethod
     def _clock_time(cls, v: str) -> str:
         if not _CLOCK_RE.match(v):
-            raise ValueError(f"{v!r} is not a time of day HH:MM (e.g. '07:00')")
+            raise ValueError(_("{value} is not a time of day HH:MM (e.g. '07:00')").format(value=repr(v)))
         return v
 
     @field_validator("report_weekday")
     @classmethod
     def _weekday(cls, v: str) -> str:
         if v.lower() not in WEEKDAYS:
-            raise ValueError(f"must be one of {', '.join(WEEKDAYS)}")
+            raise ValueError(_("must be one of {choices}").format(choices=", ".join(WEEKDAYS)))
         return v.lower()
 
 
@@ -276,10 +285,14 @@ class AccelConfig(BaseModel):
     def _modules(cls, v: dict[str, ModuleSection]) -> dict[str, ModuleSection]:
         unknown = sorted(set(v) - set(MODULE_KEYS))
         if unknown:
-            raise ValueError(f"unknown module {', '.join(unknown)} (expected {', '.join(MODULE_KEYS)})")
+            raise ValueError(
+                _("unknown module {modules} (expected {choices})").format(
+                    modules=", ".join(unknown), choices=", ".join(MODULE_KEYS)
+                )
+            )
         missing = [k for k in MODULE_KEYS if k not in v]
         if missing:
-            raise ValueError(f"missing module {', '.join(missing)}")
+            raise ValueError(_("missing module {modules}").format(modules=", ".join(missing)))
         return v
 
     @model_validator(mode="after")
@@ -287,7 +300,7 @@ class AccelConfig(BaseModel):
         for key in MODULE_KEYS:
             m = self.modules[key]
             if self.to_datetime(m.end, end_of_day=True) <= self.to_datetime(m.start):
-                raise ValueError(f"modules.{key}: end must be after start")
+                raise ValueError(_("modules.{key}: end must be after start").format(key=key))
         return self
 
     # --- helpers ---------------------------------------------------------------------------------------------
@@ -377,6 +390,48 @@ class AccelConfig(BaseModel):
 _UNION_MEMBERS = frozenset({"datetime", "date"})
 
 
+def _problem(err: ErrorDetails) -> str:
+    """What is wrong with a value, in the reader's language: ours for the kinds of error a cohort file meets,
+    pydantic's own (English) words for the rest."""
+    kind, limits = err["type"], err.get("ctx") or {}
+    if kind == "value_error":
+        # Our validators' messages, already translated where they were raised.
+        return str(limits.get("error") or err["msg"].removeprefix("Value error, "))
+    if kind == "greater_than":
+        return _("must be greater than {limit}").format(limit=limits.get("gt"))
+    if kind == "greater_than_equal":
+        return _("must be at least {limit}").format(limit=limits.get("ge"))
+    if kind == "less_than":
+        return _("must be less than {limit}").format(limit=limits.get("lt"))
+    if kind == "less_than_equal":
+        return _("must be at most {limit}").format(limit=limits.get("le"))
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return _("must be a whole number")
+    if kind in ("float_parsing", "float_type"):
+        return _("must be a number")
+    if kind in ("bool_parsing", "bool_type"):
+        return _("must be true or false")
+    if kind == "string_type":
+        return _("must be text in quotes")
+    if kind == "string_too_short":
+        shortest = int(limits.get("min_length", 1))
+        return ngettext(
+            "must be at least {count} character long", "must be at least {count} characters long", shortest
+        ).format(count=shortest)
+    if kind == "string_too_long":
+        longest = int(limits.get("max_length", 0))
+        return ngettext(
+            "must be at most {count} character long", "must be at most {count} characters long", longest
+        ).format(count=longest)
+    if kind == "literal_error":
+        return _("must be one of {choices}").format(choices=limits.get("expected", ""))
+    if kind == "list_type":
+        return _('must be a list in square brackets, e.g. ["02:00"]')
+    if kind in ("dict_type", "model_type", "model_attributes_type"):
+        return _("must be a table (a [section] of its own)")
+    return err["msg"]
+
+
 def _format_errors(exc: ValidationError) -> str:
     """One line per key: a union's members (date or date-time) give one line, not one each."""
     lines: dict[str, str] = {}
@@ -388,17 +443,18 @@ def _format_errors(exc: ValidationError) -> str:
         if key in lines:
             continue
         if err["type"] == "extra_forbidden":
-            lines[key] = f"{key}: unknown key"
+            lines[key] = _("{key}: unknown key").format(key=key)
         elif err["type"] == "missing":
-            lines[key] = f"{key}: required key is missing"
+            lines[key] = _("{key}: required key is missing").format(key=key)
         elif err["type"].startswith(("date", "datetime")):
-            lines[key] = (
-                f"{key}: expected a date such as 2021-10-01 or a date-time such as 2021-11-04T18:00:00 "
-                f"(got {err.get('input')!r})"
-            )
+            lines[key] = _(
+                "{key}: expected a date such as 2021-10-01 or a date-time such as 2021-11-04T18:00:00 "
+                "(got {value})"
+            ).format(key=key, value=repr(err.get("input")))
         else:
-            msg = err["msg"].removeprefix("Value error, ")
-            lines[key] = f"{key}: {msg} (got {err.get('input')!r})"
+            lines[key] = _("{key}: {problem} (got {value})").format(
+                key=key, problem=_problem(err), value=repr(err.get("input"))
+            )
     if len(lines) == 1:
         return next(iter(lines.values()))
     return "\n  " + "\n  ".join(lines.values())
@@ -417,17 +473,18 @@ def load_config(path: Path | str) -> AccelConfig:
     p = Path(path)
     if p.exists() and not p.is_file():
         # A FIFO or a device would block the read (or never end): only a regular file is opened.
-        raise ConfigError(p, "not a regular file")
+        raise ConfigError(p, _("not a regular file"))
     try:
         raw = p.read_bytes()
     except OSError as exc:
-        raise ConfigError(p, f"cannot read: {exc.strerror or exc}") from None
+        raise ConfigError(p, _("cannot read: {reason}").format(reason=exc.strerror or exc)) from None
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
-        raise ConfigError(p, "not UTF-8 text") from None
+        raise ConfigError(p, _("not UTF-8 text")) from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(p, f"TOML syntax: {exc}") from None
+        # tomllib's own words (English) name the line and column.
+        raise ConfigError(p, _("TOML syntax: {error}").format(error=exc)) from None
     if "source" in data:
-        raise ConfigError(p, "source: unknown key")
+        raise ConfigError(p, _("{key}: unknown key").format(key="source"))
     return parse_config(data, p)

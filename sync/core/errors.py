@@ -8,6 +8,8 @@ says what to do; the command line prints it as it is. Callers catch by type::
     AccelError                      anything the application raises; without a category: exit 1
     ├── UsageError                  the user can fix it (a file, a setting, the store)    exit 2
     │   ├── ConfigError             the cohort configuration: file + key path (core/config.py)
+    │   ├── SettingsError           an environment variable (MOODLE_*, ACCEL_*): its name and value
+    │   │                           (core/settings.py)
     │   ├── StoreFormatError        the store was written by a newer accel (core/store.py)
     │   ├── LockUnavailable         the lock file cannot be created or opened (core/lock.py)
     │   ├── TemplateError           a bad module template: file:line (course_templates/loader.py)
@@ -24,8 +26,10 @@ says what to do; the command line prints it as it is. Callers catch by type::
     │   └── StoreBusy               another process kept the store locked past its timeout (core/store.py)
     ├── StoreError                  the store cannot be used (core/store.py): no category of its own, the
     │                               base of StoreFormatError (a UsageError) and StoreBusy (a Busy)
-    └── JobNotReady                 not a failure: a service job's input is not there yet, the job is due
-                                    again next round (service/runner.py; the runner catches it)
+    ├── JobNotReady                 not a failure: a service job's input is not there yet, the job is due
+    │                               again next round (service/runner.py; the runner catches it)
+    └── JobFailed                   a service job could not do all its work, for a reason it says: retried
+                                    after the back-off (service/runner.py; the runner catches it)
 
 Exit codes 3 (the site is unreachable) and 4 (the token is refused) come from the wire's tree only.
 

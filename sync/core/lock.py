@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit
 
+from i18n import _
 from sync.core.errors import Busy, UsageError
 
 
@@ -43,8 +44,13 @@ class LockHolder:
 
     def describe(self) -> str:
         started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.since))
-        by = f" of user {self.user}" if self.user else ""
-        return f"{self.purpose} (process {self.pid}{by} on {self.host}, since {started})"
+        if self.user:
+            return _("{purpose} (process {pid} of user {user} on {host}, since {since})").format(
+                purpose=self.purpose, pid=self.pid, user=self.user, host=self.host, since=started
+            )
+        return _("{purpose} (process {pid} on {host}, since {since})").format(
+            purpose=self.purpose, pid=self.pid, host=self.host, since=started
+        )
 
 
 def _user_name() -> str:
@@ -60,12 +66,18 @@ class LockBusy(Busy):
     """Another sync or apply holds the lock."""
 
     def __init__(self, path: Path, holder: LockHolder | None, waited: float) -> None:
-        who = holder.describe() if holder else "another process"
-        waited_text = f" after waiting {waited:.0f}s" if waited >= 1 else ""
-        super().__init__(
-            f"another sync or apply is running{waited_text}: {who}. Try again when it has finished "
-            f"(lock file {path}), or pass --wait SECONDS to wait for it."
-        )
+        who = holder.describe() if holder else _("another process")
+        if waited >= 1:
+            message = _(
+                "another sync or apply is running after waiting {seconds}s: {holder}. Try again when it has "
+                "finished (lock file {path}), or pass --wait SECONDS to wait for it."
+            )
+        else:
+            message = _(
+                "another sync or apply is running: {holder}. Try again when it has finished (lock file "
+                "{path}), or pass --wait SECONDS to wait for it."
+            )
+        super().__init__(message.format(seconds=f"{waited:.0f}", holder=who, path=path))
         self.path = path
         self.holder = holder
 
@@ -84,8 +96,12 @@ class LockUnavailable(UsageError):
 
 def lock_dir() -> Path:
     """``$ACCEL_LOCK_DIR``, else ``/run/lock/accel`` (the same for every user of the machine)."""
-    explicit = os.environ.get("ACCEL_LOCK_DIR", "").strip()
-    return Path(explicit).expanduser() if explicit else DEFAULT_LOCK_DIR
+    # Imported here, not at the top: taking a lock needs only the standard library (and i18n), so another
+    # account's plain python3 can hold one (tests/test_lock_shared.py); only finding the folder reads settings.
+    from sync.core.settings import AccelSettings
+
+    explicit = AccelSettings.read().lock_dir
+    return explicit.expanduser() if explicit is not None else DEFAULT_LOCK_DIR
 
 
 def site_key(url: str) -> str:
@@ -115,8 +131,10 @@ def _make_lock_dir(directory: Path) -> None:
 
     def cannot(why: str) -> LockUnavailable:
         return LockUnavailable(
-            f"lock folder {directory}: cannot create it ({why}). Create it for everyone who runs accel "
-            "(deploy/tmpfiles.d/accel.conf, see README), or set ACCEL_LOCK_DIR to a folder they share"
+            _(
+                "lock folder {path}: cannot create it ({reason}). Create it for everyone who runs accel "
+                "(deploy/tmpfiles.d/accel.conf, see README), or set ACCEL_LOCK_DIR to a folder they share"
+            ).format(path=directory, reason=why)
         )
 
     try:
@@ -125,9 +143,9 @@ def _make_lock_dir(directory: Path) -> None:
     except FileExistsError:
         if directory.is_dir():
             return  # made by someone else in the meantime
-        raise cannot("something that is not a folder is in its way") from None
+        raise cannot(_("something that is not a folder is in its way")) from None
     except NotADirectoryError:
-        raise cannot("something that is not a folder is in its way") from None
+        raise cannot(_("something that is not a folder is in its way")) from None
     except OSError as exc:
         raise cannot(exc.strerror or str(exc)) from None
     os.chmod(directory, LOCK_DIR_MODE)  # mkdir's mode is cut by the umask; this one is meant for everyone
@@ -142,14 +160,22 @@ def _open_lock_file(path: Path) -> tuple[IO[str], bool]:
     except FileExistsError:
         fd = -1
     except OSError as exc:
-        raise LockUnavailable(f"lock file {path}: cannot create it ({exc.strerror})") from None
+        raise LockUnavailable(
+            _("lock file {path}: cannot create it ({reason})").format(path=path, reason=exc.strerror)
+        ) from None
     if fd < 0:
         try:
             info = path.lstat()
         except OSError as exc:
-            raise LockUnavailable(f"lock file {path}: cannot read it ({exc.strerror})") from None
+            raise LockUnavailable(
+                _("lock file {path}: cannot read it ({reason})").format(path=path, reason=exc.strerror)
+            ) from None
         if not stat.S_ISREG(info.st_mode):
-            raise LockUnavailable(f"lock file {path}: cannot create it (something else is in its way)")
+            raise LockUnavailable(
+                _("lock file {path}: cannot create it ({reason})").format(
+                    path=path, reason=_("something else is in its way")
+                )
+            )
         try:
             fd = os.open(path, os.O_RDWR | os.O_NOFOLLOW)
         except PermissionError:
@@ -158,12 +184,16 @@ def _open_lock_file(path: Path) -> tuple[IO[str], bool]:
                 fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
             except OSError as exc:
                 raise LockUnavailable(
-                    f"lock file {path}: cannot open it ({exc.strerror}); it belongs to another user: "
-                    "join the group of its folder (accel) or ask its owner"
+                    _(
+                        "lock file {path}: cannot open it ({reason}); it belongs to another user: join the "
+                        "group of its folder (accel) or ask its owner"
+                    ).format(path=path, reason=exc.strerror)
                 ) from None
             return os.fdopen(fd, "r", encoding="utf-8"), False
         except OSError as exc:
-            raise LockUnavailable(f"lock file {path}: cannot open it ({exc.strerror})") from None
+            raise LockUnavailable(
+                _("lock file {path}: cannot open it ({reason})").format(path=path, reason=exc.strerror)
+            ) from None
     return os.fdopen(fd, "r+", encoding="utf-8"), True
 
 

@@ -16,14 +16,15 @@ stops with one line (:class:`StoreBusy`, exit 5 like the one-writer lock), not a
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from i18n import _
 from sync.core.errors import AccelError, Busy, UsageError
 from sync.core.private_files import create_private_file, narrow
+from sync.core.settings import AccelSettings
 
 #: How long a statement waits for another process's write to finish before the store counts as busy.
 BUSY_TIMEOUT = 30.0
@@ -47,11 +48,11 @@ class StoreBusy(StoreError, Busy):
 
 def default_store_path() -> Path:
     """``$ACCEL_STORE``, else ``$XDG_DATA_HOME/accel/accel.sqlite3`` (``~/.local/share/accel/...``)."""
-    explicit = os.environ.get("ACCEL_STORE")
-    if explicit:
-        return Path(explicit).expanduser()
-    data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(data_home).expanduser() / "accel" / "accel.sqlite3"
+    settings = AccelSettings.read()
+    if settings.store is not None:
+        return settings.store.expanduser()
+    data_home = settings.data_home or Path.home() / ".local" / "share"
+    return data_home.expanduser() / "accel" / "accel.sqlite3"
 
 
 def _is_busy(exc: sqlite3.OperationalError) -> bool:
@@ -69,8 +70,10 @@ class StoreConnection(sqlite3.Connection):
 
     def _busy(self) -> StoreBusy:
         return StoreBusy(
-            f"store {self.store_path}: busy: another accel process kept it locked for more than "
-            f"{self.busy_timeout:g}s; try again in a moment"
+            _(
+                "store {path}: busy: another accel process kept it locked for more than {seconds}s; try "
+                "again in a moment"
+            ).format(path=self.store_path, seconds=f"{self.busy_timeout:g}")
         )
 
     def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
@@ -145,8 +148,10 @@ def migrate(connection: sqlite3.Connection, path: str = "") -> None:
         version = store_version(connection)
         if version > STORE_VERSION:
             raise StoreFormatError(
-                f"store {path}: written by a newer accel (store format {version}; this accel reads up to "
-                f"{STORE_VERSION}): upgrade accel, or set ACCEL_STORE to another file"
+                _(
+                    "store {path}: written by a newer accel (store format {version}; this accel reads up to "
+                    "{supported}): upgrade accel, or set ACCEL_STORE to another file"
+                ).format(path=path, version=version, supported=STORE_VERSION)
             )
         for step in MIGRATIONS[version:]:
             step(connection)

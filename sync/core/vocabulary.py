@@ -12,7 +12,8 @@
   (gathering recognises the sync's groupings by it).
 - :func:`key_path`: a place in a configuration or template file as people read it.
 
-Nothing here imports another part of accel.
+Nothing here imports another part of accel but :mod:`i18n` (the words people read). The event kinds' marker
+stays Russian whatever the reader's language: it is data on the site, read back by gathering.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from __future__ import annotations
 import html
 import re
 from typing import Literal
+
+from i18n import _
 
 MODULE_KEYS: tuple[str, ...] = ("m1", "m2", "m3")
 
@@ -102,4 +105,4 @@ def key_path(loc: tuple[int | str, ...]) -> str:
             out += f"[{part}]"
         else:
             out += f".{part}" if out else str(part)
-    return out or "(top level)"
+    return out or _("(top level)")

@@ -8,6 +8,10 @@
 - reminders: one Moodle message per mentor about their teams' work waiting too long; never the same
   submission to the same mentor twice in a day.
 - report: write the report files of the newest snapshot to a folder (needs no site).
+
+What a job says of its run is a :class:`sync.service.text.Text` (the reader's language on screen, English in
+the log). The Moodle messages it sends (the coordinator's notice, the mentors' reminders) are in Russian, the
+language of the people who receive them, whatever language the service's operator reads.
 """
 
 from __future__ import annotations
@@ -17,10 +21,12 @@ import hashlib
 import html
 import logging
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, Literal
 
 from course_templates.courses import course_modules
+from i18n import N_, translations
 from integration.errors import MoodleError
 from integration.messages import fits, message, send_instant_messages
 from integration.users import get_users_by_field
@@ -45,7 +51,8 @@ from sync.roster.read import (
 )
 from sync.roster.sync import Guards, RosterStop, SyncOutcome, cohort_courses, roles_from, sync_roster
 from sync.service.reminders import day_of, forget_sent, plan_reminders, record_sent, sent_today, split_to_fit
-from sync.service.runner import Job, JobContext, JobNotReady, JobResult
+from sync.service.runner import Job, JobContext, JobFailed, JobNotReady, JobResult
+from sync.service.text import Catalogs, Text, english, joined, text
 
 log = logging.getLogger("accel.service")
 
@@ -62,7 +69,11 @@ def default_jobs() -> list[Job]:
 # -- roster sync --------------------------------------------------------------------------------------------
 
 
-def _coordinator_ids(context: JobContext, roster: Roster | None) -> tuple[list[int], str]:
+#: the Moodle messages the jobs send are read by Russian-speaking coordinators and mentors
+RECIPIENTS_LANGUAGE = "ru"
+
+
+def _coordinator_ids(context: JobContext, roster: Roster | None) -> tuple[list[int], str | Text]:
     """Who to tell: ``[service] coordinator`` (a username or an email), else the roster's coordinators."""
     client = context.client()
     wanted = (context.config.service.coordinator or "").strip()
@@ -71,7 +82,7 @@ def _coordinator_ids(context: JobContext, roster: Roster | None) -> tuple[list[i
         value = wanted if field == "email" else wanted.lower()
         # A value that PARAM_EMAIL / PARAM_USERNAME would change fails the whole look-up (invalidparameter).
         if not (is_valid_email(value) if field == "email" else is_valid_username(value)):
-            return [], f"{wanted} (not a Moodle username or email)"
+            return [], text(N_("{name} (not a Moodle username or email)"), name=wanted)
         found = get_users_by_field(client, field, [value])
         return [user.id for user in found], wanted
     coordinators = [p for p in roster.people if p.role == "coordinator"] if roster else []
@@ -82,7 +93,7 @@ def _coordinator_ids(context: JobContext, roster: Roster | None) -> tuple[list[i
         )
     }
     ids |= {u.id for u in get_users_by_field(client, "email", [p.email for p in coordinators if p.email])}
-    return sorted(ids), "the roster's coordinators"
+    return sorted(ids), text(N_("the roster's coordinators"))
 
 
 def _notice_body(subject: str, lines: list[str]) -> str:
@@ -99,52 +110,91 @@ def _notice_body(subject: str, lines: list[str]) -> str:
         dropped.append(head.pop())
 
 
-def _notify_coordinator(context: JobContext, roster: Roster | None, subject: str, lines: list[str]) -> str:
+def _notify_coordinator(context: JobContext, roster: Roster | None, subject: str, lines: list[str]) -> Text:
     """Send the coordinator(s) a Moodle message; returns what happened, for the job's detail."""
     ids, who = _coordinator_ids(context, roster)
     if not ids:
-        log.warning("nobody to tell (%s: no Moodle account found) that %s", who, subject)
-        return f"nobody told: {who} not found on the site (set [service] coordinator)"
+        log.warning("nobody to tell (%s: no Moodle account found) that %s", english(who), subject)
+        return text(N_("nobody told: {who} not found on the site (set [service] coordinator)"), who=who)
     if not context.send_messages:
-        return f"{who} not told: a rehearsal sends no message (--send sends it)"
+        return text(N_("{who} not told: a rehearsal sends no message (--send sends it)"), who=who)
     body = _notice_body(subject, lines)
     answers = send_instant_messages(context.client(), [message(userid, body) for userid in ids])
     refused = [a.errormessage or "refused" for a in answers if not a.ok]
     if refused:
-        return f"message to {who} refused: {'; '.join(refused)}"
-    return f"{who} told"
+        return text(N_("message to {who} refused: {reasons}"), who=who, reasons="; ".join(refused))
+    return text(N_("{who} told"), who=who)
+
+
+def _roster_changes(catalogs: Catalogs, kind: str, count: int) -> str:
+    """``count`` changes of one kind of the roster plan, in words («3 suspensions»)."""
+    t = catalogs
+    forms = {
+        "create_user": lambda: t.ngettext("{count} new account", "{count} new accounts", count),
+        "update_user": lambda: t.ngettext("{count} account update", "{count} account updates", count),
+        "enrol": lambda: t.ngettext("{count} enrolment", "{count} enrolments", count),
+        "add_role": lambda: t.ngettext("{count} role given", "{count} roles given", count),
+        "reactivate": lambda: t.ngettext("{count} reactivation", "{count} reactivations", count),
+        "unassign_role": lambda: t.ngettext("{count} role taken away", "{count} roles taken away", count),
+        "create_group": lambda: t.ngettext("{count} new team", "{count} new teams", count),
+        "create_grouping": lambda: t.ngettext("{count} new district", "{count} new districts", count),
+        "assign_grouping": lambda: t.ngettext(
+            "{count} team put into its district", "{count} teams put into their districts", count
+        ),
+        "unassign_grouping": lambda: t.ngettext(
+            "{count} team taken out of a district", "{count} teams taken out of districts", count
+        ),
+        "remove_member": lambda: t.ngettext(
+            "{count} member taken out of a team", "{count} members taken out of teams", count
+        ),
+        "add_member": lambda: t.ngettext(
+            "{count} member added to a team", "{count} members added to teams", count
+        ),
+        "suspend": lambda: t.ngettext("{count} suspension", "{count} suspensions", count),
+        "unenrol": lambda: t.ngettext("{count} unenrolment", "{count} unenrolments", count),
+    }
+    form = forms.get(kind)
+    return form().format(count=count) if form else f"{count} {kind}"
+
+
+def _applied(counts: dict[str, int]) -> Text:
+    return Text(lambda t: ", ".join(_roster_changes(t, kind, n) for kind, n in counts.items()))
 
 
 def roster_sync_job(context: JobContext) -> JobResult:
     service = context.config.service
     if not service.roster_file:
-        return JobResult("nothing", "no [service] roster_file set")
+        return JobResult("nothing", text(N_("no [service] roster_file set")))
     path = context.config.relative_path(service.roster_file)
     max_bytes = max_roster_bytes(context.config)
     try:
         digest = hashlib.sha256(read_file_bytes(path, max_bytes)).hexdigest()
     except RosterFileUnavailable as exc:
-        raise RuntimeError(f"roster file {exc}") from None
+        raise JobFailed(text(N_("roster file {reason}"), reason=str(exc))) from None
     except RosterFileError as exc:
         # Not a file to read (a FIFO, a device, too large): held below like a bad file, and told once.
         digest = hashlib.sha256(str(exc).encode("utf-8")).hexdigest()
     if digest == context.get_state("roster_synced_hash") and not context.forced:
-        return JobResult("unchanged", f"{path.name} has not changed since the last sync")
+        return JobResult("unchanged", text(N_("{file} has not changed since the last sync"), file=path.name))
     already_held = digest == context.get_state("roster_held_hash")
     if already_held and not context.forced:
-        return JobResult("held", f"{path.name} is still held (unchanged since it was held)")
+        return JobResult(
+            "held", text(N_("{file} is still held (unchanged since it was held)"), file=path.name)
+        )
 
-    def hold(reasons: list[str], roster: Roster | None = None) -> JobResult:
+    def hold(reasons: Sequence[str | Text], roster: Roster | None = None) -> JobResult:
+        # The notice is in the coordinator's language, whatever language the service's operator reads.
+        russian = translations(RECIPIENTS_LANGUAGE)
         subject = f"Синхронизация списка участников ({path.name}) остановлена и ждёт решения координатора"
         told = (
-            "already told"
+            text(N_("already told"))
             if already_held
             else _notify_coordinator(
                 context,
                 roster,
                 subject,
                 [
-                    *reasons,
+                    *(reason.said(russian) if isinstance(reason, Text) else reason for reason in reasons),
                     f"Проверьте файл и запустите вручную: accel roster sync {path} --apply (или --force).",
                 ],
             )
@@ -152,9 +202,11 @@ def roster_sync_job(context: JobContext) -> JobResult:
         # Recorded once told: if the notice failed, the job's retry holds the file again and tells.
         context.set_state("roster_held_hash", digest)
         log.warning(
-            "roster sync held: %s", "; ".join(reasons), extra={"job": "roster_sync", "outcome": "held"}
+            "roster sync held: %s",
+            "; ".join(english(reason) for reason in reasons),
+            extra={"job": "roster_sync", "outcome": "held"},
         )
-        return JobResult("held", "; ".join(reasons) + f" ({told})")
+        return JobResult("held", text(N_("{reasons} ({told})"), reasons=joined(reasons), told=told))
 
     courses = course_modules(context.config)
     try:
@@ -162,7 +214,13 @@ def roster_sync_job(context: JobContext) -> JobResult:
     except RosterFileError as exc:
         return hold([str(exc)])
     if roster.errors:
-        return hold([f"{len(roster.errors)} invalid rows, e.g. {roster.errors[0]}"], roster)
+        count, example = len(roster.errors), str(roster.errors[0])
+        invalid = Text(
+            lambda t: t.ngettext(
+                "{count} invalid row, e.g. {example}", "{count} invalid rows, e.g. {example}", count
+            ).format(count=count, example=example)
+        )
+        return hold([invalid], roster)
     with exclusive(context.lock_path, "accel serve: roster sync"):
         try:
             outcome = sync_roster(
@@ -184,17 +242,25 @@ def roster_sync_job(context: JobContext) -> JobResult:
     if outcome.problems:
         # What could be applied was; the rest (failed items, people skipped for a conflict) is retried
         # after the back-off: only what is still missing.
-        raise RuntimeError("; ".join(outcome.problems) + f"; see the failure report {outcome.report}")
+        raise JobFailed(
+            text(
+                N_("{problems}; see the failure report {report}"),
+                problems="; ".join(outcome.problems),
+                report=outcome.report,
+            )
+        )
     context.set_state("roster_synced_hash", digest)
     context.set_state("roster_held_hash", None)
     counts = outcome.plan.counts()
     if not counts:
-        return JobResult("ok", f"{path.name}: Moodle already in step" + events)
-    applied = ", ".join(f"{n} {kind}" for kind, n in counts.items())
-    return JobResult("ok", f"{path.name}: applied {applied}{events}")
+        return JobResult("ok", joined([text(N_("{file}: Moodle already in step"), file=path.name), events]))
+    return JobResult(
+        "ok",
+        joined([text(N_("{file}: applied {changes}"), file=path.name, changes=_applied(counts)), events]),
+    )
 
 
-def _team_events_after_sync(context: JobContext, outcome: SyncOutcome) -> str:
+def _team_events_after_sync(context: JobContext, outcome: SyncOutcome) -> Text | str:
     """After an apply that made groups, create the team consultations of the schedule that waited for them,
     as `accel provision --apply` would: the events part of the provisioning plan (same planning and apply
     code, inside the caller's lock), of which only the team events are carried out; anything else the
@@ -213,12 +279,29 @@ def _team_events_after_sync(context: JobContext, outcome: SyncOutcome) -> str:
         for change in created:
             log.info("calendar: created %s (team «%s»)", change.target, change.team)
     context.set_state("team_events_due", None)
-    detail = f"; calendar: {len(created)} team event(s) created" if created else ""
-    others = len(plan.changes) - len(created)
+    made = len(created)
+    others = len(plan.changes) - made
+    said: list[Text] = []
+    if made:
+        said.append(
+            Text(
+                lambda t: t.ngettext(
+                    "calendar: {count} team event created", "calendar: {count} team events created", made
+                ).format(count=made)
+            )
+        )
     if others:
         log.warning("calendar: %d other change(s) of the schedule wait for `accel provision --apply`", others)
-        detail += f"; {others} other calendar change(s) wait for `accel provision --apply`"
-    return detail
+        said.append(
+            Text(
+                lambda t: t.ngettext(
+                    "{count} other calendar change waits for `accel provision --apply`",
+                    "{count} other calendar changes wait for `accel provision --apply`",
+                    others,
+                ).format(count=others)
+            )
+        )
+    return joined(said)
 
 
 # -- snapshot, reminders, report ------------------------------------------------------------------------------
@@ -228,7 +311,15 @@ def snapshot_job(context: JobContext) -> JobResult:
     snapshot_id, snapshot = gather_and_store(
         context.client(), context.config, context.store, now=int(context.now.timestamp())
     )
-    return JobResult("ok", f"snapshot {snapshot_id} stored ({len(snapshot.notes)} notes)")
+    notes = len(snapshot.notes)
+    return JobResult(
+        "ok",
+        Text(
+            lambda t: t.ngettext(
+                "snapshot {id} stored ({count} note)", "snapshot {id} stored ({count} notes)", notes
+            ).format(id=snapshot_id, count=notes)
+        ),
+    )
 
 
 def reminders_job(context: JobContext) -> JobResult:
@@ -242,7 +333,8 @@ def reminders_job(context: JobContext) -> JobResult:
     )
     if not reminders:
         return JobResult(
-            "nothing", "no work waits longer than the reminder threshold for a mentor not yet told today"
+            "nothing",
+            text(N_("no work waits longer than the reminder threshold for a mentor not yet told today")),
         )
     names = {person.id: person.fullname for person in snapshot.people}
     # Moodle refuses a message over 4096 bytes: a long list goes in several messages.
@@ -250,11 +342,7 @@ def reminders_job(context: JobContext) -> JobResult:
     if not context.send_messages:
         # A rehearsal: nothing is sent, so nothing is recorded as sent (a later real run still reminds).
         items = sum(len(r.items) for r in reminders)
-        mentors = len({r.mentor for r in reminders})
-        return JobResult(
-            "ok",
-            f"rehearsal: would remind {mentors} mentor(s) of {items} submission(s); not sent (--send sends)",
-        )
+        return JobResult("ok", _would_remind(len({r.mentor for r in reminders}), items))
     # Recorded before sending: if the answer is lost, a mentor misses one reminder rather than gets two.
     for reminder in reminders:
         record_sent(context.store, reminder, day, context.now)
@@ -282,10 +370,28 @@ def reminders_job(context: JobContext) -> JobResult:
         else:
             reminded.add(reminder.mentor)
     items = sum(len(r.items) for r in reminders)
-    detail = f"mentors reminded: {len(reminded)}, submissions listed: {items}"
+    detail = text(
+        N_("mentors reminded: {mentors}, submissions listed: {submissions}"),
+        mentors=len(reminded),
+        submissions=items,
+    )
     if refused:
-        raise RuntimeError(detail + "; refused: " + "; ".join(refused))
+        raise JobFailed(text(N_("{done}; refused: {refusals}"), done=detail, refusals="; ".join(refused)))
     return JobResult("ok", detail)
+
+
+def _would_remind(mentors: int, items: int) -> Text:
+    """What a rehearsal's reminders job says instead of sending: two numbers, each in its own plural form."""
+    return Text(
+        lambda t: t.ngettext(
+            "rehearsal: would remind {count} mentor {about}; not sent (--send sends them)",
+            "rehearsal: would remind {count} mentors {about}; not sent (--send sends them)",
+            mentors,
+        ).format(
+            count=mentors,
+            about=t.ngettext("of {count} submission", "of {count} submissions", items).format(count=items),
+        )
+    )
 
 
 def report_job(context: JobContext) -> JobResult:
@@ -296,8 +402,8 @@ def report_job(context: JobContext) -> JobResult:
             context.store, context.config, out_dir, service.report_formats, now=int(context.now.timestamp())
         )
     except SnapshotNotFound as exc:
-        raise JobNotReady(f"no snapshot to report on yet ({exc})") from None
-    return JobResult("ok", "wrote " + ", ".join(str(path) for path in written))
+        raise JobNotReady(text(N_("no snapshot to report on yet ({reason})"), reason=str(exc))) from None
+    return JobResult("ok", text(N_("wrote {files}"), files=", ".join(str(path) for path in written)))
 
 
 def latest_indicators(store: sqlite3.Connection, config: AccelConfig) -> dict[str, Any] | None:

@@ -11,6 +11,9 @@ Rules that make it safe to leave alone for months:
 - Shutdown (SIGTERM) lets the request in flight finish and sends no new one (the client's cancel hook);
   the interrupted job is simply due again next time, and plan/apply re-reads the site, so nothing is
   duplicated.
+
+What a run says (its detail) is a :class:`sync.service.text.Text`: stored and shown in the reader's language,
+logged in English.
 """
 
 from __future__ import annotations
@@ -25,13 +28,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import schedule
-
+from i18n import N_
 from integration.errors import AccelMoodleError, Cancelled, TransportError, UncertainAnswer
 from integration.transport import MoodleClient
 from sync.core.config import AccelConfig
 from sync.core.errors import AccelError
 from sync.core.lock import LockBusy
+from sync.service.text import Text, english, text
 from sync.service.timetable import JOB_NAMES, Timetable
 
 log = logging.getLogger("accel.service")
@@ -74,11 +77,27 @@ class JobNotReady(AccelError):
     Not a failure: no back-off, the job is simply due again next round (it makes no request).
     """
 
+    def __init__(self, detail: str | Text) -> None:
+        super().__init__(str(detail))
+        self.detail = detail
+
+
+class JobFailed(AccelError):
+    """A job could not do all of its work, for a reason it can say (items Moodle refused, a message refused).
+
+    A failure like any other (retried after the back-off), said as the job put it: in the reader's language
+    on screen and in the store, in English in the log.
+    """
+
+    def __init__(self, detail: Text) -> None:
+        super().__init__(str(detail))
+        self.detail = detail
+
 
 @dataclass(frozen=True)
 class JobResult:
     outcome: str = "ok"  # ok | unchanged | held | nothing
-    detail: str = ""
+    detail: str | Text = ""
 
 
 @dataclass
@@ -271,12 +290,24 @@ class ServiceRunner:
         return when
 
     # -- running ----------------------------------------------------------------------------------------
-    def tick(self, now: dt.datetime, *, probe_site: bool = False) -> list[RunRecord]:
+    def next_wake(self, now: dt.datetime) -> dt.datetime | None:
+        """The earliest run after ``now`` of any job (its next slot, its retry, the site's back-off)."""
+        later = [when for name in self.jobs if (when := self.next_run(name, now)) is not None and when > now]
+        return min(later, default=None)
+
+    def tick(
+        self,
+        now: dt.datetime,
+        *,
+        probe_site: bool = False,
+        on_run: Callable[[RunRecord], None] | None = None,
+    ) -> list[RunRecord]:
         """Run every due job once, in timetable order; return what happened.
 
         ``probe_site`` (``serve --once``): while the site is in its back-off, ask it once whether it is back
         (one request, no retries) instead of waiting, so that a run made after Moodle was restarted catches
-        up at once. The long-running loop waits for the back-off instead: it wakes up every minute.
+        up at once. The long-running loop waits for the back-off instead (it wakes up when it ends).
+        ``on_run`` hears of each run as soon as it is recorded (the long-running service prints it).
         """
         site_retry = self.site_retry_at()
         if probe_site and site_retry is not None and site_retry > now:
@@ -292,6 +323,8 @@ class ServiceRunner:
                 continue
             record = self._run(job, slot, now)
             records.append(record)
+            if on_run is not None:
+                on_run(record)
             if record.outcome == "interrupted":
                 break
         return records
@@ -336,6 +369,7 @@ class ServiceRunner:
         failures = int(state["failures"]) if state else 0
         done_slot = state["done_slot"] if state else None
         retry_at: dt.datetime | None = None
+        detail: str | Text
         try:
             result = job.run(context)
             outcome, detail = result.outcome, result.detail
@@ -345,18 +379,20 @@ class ServiceRunner:
                 set_state(self.store, "site_failures", "0")
                 set_state(self.store, "site_retry_at", None)
         except Cancelled:
-            outcome, detail = "interrupted", "stopped by shutdown; it runs again next time"
+            outcome, detail = "interrupted", text(N_("stopped by shutdown; it runs again next time"))
         except LockBusy as exc:
             outcome, detail = "busy", str(exc)
             retry_at = now + dt.timedelta(minutes=1)
         except JobNotReady as exc:
-            outcome, detail = "waiting", str(exc)
+            outcome, detail = "waiting", exc.detail
         except UncertainAnswer as exc:
             # The site is up: it ran the write and answered badly. Not a reason to hold every site job.
             failures += 1
             retry_at = now + self._backoff(failures)
-            outcome, detail = "failed", f"{exc}; retry at {_iso(retry_at)}"
-            log.error("%s failed: %s", job.name, detail, extra={"job": job.name, "outcome": "failed"})
+            outcome, detail = "failed", _retry(str(exc), retry_at)
+            log.error(
+                "%s failed: %s", job.name, english(detail), extra={"job": job.name, "outcome": "failed"}
+            )
         except TransportError as exc:
             failures += 1
             site_failures = int(get_state(self.store, "site_failures") or 0) + 1
@@ -367,18 +403,33 @@ class ServiceRunner:
                 retry_at = max(retry_at, now + dt.timedelta(seconds=asked))
             set_state(self.store, "site_failures", str(site_failures))
             set_state(self.store, "site_retry_at", _iso(retry_at))
-            outcome, detail = "site-down", f"{exc}; all site jobs wait until {_iso(retry_at)}"
+            outcome, detail = (
+                "site-down",
+                text(
+                    N_("{error}; every job that needs the site waits until {when:%Y-%m-%d %H:%M}"),
+                    error=str(exc),
+                    when=retry_at,
+                ),
+            )
         except Exception as exc:  # a job's failure must never stop the service
             failures += 1
             retry_at = now + self._backoff(failures)
-            outcome, detail = "failed", f"{type(exc).__name__}: {exc}; retry at {_iso(retry_at)}"
+            # accel's own errors are written for people; anything else keeps its type's name.
+            said: str | Text = (
+                exc.detail
+                if isinstance(exc, JobFailed)
+                else str(exc)
+                if isinstance(exc, AccelError | AccelMoodleError)
+                else f"{type(exc).__name__}: {exc}"
+            )
+            outcome, detail = "failed", _retry(said, retry_at)
             # An expected failure (Moodle's refusal, a missing file, no snapshot yet) is one line; anything
             # else is a bug and keeps its traceback for whoever reads the journal.
             expected = isinstance(exc, AccelError | AccelMoodleError | OSError | LookupError | RuntimeError)
             log.error(
                 "%s failed: %s",
                 job.name,
-                detail,
+                english(detail),
                 exc_info=not expected,
                 extra={"job": job.name, "outcome": "failed"},
             )
@@ -395,7 +446,7 @@ class ServiceRunner:
             finished=_iso(now + dt.timedelta(seconds=duration)) or "",
             duration=round(duration, 3),
             outcome=outcome,
-            detail=detail,
+            detail=str(detail),  # in the reader's language: `accel status` and `serve --once` show it
             requests=requests,
             writes=writes,
         )
@@ -420,7 +471,7 @@ class ServiceRunner:
                 " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(job) DO UPDATE SET done_slot = excluded.done_slot,"
                 " failures = excluded.failures, retry_at = excluded.retry_at,"
                 " last_outcome = excluded.last_outcome, last_detail = excluded.last_detail",
-                (job.name, done_slot, failures, _iso(retry_at), outcome, detail),
+                (job.name, done_slot, failures, _iso(retry_at), outcome, record.detail),
             )
         level = (
             logging.INFO
@@ -432,7 +483,7 @@ class ServiceRunner:
             "%s: %s%s (%.1fs, %d requests)",
             job.name,
             outcome,
-            f" — {detail}" if detail else "",
+            f" — {english(detail)}" if detail else "",
             duration,
             record.requests,
             extra={"job": job.name, "outcome": outcome, "duration": record.duration},
@@ -469,26 +520,35 @@ class ServiceRunner:
         return out
 
 
+def _retry(error: str | Text, retry_at: dt.datetime) -> Text:
+    return text(N_("{error}; retry at {when:%Y-%m-%d %H:%M}"), error=error, when=retry_at)
+
+
 def serve_forever(
     runner: ServiceRunner,
     *,
     stop: threading.Event,
     clock: Callable[[], dt.datetime],
-    tick_seconds: int = 60,
+    tick_seconds: float = 60,
+    on_run: Callable[[RunRecord], None] | None = None,
 ) -> None:
-    """Wake up every ``tick_seconds`` (driven by ``schedule``), run what is due, until ``stop`` is set."""
-    scheduler = schedule.Scheduler()
+    """Run what is due, then sleep until the next run of any job, again and again until ``stop`` is set.
 
-    def tick() -> None:
+    The timetable (its ``schedule`` jobs), the retries and the site's back-off say when that next run is
+    (:meth:`ServiceRunner.next_wake`), so a job runs at its time, not at the next round of a fixed tick. The
+    loop still looks at least every ``tick_seconds``: a job that stays due (the report waiting for a first
+    snapshot) is asked again then, and a clock that jumped (a machine resumed, NTP) is noticed.
+    """
+    while not stop.is_set():
         try:
-            runner.tick(clock())
+            runner.tick(clock(), on_run=on_run)
         except Exception:  # the loop itself must survive anything a round throws
             log.exception("service round failed; the next round runs as planned")
-
-    scheduler.every(tick_seconds).seconds.do(tick)
-    tick()  # catch up at once on start-up
-    while not stop.is_set():
-        scheduler.run_pending()
-        idle = scheduler.idle_seconds
-        stop.wait(timeout=max(0.2, min(idle if idle is not None else tick_seconds, tick_seconds)))
+        if stop.is_set():
+            break
+        now = clock()
+        wake = runner.next_wake(now)
+        pause = tick_seconds if wake is None else min(tick_seconds, (wake - now).total_seconds())
+        # A little past the slot, so that the round that wakes for it finds it due.
+        stop.wait(timeout=max(pause, 0.0) + 0.05)
     log.info("service stopped")

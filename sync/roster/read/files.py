@@ -26,6 +26,7 @@ from i18n import N_, _, ngettext
 from sync.core.config import AccelConfig
 from sync.core.errors import UsageError
 from sync.core.progress import Advance
+from sync.core.settings import AccelSettings
 from sync.roster.read.headers import clean, find_header
 
 
@@ -63,20 +64,9 @@ def max_roster_bytes(config: AccelConfig | None = None) -> int:
     """The size cap of a roster file: ``[roster] max_file_mb``, else ``$ACCEL_ROSTER_MAX_MB``, else 50 MB."""
     if config is not None and config.roster is not None:
         return int(config.roster.max_file_mb * 1024 * 1024)
-    raw = os.environ.get("ACCEL_ROSTER_MAX_MB", "").strip()
-    if not raw:
-        return int(DEFAULT_MAX_MB * 1024 * 1024)
-    try:
-        megabytes = float(raw)
-    except ValueError:
-        megabytes = -1.0
-    if not megabytes > 0:
-        raise RosterFileError(
-            _("ACCEL_ROSTER_MAX_MB={value}: expected a number of megabytes such as 50").format(
-                value=repr(raw)
-            )
-        )
-    return int(megabytes * 1024 * 1024)
+    # ACCEL_ROSTER_MAX_MB (sync/core/settings.py): a value that is not a positive number is a SettingsError.
+    megabytes = AccelSettings.read().roster_max_mb
+    return int((DEFAULT_MAX_MB if megabytes is None else megabytes) * 1024 * 1024)
 
 
 def _megabytes(size: int) -> str:
