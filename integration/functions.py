@@ -7,9 +7,13 @@ new function.
 
 from __future__ import annotations
 
+from i18n import N_
+
+#: feature -> its functions; a feature's name is an English msgid (``accel doctor`` shows it translated, its
+#: JSON as it is)
 FUNCTIONS_BY_FEATURE: dict[str, tuple[str, ...]] = {
-    "connection (doctor)": ("core_webservice_get_site_info",),
-    "course provisioning (provision, templates check)": (
+    N_("connection (doctor)"): ("core_webservice_get_site_info",),
+    N_("course provisioning (provision, templates check)"): (
         "core_course_get_categories",
         "core_course_create_categories",
         "core_course_get_courses_by_field",
@@ -26,7 +30,7 @@ FUNCTIONS_BY_FEATURE: dict[str, tuple[str, ...]] = {
         "core_enrol_get_enrolled_users",
         "core_group_get_course_groups",
     ),
-    "roster sync (roster sync)": (
+    N_("roster sync (roster sync)"): (
         "core_user_get_users_by_field",
         "core_user_create_users",
         "core_user_update_users",
@@ -44,7 +48,7 @@ FUNCTIONS_BY_FEATURE: dict[str, tuple[str, ...]] = {
         "core_group_add_group_members",
         "core_group_delete_group_members",
     ),
-    "indicators and reports (indicators gather, report)": (
+    N_("indicators and reports (indicators gather, report)"): (
         "core_course_get_courses_by_field",
         "core_course_get_course_module",
         "core_enrol_get_enrolled_users",
@@ -66,7 +70,7 @@ FUNCTIONS_BY_FEATURE: dict[str, tuple[str, ...]] = {
         "mod_feedback_get_responses_analysis",
         "mod_forum_get_forums_by_courses",
     ),
-    "service (serve: reminders, held-sync notices)": (
+    N_("service (serve: reminders, held-sync notices)"): (
         "core_message_send_instant_messages",
         "core_user_get_users_by_field",
     ),

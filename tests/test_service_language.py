@@ -317,3 +317,13 @@ def test_the_site_down_detail_names_when_the_jobs_try_again(tmp_path: Path, russ
         "core_webservice_get_site_info: сайт не ответил; все задания, которым нужен сайт, ждут до 03.11.2021 02:05"
     )
     assert runner.site_retry_at() == at(3, 2, 5)
+
+
+def test_the_features_doctor_names_are_translated(russian: None) -> None:
+    from i18n import _
+    from integration.functions import FUNCTIONS_BY_FEATURE, features_needing
+
+    assert [_(feature) for feature in features_needing("core_message_send_instant_messages")] == [
+        "служба (serve: напоминания, уведомления о задержанной синхронизации)"
+    ]
+    assert all(_(feature) != feature for feature in FUNCTIONS_BY_FEATURE)
