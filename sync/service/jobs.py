@@ -26,7 +26,7 @@ from dataclasses import replace
 from typing import Any, Literal
 
 from course_templates.courses import course_modules
-from i18n import N_, translations
+from i18n import N_, _, translations
 from integration.errors import MoodleError
 from integration.messages import fits, message, send_instant_messages
 from integration.users import get_users_by_field
@@ -120,7 +120,7 @@ def _notify_coordinator(context: JobContext, roster: Roster | None, subject: str
         return text(N_("{who} not told: a rehearsal sends no message (--send sends it)"), who=who)
     body = _notice_body(subject, lines)
     answers = send_instant_messages(context.client(), [message(userid, body) for userid in ids])
-    refused = [a.errormessage or "refused" for a in answers if not a.ok]
+    refused = [a.errormessage or _("refused") for a in answers if not a.ok]
     if refused:
         return text(N_("message to {who} refused: {reasons}"), who=who, reasons="; ".join(refused))
     return text(N_("{who} told"), who=who)
@@ -365,7 +365,7 @@ def reminders_job(context: JobContext) -> JobResult:
         if not answer.ok:
             forget_sent(context.store, reminder, day)
             refused.append(
-                f"{names.get(reminder.mentor, reminder.mentor)}: {answer.errormessage or 'refused'}"
+                f"{names.get(reminder.mentor, reminder.mentor)}: {answer.errormessage or _('refused')}"
             )
         else:
             reminded.add(reminder.mentor)

@@ -547,7 +547,11 @@ def serve_forever(
         if stop.is_set():
             break
         now = clock()
-        wake = runner.next_wake(now)
+        try:
+            wake = runner.next_wake(now)
+        except Exception:  # the store busy for a moment, say: look again after the longest sleep
+            log.exception("could not work out the next run; looking again in %ss", tick_seconds)
+            wake = None
         pause = tick_seconds if wake is None else min(tick_seconds, (wake - now).total_seconds())
         # A little past the slot, so that the round that wakes for it finds it due.
         stop.wait(timeout=max(pause, 0.0) + 0.05)
