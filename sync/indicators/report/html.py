@@ -1,26 +1,39 @@
-"""The HTML report: one self-contained page (inline CSS and SVG charts, no network), in Russian.
+"""The HTML report: one self-contained page (inline CSS and SVG charts, no network), in the reader's language.
 
-Charts are drawn as inline SVG here, so the page works offline and in any browser; a few lines of inline
-script only check, once the page is laid out, that every chart has drawn marks and then set
-``data-rendered`` on the page (what the headless-browser test looks for).
+The page is rendered by Jinja2 from the templates in ``templates/`` (shipped in the package): ``report.html``
+the page, ``charts.html`` the three SVG charts as macros, ``report.css`` and ``check.js`` inlined. Autoescape
+is on, so every text that comes from the site (team names, mentors' names, partners, comments) is escaped by
+Jinja2 and never by hand; the templates translate their own words with ``_()``/``ngettext()``
+(``jinja2.ext.i18n`` bound to :mod:`i18n`, so the page follows the chosen language, ``<html lang>`` too).
+
+This module only works out what the charts show (positions, colours: a team's assignment is coloured by its
+state, ``TeamRow.states``, never by reading its text) and which links are live: a link is an ``<a href>`` only when it points into the report's own Moodle site,
+as the links accel builds do (``sync.indicators.context.Links``); any other address is shown as text.
+
+Charts are inline SVG, so the page works offline and in any browser; a few lines of inline script only
+check, once the page is laid out, that every chart has drawn marks and then set ``data-rendered`` on the page
+(what the headless-browser test looks for).
 """
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cache
+from urllib.parse import urlsplit
 
-from sync.indicators.breakdowns import REVIEWED_WITHOUT_GRADE
-from sync.indicators.models import IndicatorResult, TeamRow
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from i18n import N_, _, current_language, ngettext
+from sync.indicators.models import CellState, IndicatorResult, TeamRow
 from sync.indicators.program import ASSIGNMENT_TITLES
-from sync.indicators.registry import TITLES
 from sync.indicators.report.model import (
     HistoryPoint,
     Report,
     format_percent,
     format_target,
     format_value,
-    ru_number,
+    number_text,
     team_assignment_keys,
 )
 
@@ -36,109 +49,151 @@ LINE_COLORS = [
     "#ad1457",
     "#558b2f",
 ]
-CELL_COLORS = {
-    "graded": ("#2e7d32", "оценено или проверено (отзыв без оценки)"),
-    "submitted": ("#1565c0", "сдано, ждёт оценки"),
-    "draft": ("#f9a825", "черновик / на доработке"),
-    "overdue": ("#c62828", "не сдано, срок прошёл"),
-    "none": ("#cfd8dc", "не сдано"),
-    "absent": ("#ffffff", "команда не участвует в этом модуле"),
+#: the state of a team's assignment (TeamRow.states) -> its colour in the teams' grid and what the colour means
+CELL_COLORS: dict[CellState, tuple[str, str]] = {
+    "graded": ("#2e7d32", N_("graded, or reviewed (feedback without a grade)")),
+    "submitted": ("#1565c0", N_("submitted, waiting for a grade")),
+    "draft": ("#f9a825", N_("draft / sent back for changes")),
+    "overdue": ("#c62828", N_("not submitted, past the due date")),
+    "none": ("#cfd8dc", N_("not submitted")),
+    "absent": ("#ffffff", N_("the team does not take part in this module")),
 }
 
-CSS = """
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif;margin:24px;color:#212121;max-width:1200px}
-h1{font-size:1.6em;margin-bottom:.2em}h2{margin-top:1.6em;border-bottom:2px solid #dde6f0;padding-bottom:.2em}
-.meta{color:#555}table{border-collapse:collapse;width:100%;margin:.6em 0;font-size:.92em}
-th,td{border:1px solid #cfd8dc;padding:4px 6px;text-align:left;vertical-align:top}th{background:#eef3f8}
-.st-met{background:#c6efce}.st-on_track{background:#fff2cc}.st-behind{background:#f8cbad}
-.num{text-align:right;white-space:nowrap}.note{background:#fffde7;border-left:4px solid #f9a825;padding:4px 8px;margin:4px 0}
-.warn{background:#fdecea;border-left:4px solid #c62828;padding:4px 8px;margin:4px 0}
-details{margin:.3em 0}summary{cursor:pointer}svg{max-width:100%;height:auto}
-.legend span{display:inline-block;margin-right:14px}.sw{display:inline-block;width:12px;height:12px;margin-right:4px}
-@media print{details{display:block}summary{display:none}}
-"""
 
-SCRIPT = """
-(function(){
-  var charts=document.querySelectorAll('svg.chart'),ok=0;
-  charts.forEach(function(svg){
-    var marks=svg.querySelectorAll('.mark'),drawn=0;
-    marks.forEach(function(m){var b=m.getBBox();if(b.width>0||b.height>0){drawn++;}});
-    svg.setAttribute('data-marks',String(drawn));
-    if(drawn>0){ok++;}
-  });
-  document.body.setAttribute('data-charts',String(charts.length));
-  document.body.setAttribute('data-rendered',String(ok));
-})();
-"""
+def _f(value: float) -> str:
+    """An SVG coordinate as the page has always written it (one decimal)."""
+    return f"{value:.1f}"
 
 
-def _e(text: object) -> str:
-    return html.escape(str(text), quote=True)
-
-
-def _link(url: str, text: str) -> str:
-    return f'<a href="{_e(url)}">{_e(text)}</a>' if url else _e(text)
+def _short(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 # ------------------------------------------------------------------------------------------------- charts
 
 
-def progress_chart(results: Sequence[IndicatorResult]) -> str:
+@dataclass(frozen=True)
+class ProgressBar:
+    y: int
+    label: str  # the indicator's title, shortened to fit the label column
+    title: str  # the whole title (the bar's tooltip)
+    value: str
+    target: str
+    percent: str
+    status_text: str  # "" when there is no data to judge
+    width: str
+    color: str
+
+
+@dataclass(frozen=True)
+class ProgressChart:
     """Each indicator with a target: a bar of its percentage of the target, and the 100 % line."""
+
+    width: int
+    height: int
+    label_w: int
+    bar_w: int
+    top: int
+    bottom: int  # where the 100 % line ends
+    x100: str
+    x100_label: str
+    zero: str
+    hundred: str
+    bars: list[ProgressBar]
+
+
+def progress_chart(results: Sequence[IndicatorResult]) -> ProgressChart:
     rows = [r for r in results if r.target is not None]
-    if not rows:
-        return "<p>Ни для одного показателя не задан план.</p>"
     label_w, bar_w, row_h, top = 400, 400, 30, 24
-    scale_max = max(100.0, min(200.0, max((r.percent or 0.0) for r in rows)))
-    width = label_w + bar_w + 170
-    height = top + row_h * len(rows) + 24
+    scale_max = max(100.0, min(200.0, max((r.percent or 0.0 for r in rows), default=0.0)))
     x100 = label_w + bar_w * 100.0 / scale_max
-    parts = [
-        f'<svg class="chart" id="chart-progress" role="img" aria-label="Выполнение плана по показателям" '
-        f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" xmlns="http://www.w3.org/2000/svg">',
-        f'<text x="{label_w}" y="14" font-size="12" fill="#555">0 %</text>',
-        f'<text x="{x100 - 14:.1f}" y="14" font-size="12" fill="#555">100 %</text>',
-    ]
+    bars = []
     for i, r in enumerate(rows):
-        y = top + i * row_h
         pct = r.percent or 0.0
-        w = bar_w * min(pct, scale_max) / scale_max
-        color = STATUS_COLOR.get(r.status, "#9e9e9e")
-        title = f"{TITLES[r.key]}: {format_value(r.key, r.value)} из {format_target(r.key, r.target)} ({format_percent(pct)})"
-        parts.append(
-            f'<text x="{label_w - 8}" y="{y + 18}" font-size="12" text-anchor="end">{_e(_short(TITLES[r.key], 58))}</text>'
+        bars.append(
+            ProgressBar(
+                y=top + i * row_h,
+                label=_short(r.title, 58),
+                title=r.title,
+                value=format_value(r.key, r.value),
+                target=format_target(r.key, r.target),
+                percent=format_percent(pct),
+                status_text=r.status_text if r.status != "no_data" else "",
+                width=_f(max(bar_w * min(pct, scale_max) / scale_max, 1.5)),
+                color=STATUS_COLOR.get(r.status, "#9e9e9e"),
+            )
         )
-        parts.append(f'<rect x="{label_w}" y="{y + 5}" width="{bar_w}" height="18" fill="#eceff1"/>')
-        parts.append(
-            f'<rect class="mark" x="{label_w}" y="{y + 5}" width="{max(w, 1.5):.1f}" height="18" fill="{color}">'
-            f"<title>{_e(title)}</title></rect>"
-        )
-        parts.append(
-            f'<text x="{label_w + bar_w + 6}" y="{y + 18}" font-size="12">{_e(format_percent(pct))}'
-            f"{' ' + _e(r.status_text) if r.status != 'no_data' else ''}</text>"
-        )
-    parts.append(
-        f'<line x1="{x100:.1f}" x2="{x100:.1f}" y1="{top}" y2="{top + row_h * len(rows)}" '
-        'stroke="#212121" stroke-dasharray="4 3"/>'
+    return ProgressChart(
+        width=label_w + bar_w + 170,
+        height=top + row_h * len(rows) + 24,
+        label_w=label_w,
+        bar_w=bar_w,
+        top=top,
+        bottom=top + row_h * len(rows),
+        x100=_f(x100),
+        x100_label=_f(x100 - 14),
+        zero=format_percent(0.0),
+        hundred=format_percent(100.0),
+        bars=bars,
     )
-    parts.append("</svg>")
-    return "".join(parts)
+
+
+@dataclass(frozen=True)
+class GridLine:
+    y: str
+    label_y: str
+    label: str
+    color: str
+
+
+@dataclass(frozen=True)
+class DateLabel:
+    x: str
+    anchor: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Dot:
+    x: str
+    y: str
+    percent: str
+
+
+@dataclass(frozen=True)
+class Series:
+    title: str
+    color: str
+    points: str  # the polyline's points; "" for a single snapshot (a dot, no line)
+    dots: list[Dot]
+
+
+@dataclass(frozen=True)
+class HistoryChart:
+    """Percent of target of each indicator over the stored snapshots."""
+
+    width: int
+    height: int
+    left: int
+    right_x: int
+    date_y: int
+    grid: list[GridLine]
+    dates: list[DateLabel]
+    series: list[Series]
 
 
 def history_chart(
     history: Sequence[HistoryPoint], results: Sequence[IndicatorResult], fmt: Callable[[int], str]
-) -> str:
-    """Percent of target of each indicator over the stored snapshots."""
-    keys = [r.key for r in results if r.target is not None]
-    points = [h for h in history if any(h.percents.get(k) is not None for k in keys)]
+) -> HistoryChart | None:
+    """None when no snapshot has a percentage to draw yet."""
+    titles = {r.key: r.title for r in results if r.target is not None}
+    points = [h for h in history if any(h.percents.get(k) is not None for k in titles)]
     if not points:
-        return "<p>Снимков с данными пока нет: динамика появится после нескольких сборов данных.</p>"
+        return None
     left, right, top, bottom, width, height = 50, 20, 16, 40, 820, 300
     plot_w, plot_h = width - left - right, height - top - bottom
     t0, t1 = points[0].taken_at, points[-1].taken_at
-    ymax = max(100.0, max((h.percents.get(k) or 0.0) for h in points for k in keys))
-    ymax = min(ymax, 300.0)
+    ymax = min(300.0, max(100.0, max((h.percents.get(k) or 0.0) for h in points for k in titles)))
 
     def x(t: int) -> float:
         return left + (plot_w * (t - t0) / (t1 - t0) if t1 > t0 else plot_w / 2)
@@ -146,234 +201,187 @@ def history_chart(
     def y(p: float) -> float:
         return top + plot_h * (1 - min(p, ymax) / ymax)
 
-    parts = [
-        f'<svg class="chart" id="chart-history" role="img" aria-label="Показатели по датам снимков" '
-        f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" xmlns="http://www.w3.org/2000/svg">'
+    grid = [
+        GridLine(
+            y=_f(y(tick)),
+            label_y=_f(y(tick) + 4),
+            label=format_percent(tick),
+            color="#212121" if tick == 100 else "#e0e0e0",
+        )
+        for tick in (0, 50, 100, 150, 200, 250, 300)
+        if tick <= ymax
     ]
-    for tick in (0, 50, 100, 150, 200, 250, 300):
-        if tick > ymax:
-            break
-        parts.append(
-            f'<line x1="{left}" x2="{width - right}" y1="{y(tick):.1f}" y2="{y(tick):.1f}" '
-            f'stroke="{"#212121" if tick == 100 else "#e0e0e0"}"/>'
-            f'<text x="{left - 6}" y="{y(tick) + 4:.1f}" font-size="11" text-anchor="end">{tick} %</text>'
-        )
     ends = [(points[0], "start"), (points[-1], "end")] if len(points) > 1 else [(points[0], "middle")]
-    for h, anchor in ends:
-        parts.append(
-            f'<text x="{x(h.taken_at):.1f}" y="{height - 18}" font-size="11" text-anchor="{anchor}">'
-            f"{_e(fmt(h.taken_at))}</text>"
-        )
-    legend = []
-    for i, key in enumerate(keys):
-        color = LINE_COLORS[i % len(LINE_COLORS)]
-        series = [(h.taken_at, h.percents[key]) for h in points if h.percents.get(key) is not None]
-        if not series:
+    dates = [DateLabel(x=_f(x(h.taken_at)), anchor=anchor, text=fmt(h.taken_at)) for h, anchor in ends]
+    series = []
+    for i, (key, title) in enumerate(titles.items()):
+        found = [(h.taken_at, h.percents[key]) for h in points if h.percents.get(key) is not None]
+        if not found:
             continue
-        coords = " ".join(f"{x(t):.1f},{y(p or 0.0):.1f}" for t, p in series)
-        if len(series) > 1:
-            parts.append(
-                f'<polyline class="mark" points="{coords}" fill="none" stroke="{color}" stroke-width="2"/>'
+        dots = [Dot(x=_f(x(t)), y=_f(y(p or 0.0)), percent=format_percent(p)) for t, p in found]
+        series.append(
+            Series(
+                title=title,
+                color=LINE_COLORS[i % len(LINE_COLORS)],
+                points=" ".join(f"{d.x},{d.y}" for d in dots) if len(dots) > 1 else "",
+                dots=dots,
             )
-        for t, p in series:
-            parts.append(
-                f'<circle class="mark" cx="{x(t):.1f}" cy="{y(p or 0.0):.1f}" r="3.5" fill="{color}">'
-                f"<title>{_e(TITLES[key])}: {format_percent(p)}</title></circle>"
-            )
-        legend.append(f'<span><i class="sw" style="background:{color}"></i>{_e(TITLES[key])}</span>')
-    parts.append("</svg>")
-    return "".join(parts) + f'<div class="legend">{"".join(legend)}</div>'
+        )
+    return HistoryChart(
+        width=width,
+        height=height,
+        left=left,
+        right_x=width - right,
+        date_y=height - 18,
+        grid=grid,
+        dates=dates,
+        series=series,
+    )
 
 
-def _short(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+@dataclass(frozen=True)
+class Cell:
+    x: int
+    assignment: str
+    status: str  # the team's status of the assignment, else what the colour means
+    color: str
 
 
-def _cell_state(status: str) -> str:
-    # A review saved without a grade (field note 24) is the mentor's answer: not "сдано, ждёт оценки".
-    if status.startswith(("оценено", REVIEWED_WITHOUT_GRADE)):
-        return "graded"
-    if status.endswith("срок прошёл"):
-        return "overdue"
-    if status == "сдано":
-        return "submitted"
-    if status in ("черновик", "на доработке"):
-        return "draft"
-    if status in ("нет группы в курсе", "нет участников в курсе"):
-        return "absent"
-    return "none"
+@dataclass(frozen=True)
+class TeamLine:
+    y: int
+    name: str
+    cells: list[Cell]
+    done: int
+    total: int
 
 
-def team_progress_chart(teams: Sequence[TeamRow]) -> str:
+@dataclass(frozen=True)
+class Column:
+    x: str
+    title: str
+
+
+@dataclass(frozen=True)
+class LegendItem:
+    color: str
+    meaning: str
+
+
+@dataclass(frozen=True)
+class TeamsChart:
     """One row per team, one cell per team assignment, coloured by how far the team got."""
+
+    width: int
+    height: int
+    label_w: int
+    cell_w: int
+    row_h: int
+    done_x: int
+    columns: list[Column]
+    teams: list[TeamLine]
+    legend: list[LegendItem]
+
+
+def team_progress_chart(teams: Sequence[TeamRow]) -> TeamsChart | None:
+    """None when there are no teams or no team assignments."""
     keys = team_assignment_keys(teams)
     if not teams or not keys:
-        return "<p>Нет команд или командных заданий.</p>"
+        return None
     label_w, cell_w, row_h, top = 220, 150, 26, 34
-    width = label_w + cell_w * len(keys) + 90
-    height = top + row_h * len(teams) + 8
-    parts = [
-        f'<svg class="chart" id="chart-teams" role="img" aria-label="Продвижение команд по заданиям" '
-        f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" xmlns="http://www.w3.org/2000/svg">'
-    ]
-    for j, key in enumerate(keys):
-        parts.append(
-            f'<text x="{label_w + j * cell_w + cell_w / 2:.1f}" y="22" font-size="11" text-anchor="middle">'
-            f"{_e(ASSIGNMENT_TITLES[key])}</text>"
-        )
+    lines = []
     for i, team in enumerate(teams):
-        y = top + i * row_h
-        parts.append(
-            f'<text x="{label_w - 8}" y="{y + 17}" font-size="12" text-anchor="end">{_e(team.name)}</text>'
-        )
+        cells = []
         for j, key in enumerate(keys):
-            status = team.status.get(key, "")
-            color, meaning = CELL_COLORS[_cell_state(status)]
-            parts.append(
-                f'<rect class="mark" x="{label_w + j * cell_w + 2}" y="{y + 3}" width="{cell_w - 4}" height="{row_h - 6}" '
-                f'fill="{color}" stroke="#90a4ae"><title>{_e(team.name)} — {_e(ASSIGNMENT_TITLES[key])}: '
-                f"{_e(status or meaning)}</title></rect>"
+            color, meaning = CELL_COLORS[team.states.get(key, "none")]
+            cells.append(
+                Cell(
+                    x=label_w + j * cell_w + 2,
+                    assignment=ASSIGNMENT_TITLES[key],
+                    status=team.status.get(key) or _(meaning),
+                    color=color,
+                )
             )
-        parts.append(
-            f'<text x="{label_w + cell_w * len(keys) + 8}" y="{y + 17}" font-size="12">{team.done} из {team.total}</text>'
+        lines.append(
+            TeamLine(y=top + i * row_h, name=team.name, cells=cells, done=team.done, total=team.total)
         )
-    parts.append("</svg>")
-    legend = "".join(
-        f'<span><i class="sw" style="background:{c};border:1px solid #90a4ae"></i>{_e(m)}</span>'
-        for c, m in CELL_COLORS.values()
+    return TeamsChart(
+        width=label_w + cell_w * len(keys) + 90,
+        height=top + row_h * len(teams) + 8,
+        label_w=label_w,
+        cell_w=cell_w,
+        row_h=row_h,
+        done_x=label_w + cell_w * len(keys) + 8,
+        columns=[
+            Column(x=_f(label_w + j * cell_w + cell_w / 2), title=ASSIGNMENT_TITLES[k])
+            for j, k in enumerate(keys)
+        ],
+        teams=lines,
+        legend=[LegendItem(color=c, meaning=_(m)) for c, m in CELL_COLORS.values()],
     )
-    return "".join(parts) + f'<div class="legend">{legend}</div>'
 
 
 # --------------------------------------------------------------------------------------------------- page
 
 
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], raw: bool = False) -> str:
-    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{c if raw else _e(c)}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+def is_own_link(url: str, site_url: str) -> bool:
+    """True when ``url`` is an address on the report's Moodle site (http or https): the only links made live.
+
+    The report's links are built by accel from the site's address; anything else (an address someone typed
+    on the site, a ``javascript:`` URL) is shown as text, never as a link.
+    """
+    base = site_url.rstrip("/")
+    parts = urlsplit(base)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return False
+    return url == base or url.startswith(base + "/")
 
 
-def _num(value: float | None) -> str:
-    return "—" if value is None else ru_number(value)
+def _number(value: float | None) -> str:
+    return "—" if value is None else number_text(value)
+
+
+@cache
+def _environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader("sync.indicators.report", "templates"),
+        autoescape=True,
+        extensions=["jinja2.ext.i18n"],
+        undefined=StrictUndefined,  # a misspelt name in a template fails the render, not a blank cell
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+    )
+    # i18n's _ and ngettext look the message up in the current language's catalogs (i18n.translations())
+    # at each call, so one environment serves every language. Old-style gettext: the templates format
+    # with .format(name=...) like the Python code, and a literal "%" needs no escaping.
+    env.install_gettext_callables(gettext=_, ngettext=ngettext, newstyle=False)  # type: ignore[attr-defined]
+    env.globals.update(
+        format_value=format_value,
+        format_target=format_target,
+        format_percent=format_percent,
+        number=_number,
+    )
+    return env
 
 
 def render_html(report: Report) -> str:
+    """The report as one HTML page in the current language."""
     ind = report.indicators
-    out: list[str] = [
-        "<!DOCTYPE html>",
-        '<html lang="ru"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>Показатели гранта — {_e(report.cohort_name)}</title>",
-        f"<style>{CSS}</style></head><body>",
-        f"<h1>Показатели гранта — {_e(report.cohort_name)}</h1>",
-        f'<p class="meta">Период: {_e(ind.period_label)}. Данные Moodle на {_e(report.date(ind.taken_at, True))}'
-        f"{f' (снимок №{report.snapshot_id})' if report.snapshot_id else ''}. Отчёт составлен "
-        f"{_e(report.date(report.generated_at, True))}. Сайт: {_link(ind.site_url, ind.site_url)}.</p>",
-    ]
-    if ind.warnings:
-        out.append("<h2>Предупреждения Moodle</h2>")
-        out.extend(f'<div class="warn">{_e(w)}</div>' for w in ind.warnings)
-
-    out.append("<h2>Показатели и план</h2>")
-    rows = []
-    for r in ind.results:
-        notes = "".join(f'<div class="note">{_e(n)}</div>' for n in r.notes)
-        rows.append(
-            [
-                _e(r.title),
-                f'<span class="num">{_e(format_target(r.key, r.target))}</span>',
-                f'<span class="num">{_e(format_value(r.key, r.value))}</span>',
-                f'<span class="num">{_e(format_percent(r.percent))}</span>',
-                f'<span class="st-{r.status}">{_e(r.status_text)}</span>',
-                notes,
-            ]
-        )
-    out.append(_table(["Показатель", "План", "Факт", "% плана", "Статус", "Примечания"], rows, raw=True))
-    out.append("<h3>Выполнение плана</h3>")
-    out.append(progress_chart(ind.results))
-    out.append("<h3>Показатели по датам снимков (% плана)</h3>")
-    out.append(history_chart(report.history, ind.results, lambda ts: report.date(ts)))
-    out.append("<h3>Продвижение команд по заданиям</h3>")
-    out.append(team_progress_chart(ind.teams))
-
-    out.append("<h2>Команды</h2>")
     keys = team_assignment_keys(ind.teams)
-    out.append(
-        _table(
-            ["Команда", "Район", "Село", "Участников", "Наставники"]
-            + [ASSIGNMENT_TITLES[k] for k in keys]
-            + ["Отзывов наставника", "Просрочено"],
-            [
-                [
-                    _link(t.url, t.name),
-                    _e(t.district),
-                    _e(t.village),
-                    str(t.members),
-                    _e(", ".join(t.mentors)),
-                ]
-                + [_e(t.status.get(k, "")) for k in keys]
-                + [str(t.feedback_received), _e(", ".join(t.overdue))]
-                for t in ind.teams
-            ],
-            raw=True,
+    return (
+        _environment()
+        .get_template("report.html")
+        .render(
+            report=report,
+            ind=ind,
+            lang=current_language(),
+            date=report.date,
+            live=lambda url: bool(url) and is_own_link(url, ind.site_url),
+            assignment_titles=[ASSIGNMENT_TITLES[k] for k in keys],
+            assignment_keys=keys,
+            progress=progress_chart(ind.results),
+            history=history_chart(report.history, ind.results, report.date),
+            teams_chart=team_progress_chart(ind.teams),
         )
     )
-    out.append("<h2>Наставники</h2>")
-    out.append(
-        _table(
-            ["Наставник", "Команды", "Проверено", "С комментарием", "Медиана часов до проверки", "Ждут проверки",
-             "Дольше всех ждёт, ч"],
-            [
-                [m.name, ", ".join(m.teams), str(m.reviews), str(m.with_feedback), _num(m.median_hours),
-                 str(m.pending), _num(m.oldest_pending_hours)]
-                for m in ind.mentors
-            ],
-        )
-    )  # fmt: skip
-    out.append("<h2>Районы и сёла</h2>")
-    out.append(
-        _table(
-            ["Район", "Село", "Участников", "Команд", "Проектов разработано", "Проектов представлено"],
-            [[d.district, "все", str(d.participants), str(d.teams), str(d.projects_developed),
-              str(d.projects_presented)] for d in ind.districts]
-            + [[v.district, v.village, str(v.participants), str(v.teams), str(v.projects_developed),
-                str(v.projects_presented)] for v in ind.villages],
-        )
-    )  # fmt: skip
-    out.append("<h2>Работы, ждущие проверки</h2>")
-    if ind.pending:
-        out.append(
-            _table(
-                ["Команда", "Задание", "Сдано", "Ждёт, ч", "Наставники"],
-                [
-                    [_link(p.url, p.team), _e(p.activity + (" (сдано повторно)" if p.resubmitted else "")),
-                     _e(report.date(p.submitted_at, True)), _e(ru_number(p.waited_hours)), _e(", ".join(p.mentors))]
-                    for p in ind.pending
-                ],
-                raw=True,
-            )
-        )  # fmt: skip
-    else:
-        out.append("<p>Все сданные командные работы оценены.</p>")
-
-    out.append("<h2>Доказательства</h2>")
-    for r in ind.results:
-        items = [
-            [_link(e.url, e.label), _e(e.detail), _e(report.date(e.when, True) if e.when else "")]
-            for e in r.evidence
-        ]
-        out.append(
-            f"<details><summary>{_e(r.title)} — записей: {len(r.evidence)}</summary>"
-            + (
-                _table(["Что учтено", "Подробности", "Дата"], items, raw=True)
-                if items
-                else "<p>Нет записей.</p>"
-            )
-            + "</details>"
-        )
-    if ind.notes:
-        out.append("<h2>Примечания к данным</h2>")
-        out.extend(f'<div class="note">{_e(n)}</div>' for n in ind.notes)
-    out.append(f"<script>{SCRIPT}</script></body></html>")
-    return "\n".join(out)
