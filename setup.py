@@ -29,6 +29,9 @@ class BuildWithCatalogs(build_py):  # type: ignore[misc]
             target.parent.mkdir(parents=True, exist_ok=True)
             with target.open("wb") as stream:
                 write_mo(stream, catalog, use_fuzzy=False)
+            # The install reads the .mo alone: a wheel's files all get the time of the install, so a .po
+            # beside its .mo could look newer and be compiled again at each start (i18n._read_catalog).
+            (Path(self.build_lib) / po).unlink(missing_ok=True)
 
 
 setup(cmdclass={"build_py": BuildWithCatalogs})

@@ -127,8 +127,11 @@ def _load(language: str) -> gettext.NullTranslations:
     if language == "en" or not folder.is_dir():
         return merged
     first: gettext.GNUTranslations | None = None
-    for po in sorted(folder.glob("*.po")):
-        catalog = _read_catalog(po)
+    # An installed package holds only the compiled .mo files (setup.py), a source checkout the .po files.
+    for stem in sorted(
+        {path.stem for path in folder.glob("*.po")} | {path.stem for path in folder.glob("*.mo")}
+    ):
+        catalog = _read_catalog(folder / f"{stem}.po")
         if first is None:
             first = catalog
         else:
@@ -138,7 +141,7 @@ def _load(language: str) -> gettext.NullTranslations:
 
 def _read_catalog(po: Path) -> gettext.GNUTranslations:
     mo = po.with_suffix(".mo")
-    if mo.is_file() and mo.stat().st_mtime >= po.stat().st_mtime:
+    if mo.is_file() and (not po.is_file() or mo.stat().st_mtime >= po.stat().st_mtime):
         with mo.open("rb") as stream:
             return gettext.GNUTranslations(stream)
     # A source checkout: compile in memory. Babel is only needed here and in the build.
