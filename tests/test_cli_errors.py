@@ -51,10 +51,7 @@ def test_a_bad_configuration_is_one_line_naming_file_and_key(tmp_path: Path) -> 
     result = accel("--config", str(config), "status")
     assert result.exit_code == 2
     line = one_error_line(result)
-    assert (
-        line.startswith(f"Error: {config}: ")
-        and "cohort.code: must be text in quotes (got 5)" in line
-    )
+    assert line.startswith(f"Error: {config}: ") and "cohort.code: must be text in quotes (got 5)" in line
 
 
 def test_several_configuration_problems_come_one_per_line_under_the_file(tmp_path: Path) -> None:

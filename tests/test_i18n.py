@@ -48,7 +48,9 @@ def test_russian_plural_forms() -> None:
     try:
         assert i18n.translations().ngettext("x", "xs", 1) == "x"  # no entry: the English forms
         forms = [
-            ngettext("Option {name!r} requires an argument.", "Option {name!r} requires {nargs} arguments.", n)
+            ngettext(
+                "Option {name!r} requires an argument.", "Option {name!r} requires {nargs} arguments.", n
+            )
             for n in (1, 2, 5, 21)
         ]
         assert forms[0] == forms[3] and forms[0] != forms[1] != forms[2], forms

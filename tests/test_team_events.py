@@ -79,9 +79,7 @@ def test_the_service_roster_job_creates_the_waiting_team_events_in_its_lock(
         "--config", str(provisioned), "serve", "--once", "--now", "2022-02-03T10:00", "--job", "roster_sync"
     )
     assert synced.exit_code == 0, synced.output
-    assert re.search(
-        r"^roster_sync: ok .*applied .*; calendar: 2 team events created", synced.output, re.M
-    )
+    assert re.search(r"^roster_sync: ok .*applied .*; calendar: 2 team events created", synced.output, re.M)
     events = team_events(site)
     # One group event per team consultation, in the team's group of module 2, marked as a consultation.
     assert group_names(site, events) == list(TEAMS)
@@ -136,9 +134,8 @@ def test_the_service_creates_only_team_events_and_says_what_else_waits_for_provi
     synced = run_cli(
         "--config", str(provisioned), "serve", "--once", "--now", "2022-02-03T10:00", "--job", "roster_sync"
     )
-    assert (
-        "calendar: 2 team events created; 1 other calendar change waits for `accel provision --apply`"
-        in (synced.output)
+    assert "calendar: 2 team events created; 1 other calendar change waits for `accel provision --apply`" in (
+        synced.output
     ), synced.output
     assert not [e for e in site.events.values() if e["name"] == webinar["name"]]
     assert len(team_events(site)) == 2
