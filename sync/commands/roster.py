@@ -37,6 +37,7 @@ from sync.roster.sync import (
     cohort_courses,
     default_report_path,
     guard_reasons,
+    invalid_file_message,
     invalid_row_text,
     plan_sync,
     roles_from,
@@ -524,16 +525,7 @@ def roster_sync(
                 click.echo(line)
             if report:
                 click.echo(_("Failure report: {path}").format(path=report))
-        errors = len(data.errors)
-        raise Problems(
-            ngettext(
-                "{file}: {count} error; nothing was written. Fix it, or give --skip-invalid to sync the valid "
-                "rows only",
-                "{file}: {count} errors; nothing was written. Fix them, or give --skip-invalid to sync the valid "
-                "rows only",
-                errors,
-            ).format(file=file, count=number(errors))
-        )
+        raise Problems(invalid_file_message(file, len(data.errors)))
 
     def run() -> SyncOutcome:
         client = app.client()

@@ -451,6 +451,15 @@ def guard_reasons(
 # --- the whole sync -------------------------------------------------------------------------------------------
 
 
+def invalid_file_message(file: str | Path, errors: int) -> str:
+    """Why a roster with invalid rows is not synced, and the two ways on."""
+    return ngettext(
+        "{file}: {count} error; nothing was written. Fix it, or give --skip-invalid to sync the valid rows only",
+        "{file}: {count} errors; nothing was written. Fix them, or give --skip-invalid to sync the valid rows only",
+        errors,
+    ).format(file=file, count=number(errors))
+
+
 def plan_sync(
     client: MoodleClient,
     roster: Roster,
@@ -465,16 +474,7 @@ def plan_sync(
     """Read the site and plan. Raises RosterStop for a file with errors unless ``skip_invalid``.
     ``progress`` shows the reading of the site (the longest part of a plan: a request or more per course)."""
     if roster.errors and not skip_invalid:
-        errors = len(roster.errors)
-        raise RosterStop(
-            ngettext(
-                "{file}: {count} error; nothing was written. Fix it, or give --skip-invalid to sync the valid "
-                "rows only",
-                "{file}: {count} errors; nothing was written. Fix them, or give --skip-invalid to sync the valid "
-                "rows only",
-                errors,
-            ).format(file=roster.path, count=number(errors))
-        )
+        raise RosterStop(invalid_file_message(roster.path, len(roster.errors)))
     people = roster.valid_people()
     skipped = sorted(roster.invalid_rows)
     # People of skipped rows are looked up too, so that they are not suspended for being left out.
