@@ -126,6 +126,8 @@ def update(domain: str, language: str = "ru") -> Catalog:
     """Merge the code's messages into the catalog: new ones empty, gone ones dropped (kept as obsolete)."""
     template = extract(domain)
     catalog = read(domain, language)
+    # Keep the header's date: an update that changes no message should change no line of the file.
+    template.creation_date = catalog.creation_date
     catalog.update(template, no_fuzzy_matching=True, update_header_comment=False)
     catalog.obsolete.clear()
     # A fuzzy header would be dropped from the .mo, and with it the Russian plural rule.
