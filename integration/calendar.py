@@ -52,13 +52,18 @@ def get_events(
     ids are asked first, then (only when there are groups) the group ids on their own, each in as many
     requests as ``max_input_vars`` needs, and the answers are merged by event id. Course events carry
     ``groupid`` null.
-    Calls: core_calendar_get_calendar_events (once per kind of id, more for very many ids).
+    Calls: core_calendar_get_calendar_events (once per kind of id, more for very many ids; at once).
     """
+    asks = [
+        {selector: chunk}
+        for selector, ids in (("courseids", courseids), ("groupids", groupids))
+        for chunk in client.chunks(list(dict.fromkeys(ids)), extra={"options": _OPTIONS})
+    ]
     events: dict[int, CalendarEvent] = {}
-    for selector, ids in (("courseids", courseids), ("groupids", groupids)):
-        for chunk in client.chunks(list(dict.fromkeys(ids)), extra={"options": _OPTIONS}):
-            for event in _read_events(client, {selector: chunk}):
-                events.setdefault(event.id, event)
+    # Independent reads: sent at once (up to the client's concurrency), merged in the order asked.
+    for answer in client.map(lambda selector: _read_events(client, selector), asks):
+        for event in answer:
+            events.setdefault(event.id, event)
     return list(events.values())
 
 

@@ -222,6 +222,22 @@ def retry_after_seconds(value: str | None, date: str | None = None) -> float | N
     return max(0.0, (when - reference).total_seconds())
 
 
+def _fill(items: Sequence[Any], sizes: Sequence[int], budget: int) -> list[list[Any]]:
+    """``items`` in lists of at most ``budget`` form variables, each filled before the next starts."""
+    chunks: list[list[Any]] = []
+    current: list[Any] = []
+    used = 0
+    for item, size in zip(items, sizes, strict=True):
+        if current and used + size > budget:
+            chunks.append(current)
+            current, used = [], 0
+        current.append(item)
+        used += size
+    if current:
+        chunks.append(current)
+    return chunks
+
+
 class MoodleClient:
     """A Moodle site reached through its REST web services with one token.
 
@@ -299,6 +315,13 @@ class MoodleClient:
         #: the most requests this client has had in flight at once
         self.peak_in_flight = 0
         self._site_info_lock = threading.Lock()
+        #: set once the site has answered (anything, even an error): from then on calls go at once
+        self._answered = threading.Event()
+        #: held by the one call sent before the site has answered
+        self._first_call = threading.Lock()
+        #: how many such first calls found the site unreachable, and the last one's error
+        self._first_failures = 0
+        self._first_failure: MoodleUnreachable | None = None
         if session is None:
             session = requests.Session()
             # One connection per request in flight, kept alive between them (requests' default pool keeps 10
@@ -519,14 +542,19 @@ class MoodleClient:
                 break
         return results(done)
 
-    def chunks(self, items: Sequence[Any], *, extra: Mapping[str, Any] | None = None) -> list[list[Any]]:
-        """Split ``items`` into lists whose requests fit under ``max_input_vars``."""
+    def chunks(
+        self, items: Sequence[Any], *, extra: Mapping[str, Any] | None = None, even: bool = False
+    ) -> list[list[Any]]:
+        """Split ``items``, in order, into as few lists as fit under ``max_input_vars`` each.
+
+        By default each list is filled before the next starts (the last one holds what is left). With ``even``,
+        the same number of lists hold about as many form variables each: requests sent at once then take
+        about as long, and none is left running alone at the end.
+        """
         if self.measure_limit is not None and self.measured_max_input_vars is None and items:
             self._ensure_limit_known(FIXED_VARS + count_vars(extra) + count_vars(list(items)))
         budget = self.max_input_vars - FIXED_VARS - count_vars(extra)
-        chunks: list[list[Any]] = []
-        current: list[Any] = []
-        used = 0
+        sizes: list[int] = []
         for position, item in enumerate(items):
             size = count_vars(item)
             if size > budget:
@@ -536,14 +564,20 @@ class MoodleClient:
                         "max_input_vars ({limit}) leaves for it"
                     ).format(position=position, count=size, budget=budget, limit=self.max_input_vars)
                 )
-            if current and used + size > budget:
-                chunks.append(current)
-                current, used = [], 0
-            current.append(item)
-            used += size
-        if current:
-            chunks.append(current)
-        return chunks
+            sizes.append(size)
+        fullest = _fill(items, sizes, budget)
+        if not even or len(fullest) < 2:
+            return fullest
+        # The smallest cap under which filling still needs no more lists: the largest list is then as small
+        # as it can be (filling is the fewest lists for a cap, so the search is exact).
+        low, high = max(max(sizes), -(-sum(sizes) // len(fullest))), budget
+        while low < high:
+            cap = (low + high) // 2
+            if len(_fill(items, sizes, cap)) <= len(fullest):
+                high = cap
+            else:
+                low = cap + 1
+        return _fill(items, sizes, low)
 
     def site_info(self) -> dict[str, Any]:
         """The token's site information, cached. Calls: core_webservice_get_site_info."""
@@ -561,6 +595,36 @@ class MoodleClient:
 
     # -- HTTP ---------------------------------------------------------------------------------------
     def _post(
+        self, wsfunction: str, pairs: list[tuple[str, str]], *, write: bool, timeout: tuple[float, float]
+    ) -> Any:
+        """One call, its retries included. Until the site has answered once, one call at a time (see
+        ``_answered``): a site that is down costs one request and its retries, not that many per request in
+        flight; the calls that waited meanwhile fail with the first one's error, unsent."""
+        if self._answered.is_set():
+            return self._post_retrying(wsfunction, pairs, write=write, timeout=timeout)
+        failures = self._first_failures
+        with self._first_call:
+            if self._answered.is_set():
+                pass
+            elif self._first_failures != failures and self._first_failure is not None:
+                raise MoodleUnreachable(
+                    f"{wsfunction}: not sent: {self._first_failure}", wsfunction=wsfunction
+                ) from None
+            else:
+                try:
+                    answer = self._post_retrying(wsfunction, pairs, write=write, timeout=timeout)
+                except MoodleUnreachable as exc:
+                    self._first_failure = exc
+                    self._first_failures += 1
+                    raise
+                except (BadResponse, MoodleError):
+                    self._answered.set()  # the site is there, whatever it said
+                    raise
+                self._answered.set()
+                return answer
+        return self._post_retrying(wsfunction, pairs, write=write, timeout=timeout)
+
+    def _post_retrying(
         self, wsfunction: str, pairs: list[tuple[str, str]], *, write: bool, timeout: tuple[float, float]
     ) -> Any:
         data = [

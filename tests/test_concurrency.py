@@ -86,8 +86,13 @@ def http_site() -> Iterator[tuple[FakeMoodle, str]]:
 
 
 def http_client(site: FakeMoodle, url: str, **options: Any) -> MoodleClient:
+    """A client over real HTTP that has had the site's first answer (until then it sends one call at a time)."""
     options.setdefault("sleep", lambda _s: None)
-    return MoodleClient(url, site.token, **options)
+    client = MoodleClient(url, site.token, **options)
+    client.site_info()
+    site.calls.clear()  # the tests count their own requests
+    client.stats.clear()
+    return client
 
 
 def echo(client: MoodleClient, value: int, **extra: Any) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -118,34 +119,47 @@ def test_a_busy_store_stops_the_cli_with_exit_5_and_one_line(
     assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize("concurrency", [1, 4])
 def test_no_write_transaction_is_open_while_a_request_is_in_flight(
-    fake_moodle: FakeMoodle, tmp_path: Path
+    fake_moodle: FakeMoodle, tmp_path: Path, concurrency: int
 ) -> None:
-    """A batch Moodle refuses is split into many requests; meanwhile another process must be able to write."""
+    """A batch Moodle refuses is split into many requests; meanwhile another process must be able to write.
+
+    One request at a time: no transaction is open while Moodle answers. Several: the applying thread records
+    each batch as it ends while others are in flight, in a transaction of a moment, never one held while it
+    waits for Moodle: another writer gets the lock within its short timeout.
+    """
     cohort(fake_moodle)
     # p7's email is taken in another case: every batch that holds p7 fails and is split down to p7 alone.
     add_user(fake_moodle, "someone.else", email="P7@EXAMPLE.ORG", idnumber="X-7")
     path = tmp_path / "s.sqlite3"
     store = open_store(path)
-    other = sqlite3.connect(path, timeout=0)
+    alone = concurrency == 1
+    other = sqlite3.connect(path, timeout=0 if alone else 2, check_same_thread=False)
+    one_at_a_time = threading.Lock()  # the other process's connection, used from the client's threads
     roster = read_roster(write_roster(tmp_path / "roster.csv", standard_rows()))
-    client = make_client(fake_moodle, max_input_vars=60)  # small batches: more requests, more splitting
+    # small batches: more requests, more splitting
+    client = make_client(fake_moodle, max_input_vars=60, concurrency=concurrency)
     outcome = plan_sync(client, roster, COURSES, roles=Roles(), cohort="kam21")
     checked = 0
     answer = fake_moodle.answer_form
 
     def while_in_flight(body: str) -> tuple[int, dict[str, str], str]:
         nonlocal checked
-        assert not store.in_transaction
-        other.execute("BEGIN IMMEDIATE")  # the write lock, at once (timeout 0) or "database is locked"
-        other.execute("ROLLBACK")
-        checked += 1
+        if alone:
+            assert not store.in_transaction
+        with one_at_a_time:
+            # The write lock, at once (or within 2 s), or "database is locked".
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("ROLLBACK")
+            checked += 1
         return answer(body)
 
     fake_moodle.answer_form = while_in_flight  # type: ignore[method-assign]
     outcome = apply_sync(client, outcome, store=store, report_path=None, removal="suspend")
     assert outcome.result is not None and len(outcome.result.failures) > 1  # p7, then what needed p7
     assert fake_moodle.count("core_user_create_users") >= 4 and checked >= 10
+    assert client.peak_in_flight == concurrency
     # Everything was journalled all the same.
     assert runs(store)[0].status == "failed"
     journalled = store.execute("SELECT count(*) FROM roster_journal").fetchone()[0]

@@ -155,14 +155,18 @@ class Handlers:
         self._by_kind[kind] = handler
         return self
 
+    def check(self, changes: Iterable[Change], order: Sequence[type[Change]]) -> None:
+        """Raise TypeError if a change's kind has no handler or no place in ``order``: it would be silently
+        left out of the apply."""
+        unknown = {type(c).__name__ for c in changes if type(c) not in self._by_kind or type(c) not in order}
+        if unknown:
+            raise TypeError(f"no handler for {', '.join(sorted(unknown))}")
+
     def run(self, changes: Iterable[Change], order: Sequence[type[Change]]) -> None:
         by_kind: dict[type[Change], list[Change]] = {}
         for change in changes:
             by_kind.setdefault(type(change), []).append(change)
-        unknown = [kind.__name__ for kind in by_kind if kind not in self._by_kind or kind not in order]
-        if unknown:
-            # A kind of change without a handler would be silently left out of the apply.
-            raise TypeError(f"no handler for {', '.join(sorted(unknown))}")
+        self.check([kind_changes[0] for kind_changes in by_kind.values()], order)
         for kind in order:
             if by_kind.get(kind):
                 self._by_kind[kind](by_kind[kind])

@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
@@ -40,6 +40,7 @@ from integration.courses import get_course_by_field, get_course_module
 from integration.enrol import get_enrolled_users
 from integration.errors import InvalidToken, MoodleError, RecordNotFound
 from integration.groups import get_course_groupings, get_course_groups, get_group_members, get_groupings
+from integration.pool import Outcome
 from integration.transport import MoodleClient, MoodleWarning
 from sync.core.config import AccelConfig
 from sync.core.progress import NO_PROGRESS, Progress
@@ -89,23 +90,53 @@ def gather(
     requests_before = client.request_count
     notes: list[GatherNote] = []
 
+    people: tuple[list[Person], list[Enrolment]] = ([], [])
+    teams: list[Team] = []
+    gradebook = _Gradebook()
+    submissions: list[Submission] = []
+    events: list[CalendarEvent] = []
+
+    def read_people() -> None:
+        nonlocal people
+        people = _read_people(client, courses)
+
+    def read_teams() -> None:
+        nonlocal teams
+        teams = _read_teams(client, courses)
+
+    def read_gradebook() -> None:
+        nonlocal gradebook
+        gradebook = _read_gradebook(client, courses)
+
+    def read_submissions() -> None:
+        nonlocal submissions
+        submissions = _read_submissions(client, found.assignment_keys)
+
+    def read_calendar() -> None:
+        nonlocal events
+        events = _read_calendar(client, courses, teams)
+
     with progress.task(_("Reading the cohort from Moodle"), total=GATHER_STEPS) as advance:
+
+        def step_done(_outcome: Outcome[None]) -> None:
+            advance(1)  # in this thread, as each step ends
+
         courses = _read_courses(client, config, notes)
         advance(1)
-        people, enrolments = _read_people(client, courses)
-        advance(1)
-        teams = _read_teams(client, courses)
-        advance(1)
-        gradebook = _read_gradebook(client, courses)
-        advance(1)
+        # People, teams and gradebooks need only the courses: read at once (the gradebooks, the longest
+        # reads, started first when several requests go at a time; with one, in the order of the steps).
+        client.concurrent(
+            [read_people, read_teams, read_gradebook]
+            if client.concurrency == 1
+            else [read_gradebook, read_people, read_teams],
+            on_done=step_done,
+        )
         found = _find_activities(client, courses, gradebook, notes)
         advance(1)
-        submissions = _read_submissions(client, found.assignment_keys)
-        advance(1)
-        choices, pledges, surveys = _read_answers(client, found, notes)
-        advance(1)
-        events = _read_calendar(client, courses, teams)
-        advance(1)
+        # What the activities hold, and the calendar: independent reads, at once.
+        answers = _Answers(client, found)
+        client.concurrent([read_submissions, answers.read, read_calendar], on_done=step_done)
+        choices, pledges, surveys = answers.results(notes)
     _keep_moodle_warnings(client.warnings[warnings_before:], notes)
 
     return Snapshot(
@@ -115,8 +146,8 @@ def gather(
         student_roleid=config.roles.student,
         mentor_roleid=config.roles.mentor,
         courses=courses,
-        people=people,
-        enrolments=enrolments,
+        people=people[0],
+        enrolments=people[1],
         teams=teams,
         activities=sorted(found.activities.values(), key=lambda a: a.key),
         submissions=submissions,
@@ -150,11 +181,12 @@ def _read_courses(client: MoodleClient, config: AccelConfig, notes: list[GatherN
     """The cohort's module courses, found by short name; a course not on the site is kept with the
     configuration's names and dates (id None) and a note.
 
-    Calls: core_course_get_courses_by_field, once per course.
+    Calls: core_course_get_courses_by_field, once per course (at once).
     """
     courses: list[CourseSnap] = []
-    for mc in module_courses(config):
-        found = get_course_by_field(client, "shortname", mc.shortname)
+    wanted = module_courses(config)
+    answers = client.map(lambda mc: get_course_by_field(client, "shortname", mc.shortname), wanted)
+    for mc, found in zip(wanted, answers, strict=True):
         if found is None:
             _note(
                 notes,
@@ -184,14 +216,23 @@ def _read_courses(client: MoodleClient, config: AccelConfig, notes: list[GatherN
 def _read_people(client: MoodleClient, courses: Sequence[CourseSnap]) -> tuple[list[Person], list[Enrolment]]:
     """Everyone enrolled in the courses (by user id) and their enrolments, active or suspended.
 
-    Calls: core_enrol_get_enrolled_users, twice per course.
+    Calls: core_enrol_get_enrolled_users, twice per course (all at once).
     """
     people: dict[int, Person] = {}
     enrolments: list[Enrolment] = []
-    for cid in _ids(courses):
-        everyone = get_enrolled_users(client, cid, userfields=PEOPLE_FIELDS)
-        # Suspended enrolments are told apart only by this second read (field note 21).
-        active = {u.id for u in get_enrolled_users(client, cid, onlyactive=True, userfields=("id",))}
+    course_ids = _ids(courses)
+    # Suspended enrolments are told apart only by the second read of each course (field note 21).
+    reads = client.map(
+        lambda ask: get_enrolled_users(client, ask[0], onlyactive=ask[1], userfields=ask[2]),
+        [
+            (cid, active, ("id",) if active else PEOPLE_FIELDS)
+            for cid in course_ids
+            for active in (False, True)
+        ],
+    )
+    for number, cid in enumerate(course_ids):
+        everyone = reads[2 * number]
+        active = {u.id for u in reads[2 * number + 1]}
         for u in everyone:
             name = u.fullname or f"{u.firstname} {u.lastname}".strip()
             people.setdefault(
@@ -216,15 +257,26 @@ def _read_teams(client: MoodleClient, courses: Sequence[CourseSnap]) -> list[Tea
     """The courses' groups (the teams) with their members and district.
 
     Calls: core_group_get_course_groups once per course, then core_group_get_group_members for all groups
-    at once, then the districts' calls (:func:`_districts`).
+    at once; meanwhile the districts' calls (:func:`_districts`).
     """
-    teams = [
-        Team(id=g.id, courseid=cid, name=g.name, idnumber=g.idnumber, description=g.description)
-        for cid in _ids(courses)
-        for g in get_course_groups(client, cid)
-    ]
-    members = {m.groupid: m.userids for m in get_group_members(client, [t.id for t in teams])}
-    districts = _districts(client, courses)
+    course_ids = _ids(courses)
+    teams: list[Team] = []
+    members: dict[int, list[int]] = {}
+    districts: dict[int, str] = {}
+
+    def read_groups() -> None:
+        answers = client.map(partial(get_course_groups, client), course_ids)
+        for cid, groups in zip(course_ids, answers, strict=True):
+            teams.extend(
+                Team(id=g.id, courseid=cid, name=g.name, idnumber=g.idnumber, description=g.description)
+                for g in groups
+            )
+        members.update({m.groupid: m.userids for m in get_group_members(client, [t.id for t in teams])})
+
+    def read_districts() -> None:
+        districts.update(_districts(client, courses))
+
+    client.concurrent([read_groups, read_districts])
     for t in teams:
         t.member_ids = members.get(t.id, [])
         t.district = districts.get(t.id, "")
@@ -237,15 +289,15 @@ def _districts(client: MoodleClient, courses: Sequence[CourseSnap]) -> dict[int,
     A group may also be in a course designer's own grouping (every team, for an activity); the grouping the
     sync made (ID number ``{course ID number}-{district slug}``) is its district, else its first grouping.
 
-    Calls: core_group_get_course_groupings, core_group_get_groupings.
+    Calls: core_group_get_course_groupings (once per course, at once), core_group_get_groupings.
     """
     groupingids: list[int] = []
     by_sync: set[int] = set()
-    for c in courses:
-        if c.id is None:
-            continue
+    found = [c for c in courses if c.id is not None]
+    answers = client.map(partial(get_course_groupings, client), [c.id for c in found if c.id is not None])
+    for c, groupings in zip(found, answers, strict=True):
         prefix = idnumber_prefix(c.idnumber, c.shortname) + "-"
-        for g in get_course_groupings(client, c.id):
+        for g in groupings:
             groupingids.append(g.id)
             if g.idnumber.startswith(prefix):
                 by_sync.add(g.id)
@@ -274,11 +326,13 @@ def _read_gradebook(client: MoodleClient, courses: Sequence[CourseSnap]) -> _Gra
     """Every user's grades, feedback and grading times in one call per course: the only batch read with team
     grades (field note 10).
 
-    Calls: gradereport_user_get_grade_items, once per course.
+    Calls: gradereport_user_get_grade_items, once per course (at once).
     """
     book = _Gradebook()
-    for cid in _ids(courses):
-        for user in grades.get_course_grades(client, cid):
+    course_ids = _ids(courses)
+    answers = client.map(partial(grades.get_course_grades, client), course_ids)
+    for cid, users in zip(course_ids, answers, strict=True):
+        for user in users:
             for item in user.gradeitems:
                 if item.itemtype != "mod" or not item.idnumber or item.cmid is None:
                     continue
@@ -377,20 +431,73 @@ class _ActivityFinder:
         return key
 
 
+def _look_up_idnumbers(client: MoodleClient, cmids: Sequence[int]) -> dict[int, str]:
+    """The ID numbers of course modules the gradebook does not name (at once). Calls:
+    core_course_get_course_module, one per module."""
+
+    def look_up(cmid: int) -> str:
+        try:
+            return get_course_module(client, cmid).idnumber or ""
+        except RecordNotFound:
+            return ""
+
+    unique = list(dict.fromkeys(cmids))
+    return dict(zip(unique, client.map(look_up, unique), strict=True))
+
+
 def _find_activities(
     client: MoodleClient, courses: Sequence[CourseSnap], gradebook: _Gradebook, notes: list[GatherNote]
 ) -> _Found:
     """The program's activities (program.md), found by their ID numbers in the courses; a missing one is a
     note.
 
-    Calls, each once for all courses: mod_assign_get_assignments, mod_choice_get_choices_by_courses,
-    mod_data_get_databases_by_courses, mod_feedback_get_feedbacks_by_courses, mod_forum_get_forums_by_courses;
-    and core_course_get_course_module for an activity the gradebook does not name.
+    Calls, each once for all courses (all at once): mod_assign_get_assignments,
+    mod_choice_get_choices_by_courses, mod_data_get_databases_by_courses, mod_feedback_get_feedbacks_by_courses,
+    mod_forum_get_forums_by_courses; after each, core_course_get_course_module for its activities the gradebook
+    does not name. The activities are then taken in that order, whatever order the answers came in.
     """
     course_ids = _ids(courses)
     found = _Found()
     finder = _ActivityFinder(client, courses, gradebook, found, notes)
-    for assign_course in assign.get_assignments(client, course_ids):
+    key_of_course = finder.key_of_course
+    known = gradebook.idnumber_by_cmid
+
+    def unnamed(cmids: Iterable[int]) -> dict[int, str]:
+        return _look_up_idnumbers(client, [cmid for cmid in cmids if cmid not in known])
+
+    def assignments() -> tuple[list[assign.AssignmentCourse], dict[int, str]]:
+        blocks = assign.get_assignments(client, course_ids)
+        return blocks, unnamed(a.cmid for block in blocks for a in block.assignments)
+
+    def choices() -> tuple[list[act.Choice], dict[int, str]]:
+        items = [c for c in act.get_choices(client, course_ids) if c.course in key_of_course]
+        return items, unnamed(c.coursemodule for c in items)
+
+    def databases() -> tuple[list[act.Database], dict[int, str]]:
+        items = [d for d in act.get_databases(client, course_ids) if d.course in key_of_course]
+        return items, unnamed(d.coursemodule for d in items)
+
+    def feedbacks() -> tuple[list[act.Feedback], dict[int, str]]:
+        items = [f for f in act.get_feedbacks(client, course_ids) if f.course in key_of_course]
+        return items, unnamed(f.coursemodule for f in items)
+
+    def forums() -> tuple[list[act.Forum], dict[int, str]]:
+        items = [f for f in act.get_forums(client, course_ids) if f.course in key_of_course]
+        return items, unnamed(f.cmid for f in items)
+
+    reads: list[Callable[[], tuple[Any, dict[int, str]]]] = [
+        assignments,
+        choices,
+        databases,
+        feedbacks,
+        forums,
+    ]
+    lists: list[Any] = []
+    for items, looked_up in client.concurrent(reads):
+        lists.append(items)
+        finder.idnumber_by_cmid.update(looked_up)
+    blocks, found.choices, database_list, feedback_list, forum_list = lists
+    for assign_course in blocks:
         for a in assign_course.assignments:
             # A feedback-only assignment (grade 0, "none") still has a gradebook item when feedback comments
             # are on, as Moodle 5.1 sets them: a text item with the activity's ID number, grademax 100 that
@@ -413,19 +520,14 @@ def _find_activities(
             )
             if key:
                 found.assignment_keys[a.id] = key
-    key_of_course = finder.key_of_course
-    found.choices = [c for c in act.get_choices(client, course_ids) if c.course in key_of_course]
     for c in found.choices:
         finder.add(c.course, c.coursemodule, "choice", c.id, c.name)
-    databases = [d for d in act.get_databases(client, course_ids) if d.course in key_of_course]
-    for d in databases:
+    for d in database_list:
         finder.add(d.course, d.coursemodule, "data", d.id, d.name)
-    feedbacks = [f for f in act.get_feedbacks(client, course_ids) if f.course in key_of_course]
-    for f in feedbacks:
+    for f in feedback_list:
         finder.add(f.course, f.coursemodule, "feedback", f.id, f.name)
-    for forum in act.get_forums(client, course_ids):
-        if forum.course in key_of_course:
-            finder.add(forum.course, forum.cmid, "forum", forum.id, forum.name)
+    for forum in forum_list:
+        finder.add(forum.course, forum.cmid, "forum", forum.id, forum.name)
 
     by_key = {c.key: c for c in courses}
     for key, (module, modname) in PROGRAM_ACTIVITIES.items():
@@ -491,50 +593,73 @@ def _guarded(notes: list[GatherNote], failed: str, key: str, read: Callable[[], 
         return None
 
 
-def _read_answers(
-    client: MoodleClient, found: _Found, notes: list[GatherNote]
-) -> tuple[list[ChoiceResult], list[Pledge], list[SurveyResult]]:
-    """What people answered: the vote's counts, the pledge database's entries, the surveys' responses.
+class _Answers:
+    """What people answered: the vote's counts, the pledge database's entries, the surveys' responses
+    (:meth:`read`: one task per activity, at once), each task's notes kept apart and given in the order of the
+    activities (:meth:`results`), whatever order the answers came in.
 
     Calls: mod_choice_get_choice_results; mod_data_get_fields, mod_data_get_entries; mod_feedback_get_items,
     mod_feedback_get_responses_analysis per survey (:func:`_read_vote`, :func:`_read_pledges`,
     :func:`_read_survey`).
     """
-    activities = found.activities
-    choice_results: list[ChoiceResult] = []
-    vote = activities.get("m3-vote")
-    if vote is not None:
-        result = _guarded(
-            notes,
+
+    def __init__(self, client: MoodleClient, found: _Found) -> None:
+        self.client = client
+        self.found = found
+        activities = found.activities
+        self.vote = activities.get("m3-vote")
+        self.pledge_db = activities.get("m3-pledges")
+        self.surveys = [activities[k] for k in SURVEY_KEYS if k in activities]
+        self.choice: ChoiceResult | None = None
+        self.pledges: list[Pledge] = []
+        self.survey_results: list[SurveyResult | None] = [None] * len(self.surveys)
+        #: each task's notes: the vote's, the pledges', then each survey's
+        self.notes: list[list[GatherNote]] = [[] for _number in range(2 + len(self.surveys))]
+
+    def read(self) -> None:
+        tasks: list[Callable[[], None]] = []
+        if self.vote is not None:
+            tasks.append(partial(self._vote, self.vote))
+        if self.pledge_db is not None:
+            tasks.append(partial(self._pledges, self.pledge_db))
+        tasks.extend(partial(self._survey, number) for number in range(len(self.surveys)))
+        self.client.concurrent(tasks)
+
+    def _vote(self, vote: Activity) -> None:
+        self.choice = _guarded(
+            self.notes[0],
             N_("Could not read the results of vote «{key}»: {code}: {message}"),
             vote.key,
-            lambda: _read_vote(client, vote, found.choices),
+            lambda: _read_vote(self.client, vote, self.found.choices),
         )
-        if result is not None:
-            choice_results.append(result)
-    pledges: list[Pledge] = []
-    pledge_db = activities.get("m3-pledges")
-    if pledge_db is not None:
-        pledges = (
+
+    def _pledges(self, db: Activity) -> None:
+        notes = self.notes[1]
+        self.pledges = (
             _guarded(
                 notes,
                 N_("Could not read database «{key}»: {code}: {message}"),
-                pledge_db.key,
-                lambda: _read_pledges(client, pledge_db, notes),
+                db.key,
+                lambda: _read_pledges(self.client, db, notes),
             )
             or []
         )
-    surveys: list[SurveyResult] = []
-    for survey in [activities[k] for k in SURVEY_KEYS if k in activities]:
-        answers = _guarded(
+
+    def _survey(self, number: int) -> None:
+        survey, notes = self.surveys[number], self.notes[2 + number]
+        self.survey_results[number] = _guarded(
             notes,
             N_("Could not read the answers of survey «{key}»: {code}: {message}"),
             survey.key,
-            partial(_read_survey, client, survey, notes),
+            partial(_read_survey, self.client, survey, notes),
         )
-        if answers is not None:
-            surveys.append(answers)
-    return choice_results, pledges, surveys
+
+    def results(self, notes: list[GatherNote]) -> tuple[list[ChoiceResult], list[Pledge], list[SurveyResult]]:
+        """The answers read, their notes added to ``notes`` in the order of the activities."""
+        for kept in self.notes:
+            notes.extend(kept)
+        choices = [self.choice] if self.choice is not None else []
+        return choices, self.pledges, [result for result in self.survey_results if result is not None]
 
 
 def _read_vote(client: MoodleClient, vote: Activity, choices: Sequence[act.Choice]) -> ChoiceResult:

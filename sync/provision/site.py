@@ -115,6 +115,24 @@ def service_roles(client: MoodleClient, courseid: int, userid: int) -> set[int] 
     return None
 
 
+def read_course(client: MoodleClient, courseid: int, service_userid: int, found: ModuleOnSite) -> None:
+    """A module course's sections, the service account's roles in it and its groups (three reads, at once).
+
+    Calls: core_course_get_contents, core_enrol_get_enrolled_users, core_group_get_course_groups.
+    """
+
+    def sections() -> None:
+        found.sections = get_contents(client, courseid)
+
+    def roles() -> None:
+        found.service_roles = service_roles(client, courseid, service_userid)
+
+    def groups() -> None:
+        found.groups = get_course_groups(client, courseid)
+
+    client.concurrent([sections, roles, groups])
+
+
 def _course_by(
     client: MoodleClient, known: Iterable[Course], by: Literal["idnumber", "shortname"], value: str
 ) -> Course | None:
@@ -153,27 +171,31 @@ def read_site(
         if site.category is not None:
             # One read for the steady state (the three courses are in it) that also shows what else is there.
             site.category_courses = get_courses_by_field(client, "category", str(site.category.id))
-    for mc in module_courses(config, templates):
-        found = site.modules[mc.key] = ModuleOnSite()
+    wanted = list(module_courses(config, templates))
+    for mc in wanted:
+        site.modules[mc.key] = ModuleOnSite()
+
+    def read_module(mc: ModuleCourse) -> None:
+        found = site.modules[mc.key]
         found.by_idnumber = _course_by(client, site.category_courses, "idnumber", mc.idnumber)
         if scope == "events":
             if found.by_idnumber is not None:
                 found.groups = get_course_groups(client, found.by_idnumber.id)
-            continue
+            return
         if found.by_idnumber is None or found.by_idnumber.shortname != mc.shortname:
             found.by_shortname = _course_by(client, site.category_courses, "shortname", mc.shortname)
         course = site.course(mc.key)
         if course is not None:
-            found.sections = get_contents(client, course.id)
-            found.service_roles = service_roles(client, course.id, site.service_userid)
-            found.groups = get_course_groups(client, course.id)
-            found.activity_keys = {
-                mod.id: get_course_module(client, mod.id).idnumber
-                for mod in modules_outside_course(found.sections, mc)
-            }
+            read_course(client, course.id, site.service_userid, found)
+            outside = modules_outside_course(found.sections, mc)
+            keys = client.map(lambda mod: get_course_module(client, mod.id).idnumber, outside)
+            found.activity_keys = {mod.id: key for mod, key in zip(outside, keys, strict=True)}
         elif found.by_shortname is None:
             # To be made (a short name taken by another course is a problem: nothing to copy then).
             found.template = check_template(client, templates[mc.key], mc.template_shortname)
+
+    # The three modules at once (each module's own reads one after another, or at once where they can).
+    client.map(read_module, wanted)
     course_ids = [c.id for key in site.modules if (c := site.course(key)) is not None]
     group_ids = [g.id for found in site.modules.values() for g in found.groups]
     # Two reads inside: asked together with the courses, the group events would be dropped (field note 23)

@@ -8,11 +8,20 @@ created, the membership of a group that could not be made) are skipped and repor
 A write whose outcome is unknown (the connection dropped, :class:`UncertainWrite`) is never resent: created
 users are re-read by username to learn what happened; anything else is reported, and the next run, which
 plans from the live site, completes what is missing.
+
+Several requests at a time (the client's ``concurrency``): the kinds of change go in stages (:func:`stages`,
+from what each kind waits for, ``AFTER`` in sync/roster/plan.py), and the batches of one stage are sent at
+once: the users' batches with the groups and groupings, then the enrolments of every course with the groups'
+districts, then the memberships. A batch is sent (and split, if refused) by one of the client's threads; what
+it found is carried out by the applying thread when the batch is done (:class:`_Batch`): the journal (a SQLite
+connection of that thread), the result, the ids of what was made and the progress. With concurrency 1 every
+kind is a stage of its own, in OP_ORDER, and the batches go one after another: the order of before.
 """
 
 from __future__ import annotations
 
 import csv
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -28,6 +37,7 @@ from integration.groups import (
     delete_group_members,
     unassign_grouping,
 )
+from integration.pool import Outcome, results
 from integration.transport import MoodleClient
 from integration.users import create_users, get_users_by_field, update_users
 from sync.core.plan import ApplyResult, Failure, Handlers, Status
@@ -35,6 +45,7 @@ from sync.core.private_files import write_private
 from sync.core.vocabulary import team_key
 from sync.roster.journal import Journal
 from sync.roster.plan import (
+    AFTER,
     OP_ORDER,
     AddMember,
     AddRole,
@@ -88,9 +99,59 @@ def _error_text(exc: Exception, kind: str = "") -> str:
     return str(exc)
 
 
+def stages(concurrency: int) -> list[tuple[type[Op], ...]]:
+    """The kinds of change in the stages of an apply: a stage starts when the one before it is done.
+
+    With one request at a time, every kind is a stage of its own, in OP_ORDER (the order of a plain loop). With
+    more, a kind goes in the first stage after every kind it waits for (``AFTER``), so that independent kinds
+    (the users, the groups) are sent at once.
+    """
+    if concurrency <= 1:
+        return [(kind,) for kind in OP_ORDER]
+    level: dict[type[Op], int] = {}
+    for kind in OP_ORDER:  # OP_ORDER keeps every kind after those it waits for (a test checks it)
+        level[kind] = 1 + max((level[before] for before in AFTER[kind]), default=-1)
+    return [
+        tuple(kind for kind in OP_ORDER if level[kind] == number) for number in range(max(level.values()) + 1)
+    ]
+
+
+class _Batch:
+    """One batch of one kind: sent, and split down to its bad items if Moodle refuses it, by whichever thread
+    the client's pool gives it; what it found is kept here and carried out by the applying thread
+    (:meth:`record`), which alone touches the journal, the result, the ids and the progress."""
+
+    def __init__(self, send: Callable[[_Batch], None]) -> None:
+        self._send = send
+        self._found: list[tuple[Callable[..., None], tuple[Any, ...]]] = []
+        self._recorded = 0
+
+    def send(self) -> None:
+        self._send(self)
+
+    def later(self, action: Callable[..., None], *args: Any) -> None:
+        """Keep ``action(*args)`` for the applying thread."""
+        self._found.append((action, args))
+
+    @property
+    def recorded(self) -> bool:
+        return self._recorded == len(self._found)
+
+    def record(self) -> None:
+        """Carry out what was found and not yet carried out (in the applying thread)."""
+        while self._recorded < len(self._found):
+            action, args = self._found[self._recorded]
+            self._recorded += 1
+            action(*args)
+
+
 class RosterApplier:
     """The roster's applier (sync.core.plan.Applier): one handler per kind of change, each sending its changes
-    in batches under the site's request limit and splitting a refused batch down to its bad items."""
+    in batches under the site's request limit and splitting a refused batch down to its bad items.
+
+    The handlers prepare the batches of their kind (in the applying thread: what a change needs, the ids made
+    before, is known then); the batches of a stage are then sent together (:meth:`_send`).
+    """
 
     def __init__(
         self,
@@ -117,8 +178,12 @@ class RosterApplier:
         #: per kind of operation: how many single items failed in a row with the same error, and that error
         self.single_failures: dict[str, tuple[int, str]] = {}
         self.succeeded: set[str] = set()
+        #: single_failures and succeeded are shared by the batches of a kind, sent from several threads
+        self._streaks = threading.Lock()
+        #: the batches the handlers of the current stage prepared
+        self._prepared: list[_Batch] = []
 
-    # -- bookkeeping -------------------------------------------------------------------------------------------
+    # -- bookkeeping (the applying thread) ---------------------------------------------------------------------
     def _done(self, ops: Sequence[Op]) -> None:
         self.result.done.extend(ops)
         if self.journal is not None:
@@ -142,6 +207,10 @@ class RosterApplier:
         if self.journal is not None:
             self.journal.record(op, status, error)
         self.progress(1)
+
+    def _commit(self) -> None:
+        if self.journal is not None:
+            self.journal.commit()
 
     def _userid(self, op: Op) -> int | None:
         if op.userid is not None:
@@ -180,10 +249,13 @@ class RosterApplier:
         ops: Sequence[AnyOp],
         item: Callable[[AnyOp], dict[str, Any] | None],
         send: Callable[[list[Any]], Any],
-        handle: Callable[[list[AnyOp], Any], list[tuple[Op, str]]] | None = None,
-        uncertain: Callable[[list[AnyOp]], None] | None = None,
+        handle: Callable[[_Batch, list[AnyOp], Any], list[tuple[Op, str]]] | None = None,
+        uncertain: Callable[[_Batch, list[AnyOp]], None] | None = None,
     ) -> None:
-        """Send the items of ``ops`` in as few requests as the limit allows; split failing batches."""
+        """Prepare the batches of ``ops``: as few requests as the limit allows, each split if refused.
+
+        Changes whose prerequisite failed, or whose ids are unknown, are skipped here (and journalled).
+        """
         pairs: list[tuple[AnyOp, Any]] = []
         for op in ops:
             why = self._blocked(op)
@@ -195,85 +267,129 @@ class RosterApplier:
                 self._fail(op, _("skipped: an id it needs is unknown"), "skipped")
                 continue
             pairs.append((op, built))
-        if self.journal is not None:
-            self.journal.commit()
         if not pairs:
             return
-        chunks = self.client.chunks([p[1] for p in pairs])
+        # Sent at once, batches of about the same size finish together: the same number of requests as the
+        # fullest batches, but no stage waits for one big batch after the others are done.
+        chunks = self.client.chunks([p[1] for p in pairs], even=self.client.concurrency > 1)
         start = 0
         for chunk in chunks:
-            self._isolate(pairs[start : start + len(chunk)], send, handle, uncertain)
+            part = pairs[start : start + len(chunk)]
             start += len(chunk)
 
-    def _isolate(self, *args: Any) -> None:
+            def send_part(batch: _Batch, part: list[tuple[AnyOp, Any]] = part) -> None:
+                self._isolate_batch(batch, part, send, handle, uncertain)
+
+            self._prepared.append(_Batch(send_part))
+
+    def _send(self) -> None:
+        """Send the batches prepared for this stage, ``concurrency`` at a time, each recorded when done.
+
+        A batch's own failures are isolated inside it; what escapes one (a refused token, a stop, the site
+        gone) keeps the batches not yet started from starting, the ones in flight finish, and everything that
+        was done is recorded before it is raised.
+        """
+        batches, self._prepared = self._prepared, []
+        self._commit()  # the skipped changes, before any request
+
+        def record(outcome: Outcome[None]) -> None:
+            batches[outcome.index].record()
+            self._commit()
+
         try:
-            self._isolate_batch(*args)
+            outcomes = self.client.outcomes([batch.send for batch in batches], on_done=record)
         finally:
-            if self.journal is not None:
-                self.journal.commit()
+            # What the batches did and is not recorded yet: a batch interrupted in the applying thread itself
+            # (Ctrl-C with one request at a time), those in flight when a recording failed.
+            self._record_all(batches)
+        results(outcomes)  # the first error, or Cancelled if a stop kept batches from starting
+
+    def _record_all(self, batches: Sequence[_Batch]) -> None:
+        """Record every batch whole, even if recording one step fails (a Ctrl-C in the progress display): the
+        journal must hold all that was done. The first such error is raised once all is recorded."""
+        first: BaseException | None = None
+        for batch in batches:
+            while not batch.recorded:
+                try:
+                    batch.record()
+                except BaseException as exc:
+                    first = first or exc
+        try:
+            self._commit()
+        except BaseException as exc:
+            first = first or exc
+        if first is not None:
+            raise first
 
     def _isolate_batch(
         self,
+        batch: _Batch,
         pairs: list[tuple[AnyOp, Any]],
         send: Callable[[list[Any]], Any],
-        handle: Callable[[list[AnyOp], Any], list[tuple[Op, str]]] | None,
-        uncertain: Callable[[list[AnyOp]], None] | None,
+        handle: Callable[[_Batch, list[AnyOp], Any], list[tuple[Op, str]]] | None,
+        uncertain: Callable[[_Batch, list[AnyOp]], None] | None,
     ) -> None:
         ops = [p[0] for p in pairs]
         kind = ops[0].kind
-        if self.journal is not None:
-            # What is known so far goes to the store now, between requests: the journal never keeps a write
-            # transaction open while Moodle answers (a batch being split sends many requests in a row).
-            self.journal.commit()
         try:
             answer = send([p[1] for p in pairs])
         except (InvalidToken, AccessDenied):
             raise  # not about one item: nothing else would get through either
         except UncertainWrite:
             if uncertain is not None:
-                uncertain(ops)
+                uncertain(batch, ops)
             else:
                 for op in ops:
-                    self._fail(op, _(UNCERTAIN))
+                    batch.later(self._fail, op, _(UNCERTAIN))
             return
         except MoodleError as exc:
-            streak = self.single_failures.get(kind)
-            if len(pairs) > 1 and streak and streak[0] >= GIVE_UP_AFTER and kind not in self.succeeded:
+            with self._streaks:
+                streak = self.single_failures.get(kind)
+                give_up = bool(
+                    len(pairs) > 1 and streak and streak[0] >= GIVE_UP_AFTER and kind not in self.succeeded
+                )
+            if give_up and streak:
                 # Every item tried alone failed the same way and none went through: perhaps a site-level cause
                 # (no manual enrolment instance, a missing capability) rather than bad items. One item of this
                 # batch is tried alone: if it fails too, the batch is not split further (that would cost two
                 # requests per person and tell nothing new); if it goes through, splitting goes on.
-                self._isolate_batch(pairs[-1:], send, handle, uncertain)
-                if kind not in self.succeeded:
+                self._isolate_batch(batch, pairs[-1:], send, handle, uncertain)
+                with self._streaks:
+                    still_none = kind not in self.succeeded
+                if still_none:
                     for op in ops[:-1]:
-                        self._fail(
+                        batch.later(
+                            self._fail,
                             op,
                             _("{answer} (not split: {count} items alone failed alike)").format(
                                 answer=_error_text(exc), count=streak[0] + 1
                             ),
                         )
                     return
-                self._isolate_batch(pairs[:-1], send, handle, uncertain)
+                self._isolate_batch(batch, pairs[:-1], send, handle, uncertain)
                 return
             if len(pairs) == 1:
                 # Compared by errorcode: messages name the user and course, so they differ for every item.
-                count, last = self.single_failures.get(kind, (0, ""))
-                self.single_failures[kind] = (count + 1 if last == exc.errorcode else 1, exc.errorcode)
-                self._fail(ops[0], _error_text(exc, kind))
+                with self._streaks:
+                    count, last = self.single_failures.get(kind, (0, ""))
+                    self.single_failures[kind] = (count + 1 if last == exc.errorcode else 1, exc.errorcode)
+                batch.later(self._fail, ops[0], _error_text(exc, kind))
                 return
             middle = len(pairs) // 2
-            self._isolate_batch(pairs[:middle], send, handle, uncertain)
-            self._isolate_batch(pairs[middle:], send, handle, uncertain)
+            self._isolate_batch(batch, pairs[:middle], send, handle, uncertain)
+            self._isolate_batch(batch, pairs[middle:], send, handle, uncertain)
             return
-        self.succeeded.add(kind)
-        refused = handle(ops, answer) if handle is not None else []
+        with self._streaks:
+            self.succeeded.add(kind)
+        refused = handle(batch, ops, answer) if handle is not None else []
         refused_ops = {id(change) for change, _ in refused}
         for change, error in refused:
-            self._fail(change, error)
-        self._done([op for op in ops if id(op) not in refused_ops])
+            batch.later(self._fail, change, error)
+        batch.later(self._done, [op for op in ops if id(op) not in refused_ops])
 
     # -- the operations --------------------------------------------------------------------------------------
     def handlers(self) -> Handlers:
+        """One handler per kind; each prepares the batches of its kind for the stage being applied."""
         return (
             Handlers()
             .on(CreateUser, self._apply_create_user)
@@ -293,7 +409,13 @@ class RosterApplier:
         )
 
     def apply(self) -> ApplyResult[Op]:
-        self.handlers().run(self.plan.changes, OP_ORDER)
+        """Carry the plan out, stage by stage (:func:`stages`); an error that is not about one item (a refused
+        token, a stop, the site gone) propagates once what was done is recorded, ``result`` telling how far."""
+        handlers = self.handlers()
+        handlers.check(self.plan.changes, OP_ORDER)
+        for stage in stages(self.client.concurrency):
+            handlers.run([change for change in self.plan.changes if type(change) in stage], stage)
+            self._send()
         return self.result
 
     def _created(self, op: CreateUser, userid: int) -> None:
@@ -301,17 +423,17 @@ class RosterApplier:
         self.result.created[op.person] = userid
 
     def _apply_create_user(self, ops: list[CreateUser]) -> None:
-        def handle(chunk: list[CreateUser], created: Any) -> list[tuple[Op, str]]:
+        def handle(batch: _Batch, chunk: list[CreateUser], created: Any) -> list[tuple[Op, str]]:
             ids = {c.username: c.id for c in created}
             refused: list[tuple[Op, str]] = []
             for op in chunk:
                 if op.username in ids:
-                    self._created(op, ids[op.username])
+                    batch.later(self._created, op, ids[op.username])
                 else:
                     refused.append((op, _("Moodle did not return the new account")))
             return refused
 
-        def uncertain(chunk: list[CreateUser]) -> None:
+        def uncertain(batch: _Batch, chunk: list[CreateUser]) -> None:
             # Re-read: the users that exist were created; the rest were not (never resend a write).
             found = {
                 u.username: u.id
@@ -320,12 +442,12 @@ class RosterApplier:
             made: list[Op] = []
             for op in chunk:
                 if op.username in found:
-                    self._created(op, found[op.username])
+                    batch.later(self._created, op, found[op.username])
                     made.append(op)
                 else:
-                    self._fail(op, _(UNCERTAIN))
+                    batch.later(self._fail, op, _(UNCERTAIN))
             if made:
-                self._done(made)
+                batch.later(self._done, made)
 
         self._run(
             ops,
@@ -339,7 +461,7 @@ class RosterApplier:
         def item(op: UpdateUser) -> dict[str, Any]:
             return {"id": op.userid, **{k: v[1] for k, v in op.changes.items()}}
 
-        def handle(chunk: list[UpdateUser], warnings: Any) -> list[tuple[Op, str]]:
+        def handle(batch: _Batch, chunk: list[UpdateUser], warnings: Any) -> list[tuple[Op, str]]:
             # core_user_update_users reports per-user failures only as warnings (field note 8).
             bad = {w.itemid: f"{w.warningcode}: {w.message}" for w in warnings}
             return [(op, bad[op.userid]) for op in chunk if op.userid in bad]
@@ -388,7 +510,7 @@ class RosterApplier:
     ) -> None:
         """Create groups or groupings; each new id, found in Moodle's answer by (course, name), goes in ``ids``."""
 
-        def handle(chunk: list[AnyOp], answer: Any) -> list[tuple[Op, str]]:
+        def handle(batch: _Batch, chunk: list[AnyOp], answer: Any) -> list[tuple[Op, str]]:
             made = {(g.courseid, g.name): g.id for g in answer}
             refused: list[tuple[Op, str]] = []
             for op in chunk:
@@ -402,7 +524,7 @@ class RosterApplier:
                     )
                     refused.append((op, missing))
                 else:
-                    ids[(op.module, team_key(name))] = newid
+                    batch.later(ids.__setitem__, (op.module, team_key(name)), newid)
             return refused
 
         self._run(ops, item, send, handle)

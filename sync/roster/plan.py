@@ -442,6 +442,36 @@ OP_ORDER: tuple[type[Op], ...] = (
     AssignGrouping, UnassignGrouping, RemoveMember, AddMember, Suspend, Unenrol,
 )  # fmt: skip
 
+#: What each kind waits for, the reasons of OP_ORDER kind by kind: a change is sent only when every change of
+#: these kinds is done (or has failed, which skips the changes that needed it). Kinds that wait for nothing
+#: in common go at once when the client sends several requests at a time (sync/roster/apply.py, stages):
+#: the users and the groups; then the enrolments and the groups' districts; then the memberships. Each kind
+#: waits for those before it in OP_ORDER that it needs, so that OP_ORDER is one order that keeps them all.
+AFTER: dict[type[Op], tuple[type[Op], ...]] = {
+    CreateUser: (),
+    # Never at once with the new accounts: an account's new email may be one a new account is refused for (or
+    # the reverse), and which of the two goes first must not depend on which request the site answers first.
+    UpdateUser: (CreateUser,),
+    Enrol: (CreateUser,),
+    AddRole: (CreateUser,),
+    Reactivate: (CreateUser,),
+    # The new role is given before the old one is taken (field note 22), or the person could be left enrolled
+    # with no role at all.
+    UnassignRole: (CreateUser, Enrol, AddRole, Reactivate),
+    CreateGroup: (),
+    CreateGrouping: (),
+    AssignGrouping: (CreateGroup, CreateGrouping),
+    # A team joins its new district's grouping before it leaves the old one: a failed move leaves it in the
+    # old district, not in none.
+    UnassignGrouping: (AssignGrouping,),
+    # Only enrolled users may join a group (field note 3); a person leaves the old team before joining the new.
+    RemoveMember: (CreateUser, Enrol, AddRole, Reactivate),
+    AddMember: (CreateUser, Enrol, AddRole, Reactivate, CreateGroup, RemoveMember),
+    # Removals last, after everything else, whatever it was.
+    Suspend: tuple(k for k in OP_ORDER if k.kind not in ("suspend", "unenrol")),
+    Unenrol: tuple(k for k in OP_ORDER if k.kind not in ("suspend", "unenrol")),
+}
+
 
 @dataclass(frozen=True)
 class Conflict:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,7 @@ from sync.core.plan import Applier, ApplyResult, Problem, run_guards
 from sync.core.progress import NO_PROGRESS, Progress
 from sync.roster.apply import RosterApplier, write_failure_report
 from sync.roster.journal import Journal, last_applied_run
-from sync.roster.names import assign_usernames, is_valid_username, username_base
+from sync.roster.names import assign_usernames, is_valid_username, username_base, username_candidates
 from sync.roster.plan import (
     CourseMember,
     CourseRemovals,
@@ -144,14 +144,14 @@ class SyncOutcome:
 
 
 def find_courses(client: MoodleClient, courses: Sequence[CohortCourse]) -> dict[int, SiteCourse]:
-    """The cohort's module courses on the site, by short name (one value per call: three calls).
+    """The cohort's module courses on the site, by short name (one value per call: three calls, at once).
 
     Calls: core_course_get_courses_by_field.
     """
     out: dict[int, SiteCourse] = {}
     missing = []
-    for wanted in courses:
-        found = get_course_by_field(client, "shortname", wanted.shortname)
+    answers = client.map(lambda wanted: get_course_by_field(client, "shortname", wanted.shortname), courses)
+    for wanted, found in zip(courses, answers, strict=True):
         if found is None:
             missing.append(wanted.shortname)
             continue
@@ -171,37 +171,48 @@ def find_courses(client: MoodleClient, courses: Sequence[CohortCourse]) -> dict[
     return out
 
 
-def read_course_state(client: MoodleClient, course: SiteCourse) -> None:
-    """Members (roles, groups, active or suspended), groups and groupings of one course.
+def course_state_reads(client: MoodleClient, course: SiteCourse) -> list[Callable[[], None]]:
+    """The reads of one course's members (roles, groups, active or suspended), groups and groupings, as three
+    independent tasks that fill ``course`` (the client may run them at once, with other courses' reads).
 
     Calls: core_enrol_get_enrolled_users (twice: onlyactive=0 and 1, field note 21),
     core_group_get_course_groups, core_group_get_course_groupings.
     """
-    everyone = get_enrolled_users(
-        client, course.id, userfields=("id", "username", "fullname", "idnumber", "email", "roles", "groups")
-    )
-    # A course nobody is enrolled in has nothing suspended: the second read is not needed.
-    active = (
-        {u.id for u in get_enrolled_users(client, course.id, onlyactive=True, userfields=("id",))}
-        if everyone
-        else set()
-    )
-    course.members = {
-        u.id: CourseMember(
-            userid=u.id,
-            roles=frozenset(u.roleids),
-            active=u.id in active,
-            groups=frozenset(u.groupids),
-            fullname=u.fullname,
-            username=u.username,
-            email=u.email,
+
+    def members() -> None:
+        everyone = get_enrolled_users(
+            client,
+            course.id,
+            userfields=("id", "username", "fullname", "idnumber", "email", "roles", "groups"),
         )
-        for u in everyone
-    }
-    course.groups = [SiteGroup(g.id, g.name, g.idnumber) for g in get_course_groups(client, course.id)]
-    course.groupings = [
-        SiteGrouping(g.id, g.name, g.idnumber) for g in get_course_groupings(client, course.id)
-    ]
+        # A course nobody is enrolled in has nothing suspended: the second read is not needed.
+        active = (
+            {u.id for u in get_enrolled_users(client, course.id, onlyactive=True, userfields=("id",))}
+            if everyone
+            else set()
+        )
+        course.members = {
+            u.id: CourseMember(
+                userid=u.id,
+                roles=frozenset(u.roleids),
+                active=u.id in active,
+                groups=frozenset(u.groupids),
+                fullname=u.fullname,
+                username=u.username,
+                email=u.email,
+            )
+            for u in everyone
+        }
+
+    def groups() -> None:
+        course.groups = [SiteGroup(g.id, g.name, g.idnumber) for g in get_course_groups(client, course.id)]
+
+    def groupings() -> None:
+        course.groupings = [
+            SiteGrouping(g.id, g.name, g.idnumber) for g in get_course_groupings(client, course.id)
+        ]
+
+    return [members, groups, groupings]
 
 
 def read_grouping_contents(client: MoodleClient, courses: Sequence[SiteCourse]) -> None:
@@ -250,7 +261,12 @@ def choose_usernames(
     """Usernames for people who need a new account: the roster's own (Moodle upload files) or
     ``firstname.lastname`` transliterated, made unique against the site and the roster.
 
-    Calls: core_user_get_users_by_field (field=username; a few rounds only when names are taken).
+    Asked in rounds, each one batched read for every name still short of free usernames: first the plain
+    names; then, for a name that is taken or shared by several new people, ``name2``... as many further names
+    as it has people and USERNAME_PROBE more; then twice as many each round. So a cohort whose every person
+    has a dozen namesakes on the site costs a few more reads, never one per candidate.
+
+    Calls: core_user_get_users_by_field (field=username; one round, more only when names are taken).
     """
     new = [p for p in people if matches.get(p.key, Match()).how == "new"]
     problems: list[str] = []
@@ -283,30 +299,69 @@ def choose_usernames(
             )
         else:
             result[key] = username
-    # Names shared by several new people or already taken: ask about name2, name3... in the same go.
+    reserved = set(result.values())
     counts = Counter(bases.values())
-    busy = [b for b in counts if b in taken or counts[b] > 1]
-    probe([f"{b}{n}" for b in busy for n in range(2, 2 + counts[b] + USERNAME_PROBE)])
+    #: per name: the candidates known so far (1: the plain name, n: name + n), and how many to ask next
+    asked = dict.fromkeys(counts, 1)
+    width = {base: counts[base] + USERNAME_PROBE for base in counts}
+    while short := _short_names(bases, known, taken, reserved):
+        names: list[str] = []
+        for base in short:
+            first = asked[base] + 1
+            names.extend(f"{base}{number}" for number in range(first, first + width[base]))
+            asked[base] += width[base]
+            width[base] *= 2
+        probe(names)
 
     def is_taken(name: str) -> bool:
-        if name in known:
-            return name in taken
-        probe([name])  # rare: many namesakes; one more read
+        if name not in known:
+            probe([name])  # not expected: the rounds above asked every name the people need
         return name in taken
 
-    result.update(assign_usernames(bases, is_taken, reserved=set(result.values())))
+    result.update(assign_usernames(bases, is_taken, reserved=reserved))
     return result, problems
+
+
+def _short_names(bases: dict[str, str], known: set[str], taken: set[str], reserved: set[str]) -> list[str]:
+    """The names (bases) whose people cannot all be given a free username among the candidates known yet.
+
+    Gives usernames as :func:`assign_usernames` does (in roster order, each person the first free candidate
+    of their name), stopping a name at its first candidate whose owner is not known yet.
+    """
+    used = set(reserved)
+    short: dict[str, None] = {}
+    for base in bases.values():
+        if base in short:
+            continue
+        for candidate in username_candidates(base):
+            if candidate in used:
+                continue
+            if candidate not in known:
+                short[base] = None
+                break
+            if candidate not in taken:
+                used.add(candidate)
+                break
+    return list(short)
 
 
 def read_site(
     client: MoodleClient, courses: Sequence[CohortCourse], people: Sequence[RosterPerson]
 ) -> tuple[SiteState, dict[str, Match]]:
+    """What the plan needs from the site, in three rounds of independent reads, each sent at once (up to the
+    client's concurrency; one after another, in this order, with concurrency 1): the courses; their members,
+    groups and groupings; the groupings' contents with the people's accounts (whose emails are also asked
+    as the courses' members spell them).
+    """
     site_courses = find_courses(client, courses)
-    for course in site_courses.values():
-        read_course_state(client, course)
-    read_grouping_contents(client, list(site_courses.values()))
+    client.concurrent([read for c in site_courses.values() for read in course_state_reads(client, c)])
     enrolled_emails = {m.email for c in site_courses.values() for m in c.members.values()}
-    users = lookup_accounts(client, people, enrolled_emails)
+    users: dict[int, MoodleUser] = {}
+
+    def accounts() -> None:
+        users.update(lookup_accounts(client, people, enrolled_emails))
+
+    client.concurrent([lambda: read_grouping_contents(client, list(site_courses.values())), accounts])
     matches = match_people(people, users.values())
     return SiteState(courses=site_courses, users=users), matches
 
