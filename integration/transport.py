@@ -608,7 +608,10 @@ class MoodleClient:
                 pass
             elif self._first_failures != failures and self._first_failure is not None:
                 raise MoodleUnreachable(
-                    f"{wsfunction}: not sent: {self._first_failure}", wsfunction=wsfunction
+                    _("{function}: not sent, the site did not answer the request before it: {error}").format(
+                        function=wsfunction, error=self._first_failure
+                    ),
+                    wsfunction=wsfunction,
                 ) from None
             else:
                 try:

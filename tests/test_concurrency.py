@@ -15,10 +15,30 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from click.testing import CliRunner, Result
+from hypothesis import given
+from hypothesis import strategies as st
 
-from integration.errors import Cancelled, ConfigurationError, InvalidParameter, MoodleError, UncertainWrite
+from integration.encoding import count_vars
+from integration.errors import (
+    Cancelled,
+    ConfigurationError,
+    InvalidParameter,
+    MoodleError,
+    MoodleUnreachable,
+    UncertainWrite,
+)
+from integration.limits import measured_limit
 from integration.pool import Outcome, first_error, results, run_tasks
-from integration.transport import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, MoodleClient, parse_concurrency
+from integration.transport import (
+    DEFAULT_CONCURRENCY,
+    FIXED_VARS,
+    MAX_CONCURRENCY,
+    MoodleClient,
+    parse_concurrency,
+)
+from sync.commands import main
+from sync.commands.context import AppContext
 from tests.fake_moodle import FakeMoodle, handler
 from tests.fake_moodle.core import invalid_parameter
 from tests.fake_moodle.http import serve_over_http
@@ -459,3 +479,94 @@ def test_concurrency_setting() -> None:
     with pytest.raises(ConfigurationError):
         MoodleClient("https://moodle.example.org", "t0ken", concurrency=0)
     assert MoodleClient("https://moodle.example.org", "t0ken").concurrency == DEFAULT_CONCURRENCY
+
+
+# -- a site that has not answered yet -----------------------------------------------------------------------
+def test_until_the_site_answers_one_call_goes_at_a_time(fake_moodle: FakeMoodle) -> None:
+    """A site that is down costs one request and its retries, not that many per request in flight: the calls
+    that waited for the first one fail with its error, unsent. Once the site has answered, calls overlap."""
+    fake_moodle.inject("conc_echo", "connection", times=100)
+    # Retries that take a moment, as they do (seconds of back-off): the other calls are waiting meanwhile.
+    client = make_client(fake_moodle, concurrency=4, sleep=lambda _s: time.sleep(0.05))
+    with pytest.raises(MoodleUnreachable, match="did not answer after 5 attempts"):
+        client.map(lambda n: echo(client, n), range(4))
+    assert client.stats["conc_echo"] == 5  # one request, 4 retries
+    outcomes = client.outcomes([lambda n=n: echo(client, n) for n in range(4)], keep_going=True)
+    unsent = [
+        o.error for o in outcomes if isinstance(o.error, MoodleUnreachable) and "not sent" in str(o.error)
+    ]
+    assert len(unsent) == 3 and client.stats["conc_echo"] == 10  # again one (and its retries), 3 unsent
+    fake_moodle.injected.clear()  # the site is back
+    assert client.map(lambda n: echo(client, n), range(8)) == [str(n) for n in range(8)]
+
+
+def test_once_the_site_has_answered_an_error_too_calls_go_at_once(http_site: tuple[FakeMoodle, str]) -> None:
+    site, url = http_site
+    client = MoodleClient(url, site.token, sleep=lambda _s: None, concurrency=4)
+    with pytest.raises(InvalidParameter):
+        echo(client, 0, fail=1)  # an answer all the same: the site is there
+    gate = Gate(hold=4)
+    site.before_answer = gate
+    assert client.map(lambda n: echo(client, n), range(4)) == ["0", "1", "2", "3"]
+    assert not gate.broken and gate.peak == 4
+
+
+# -- batches of even size -----------------------------------------------------------------------------------
+@given(
+    sizes=st.lists(st.integers(min_value=1, max_value=12), min_size=0, max_size=200),
+    limit=st.integers(min_value=16, max_value=120),
+)
+def test_even_batches_are_as_many_as_full_ones_and_no_larger(sizes: list[int], limit: int) -> None:
+    client = MoodleClient("https://moodle.example.org", "t0ken", max_input_vars=limit)
+    items = [[0] * size for size in sizes]  # an item of n form variables
+    full = client.chunks(items)
+    even = client.chunks(items, even=True)
+    assert [item for chunk in even for item in chunk] == items  # all of them, in order
+    assert len(even) == len(full)
+    assert all(count_vars(chunk) <= limit - FIXED_VARS for chunk in even)
+    if full:
+        assert max(count_vars(c) for c in even) <= max(count_vars(c) for c in full)
+
+
+def test_even_batches_of_a_cohort_share_the_work() -> None:
+    client = MoodleClient("https://moodle.example.org", "t0ken", max_input_vars=5000)
+    enrolments = [{"roleid": 5, "userid": n, "courseid": 3} for n in range(3635)]
+    assert [len(c) for c in client.chunks(enrolments)] == [1665, 1665, 305]
+    assert [len(c) for c in client.chunks(enrolments, even=True)] == [1212, 1212, 1211]
+
+
+# -- the command line's setting ------------------------------------------------------------------------------
+def test_concurrency_comes_from_the_option_else_the_environment(
+    fake_moodle: FakeMoodle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MOODLE_URL", fake_moodle.url)
+    monkeypatch.setenv("MOODLE_TOKEN", fake_moodle.token)
+    for name in ("MOODLE_TOKEN_FILE", "MOODLE_CONCURRENCY", "MOODLE_MAX_INPUT_VARS"):
+        monkeypatch.delenv(name, raising=False)
+
+    def client_of(*args: str) -> tuple[Result, AppContext]:
+        app = AppContext(config_path=None)
+        return CliRunner().invoke(main, [*args], obj=app, catch_exceptions=False), app
+
+    def concurrency(*args: str) -> int:
+        result, app = client_of(*args)
+        assert result.exit_code == 0, result.output
+        return app.client().concurrency
+
+    assert concurrency("doctor") == DEFAULT_CONCURRENCY == 4
+    monkeypatch.setenv("MOODLE_CONCURRENCY", "2")
+    assert concurrency("doctor") == 2
+    assert concurrency("--concurrency", "1", "doctor") == 1  # the option before the environment
+    assert concurrency("doctor", "--concurrency", "3") == 3  # a global option after the command too
+    result, app = client_of("doctor")
+    # Whatever MOODLE_MAX_INPUT_VARS says, the site's limit is measured before a larger request.
+    assert app.client().measure_limit is measured_limit
+    monkeypatch.setenv("MOODLE_CONCURRENCY", "0")
+    result, _app = client_of("doctor")
+    assert (
+        result.exit_code == 2
+        and "MOODLE_CONCURRENCY='0' must be a whole number from 1 to 32" in result.output
+    )
+    monkeypatch.delenv("MOODLE_CONCURRENCY")
+    result, _app = client_of("--concurrency", "33", "doctor")
+    assert result.exit_code == 2 and "--concurrency" in result.output

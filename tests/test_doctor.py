@@ -204,3 +204,61 @@ def test_token_is_never_logged(
     assert any("retrying" in r.getMessage() for r in caplog.records)
     assert all(SECRET not in r.getMessage() for r in caplog.records)
     assert SECRET not in result.output
+
+
+# -- the site's request-size limit (issue 11) ----------------------------------------------------------------
+def test_doctor_measures_max_input_vars_and_says_the_setting_is_right(
+    run_cli: Callable[..., Result], fake_moodle: FakeMoodle
+) -> None:
+    result = run_cli("doctor")  # the client is told the site's own 5000
+    assert result.exit_code == 0, result.output
+    assert "Limit:   the site keeps 5000 form variables per request (PHP max_input_vars)" in result.output
+    assert "MOODLE_MAX_INPUT_VARS is 5000: right for this site." in result.output
+    # Measured through the web services: a couple of reads of the token's own user, never a guess.
+    assert fake_moodle.count("core_user_get_users_by_field") >= 2
+
+
+@pytest.mark.parametrize(
+    ("configured", "words"),
+    [
+        (8000, "MOODLE_MAX_INPUT_VARS is 8000, but the site keeps only 5000 form variables per request"),
+        (1000, "MOODLE_MAX_INPUT_VARS is 1000; the site accepts 5000 form variables per request"),
+    ],
+)
+def test_doctor_says_what_to_set_when_the_setting_is_off(
+    run_cli: Callable[..., Result], configured: int, words: str
+) -> None:
+    result = run_cli("doctor", client_options={"max_input_vars": configured})
+    assert result.exit_code == 0, result.output  # accel keeps to the site's limit: advice, not a failure
+    assert words in result.output and "set MOODLE_MAX_INPUT_VARS=5000" in result.output
+    payload = json.loads(run_cli("doctor", "--json", client_options={"max_input_vars": configured}).output)
+    assert payload["max_input_vars"] == {
+        "site": 5000,
+        "exact": True,
+        "configured": configured,
+        "setting": "MOODLE_MAX_INPUT_VARS",
+        "advice": payload["max_input_vars"]["advice"],
+        "not_measured": None,
+    }
+    assert "set MOODLE_MAX_INPUT_VARS=5000" in payload["max_input_vars"]["advice"]
+
+
+def test_doctor_names_the_option_when_the_limit_was_given_on_the_command_line(
+    run_cli: Callable[..., Result],
+) -> None:
+    result = run_cli("--max-input-vars", "6000", "doctor", client_options={"max_input_vars": 6000})
+    assert "--max-input-vars is 6000, but the site keeps only 5000" in result.output
+    assert "set --max-input-vars=5000" in result.output
+
+
+def test_doctor_without_the_function_to_measure_with_says_so(
+    run_cli: Callable[..., Result], fake_moodle: FakeMoodle
+) -> None:
+    fake_moodle.service_functions = set(required_functions()) - {"core_user_get_users_by_field"}
+    result = run_cli("doctor")
+    assert result.exit_code == 1  # a function is missing
+    assert (
+        "Limit:   max_input_vars not measured: the token's service lacks core_user_get_users_by_field"
+        in result.output
+    )
+    assert fake_moodle.count("core_user_get_users_by_field") == 0

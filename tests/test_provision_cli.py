@@ -165,3 +165,30 @@ def test_interrupted_apply_tells_how_to_finish(fake_moodle: FakeMoodle, run_cli:
         c["shortname"] for c in fake_moodle.courses.values() if c["shortname"].startswith("KAM21")
     )
     assert shortnames == ["KAM21-M1", "KAM21-M2", "KAM21-M3"]
+
+
+def test_the_check_after_an_apply_of_events_only_reads_only_the_calendar(
+    fake_moodle: FakeMoodle, run_cli: Run
+) -> None:
+    """Issue 11: the closing check reads again what the apply touched. A cohort already made, whose calendar
+    lost an event: only the calendar's part of the plan is read again (courses, groups, events)."""
+    seed_site(fake_moodle)
+    assert run_cli("provision", "--apply", config=EXAMPLE).exit_code == 0
+    event = next(iter(fake_moodle.events))
+    del fake_moodle.events[event]
+    before = len(fake_moodle.calls)
+    result = run_cli("provision", "--apply", "--json", config=EXAMPLE)
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert [c["action"] for c in payload["plan"]["changes"]] == ["create_event"]
+    assert payload["remaining"]["empty"] is True
+    calls = [name for name, _ in fake_moodle.calls[before:]]
+    after = calls[calls.index("core_calendar_create_calendar_events") + 1 :]
+    assert sorted(set(after)) == [
+        "core_calendar_get_calendar_events",
+        "core_course_get_courses_by_field",
+        "core_group_get_course_groups",
+    ]
+    # The three courses by ID number, their groups, their events (the teams' events too, when there are
+    # groups): fewer than the plan's own reads before the write.
+    assert len(after) == 3 + 3 + 1 < calls.index("core_calendar_create_calendar_events")

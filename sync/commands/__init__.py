@@ -17,6 +17,7 @@ from importlib.metadata import version as package_version
 import click
 
 from i18n import LANGUAGES, N_, _
+from integration.transport import MAX_CONCURRENCY
 from sync.commands.context import (
     MIN_INPUT_VARS,
     TESTED_MOODLE_RELEASES,
@@ -92,6 +93,16 @@ def _show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> N
     help=N_("The site's PHP max_input_vars (default $MOODLE_MAX_INPUT_VARS or 1000)."),
 )
 @click.option(
+    "--concurrency",
+    type=click.IntRange(1, MAX_CONCURRENCY),
+    default=None,
+    metavar="N",
+    help=N_(
+        "Requests sent to Moodle at once, 1 to 32 (default $MOODLE_CONCURRENCY or 4; 1 sends them one after "
+        "another, in order)."
+    ),
+)
+@click.option(
     "--lang",
     metavar="[" + "|".join(LANGUAGES) + "]",
     expose_value=False,  # read by the frame before click parses (AccelGroup.parse_args)
@@ -114,6 +125,7 @@ def main(
     log_format: str,
     allow_http: bool,
     max_input_vars: int | None,
+    concurrency: int | None,
 ) -> None:
     configure_logging(verbose, log_format)
     # Tests pass a ready AppContext (with a client factory for the fake site) as ``obj``.
@@ -123,6 +135,7 @@ def main(
     app.show_stats = stats or verbose > 0
     app.allow_http = allow_http
     app.max_input_vars = max_input_vars
+    app.concurrency = concurrency or app.concurrency
     ctx.obj = app
     if app.show_stats:
         ctx.call_on_close(app.print_stats)

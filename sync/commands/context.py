@@ -53,6 +53,7 @@ from integration.errors import (
     TransportError,
     UncertainAnswer,
 )
+from integration.limits import measured_limit
 from integration.transport import MoodleClient
 from sync.core.config import AccelConfig, load_config
 from sync.core.errors import AccelError, Busy, ProblemsFound, UsageError
@@ -196,12 +197,15 @@ class AppContext:
         show_stats: bool = False,
         allow_http: bool = False,
         max_input_vars: int | None = None,
+        concurrency: int | None = None,
     ) -> None:
         self.config_path = config_path
         self.verbosity = verbosity
         self.show_stats = show_stats
         self.allow_http = allow_http
         self.max_input_vars = max_input_vars
+        #: --concurrency (None: MOODLE_CONCURRENCY, else the client's default)
+        self.concurrency = concurrency
         self._client: MoodleClient | None = None
         self._config: AccelConfig | None = None
         self._store: sqlite3.Connection | None = None
@@ -246,6 +250,10 @@ class AppContext:
                     max_input_vars=self.max_input_vars or settings.max_input_vars,
                     timeout=settings.timeout,
                     allow_http=self.allow_http or settings.allow_http,
+                    concurrency=self.concurrency or settings.concurrency,
+                    # Whatever the setting says, no request goes over the site's real limit: it is measured
+                    # (two reads when the setting is right) before the first request PHP's default would cut.
+                    measure_limit=measured_limit,
                 )
         return self._client
 

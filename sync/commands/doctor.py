@@ -1,17 +1,27 @@
-"""`accel doctor`: the connection, the token and the functions of its service."""
+"""`accel doctor`: the connection, the token, the functions of its service and the site's request-size limit."""
 
 from __future__ import annotations
 
 import json
 import sys
+from dataclasses import dataclass
 from typing import NoReturn
 
 import click
 
 from i18n import N_, _, ngettext
-from integration.errors import AccessDenied, ConfigurationError, InvalidToken, TransportError
+from integration.errors import (
+    AccelMoodleError,
+    AccessDenied,
+    ConfigurationError,
+    InvalidToken,
+    TransportError,
+)
 from integration.functions import required_functions
+from integration.limits import FUNCTION as LIMIT_FUNCTION
+from integration.limits import InputVarsLimit, advice, measure_max_input_vars
 from integration.site import ServiceCheck, check_service
+from integration.transport import MoodleClient
 from sync.commands.context import (
     EXIT_AUTH,
     EXIT_OK,
@@ -28,7 +38,8 @@ from sync.commands.context import (
 
 @click.command(
     help=N_(
-        "Check the connection, the token and the functions of its service.\n\n"
+        "Check the connection, the token, the functions of its service and the site's request-size limit "
+        "(PHP max_input_vars, measured).\n\n"
         "Exit 0 when all is well, 1 when functions are missing, 2 on a usage or configuration error, "
         "3 when the site is unreachable, 4 when the token is invalid or its service lacks access."
     )
@@ -48,6 +59,10 @@ def doctor(app: AppContext, as_json: bool) -> None:
     except (UsageProblem, ConfigurationError) as exc:  # no MOODLE_URL, a bad URL, plain http, a redirect
         _doctor_fail(as_json, "configuration", EXIT_USAGE, exc)
     site = result.site
+    limit = _measure_limit(client, result)
+    setting = "--max-input-vars" if app.max_input_vars else "MOODLE_MAX_INPUT_VARS"
+    configured = client.configured_max_input_vars
+    told = advice(limit.found, configured, setting=setting) if limit.found is not None else None
     if as_json:
         payload = {
             "status": "ok" if result.ok else "missing_functions",
@@ -67,11 +82,65 @@ def doctor(app: AppContext, as_json: bool) -> None:
             },
             "functions_available": len(site.functions),
             "missing_functions": [m.model_dump() for m in result.missing],
+            "max_input_vars": {
+                "site": limit.found.max_input_vars if limit.found else None,
+                "exact": limit.found.exact if limit.found else None,
+                "configured": configured,
+                "setting": setting,
+                "advice": told,
+                "not_measured": limit.why_not,
+            },
         }
         click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
     else:
         _print_report(result, client.url)
+        _print_limit(limit, configured, setting, told)
     sys.exit(EXIT_OK if result.ok else EXIT_PROBLEMS)
+
+
+@dataclass(frozen=True)
+class _Limit:
+    """The site's max_input_vars as measured, or why it was not."""
+
+    found: InputVarsLimit | None = None
+    why_not: str | None = None
+
+
+def _measure_limit(client: MoodleClient, result: ServiceCheck) -> _Limit:
+    """Measure the site's max_input_vars (integration/limits.py: a few reads whose answer tells whether the
+    whole request arrived). Not measured when the token's service lacks the function it reads, or the site
+    refuses the probes: said, and the doctor's verdict stays the functions'."""
+    if any(missing.name == LIMIT_FUNCTION for missing in result.missing):
+        return _Limit(why_not=_("the token's service lacks {function}").format(function=LIMIT_FUNCTION))
+    try:
+        return _Limit(found=measure_max_input_vars(client, expected=client.configured_max_input_vars))
+    except AccelMoodleError as exc:
+        return _Limit(why_not=str(exc))
+
+
+def _print_limit(limit: _Limit, configured: int, setting: str, told: str | None) -> None:
+    if limit.found is None:
+        click.echo(_("Limit:   max_input_vars not measured: {why}").format(why=limit.why_not))
+        return
+    if limit.found.exact:
+        line = _("Limit:   the site keeps {limit} form variables per request (PHP max_input_vars)")
+    else:
+        line = _("Limit:   the site keeps at least {limit} form variables per request (PHP max_input_vars)")
+    click.echo(line.format(limit=limit.found.max_input_vars))
+    if told:
+        click.echo("         " + told)
+    elif configured == limit.found.max_input_vars:
+        click.echo(
+            _("         {setting} is {configured}: right for this site.").format(
+                setting=setting, configured=configured
+            )
+        )
+    else:  # under a limit known only from below: safe; more would make fewer, larger requests
+        click.echo(
+            _("         {setting} is {configured}: safe for this site (it accepts more).").format(
+                setting=setting, configured=configured
+            )
+        )
 
 
 def _print_report(result: ServiceCheck, url: str) -> None:

@@ -16,13 +16,15 @@ import click
 from course_templates.loader import ModuleTemplate, load_templates
 from i18n import N_, _, ngettext
 from integration.errors import AccelMoodleError
+from integration.transport import MoodleClient
 from sync.commands.context import EXIT_OK, EXIT_PROBLEMS, AppContext, Problems, UsageProblem, wait_for_lock
 from sync.commands.terminal import progress, say, table
+from sync.core.config import AccelConfig
 from sync.core.plan import ApplyResult
 from sync.core.progress import NO_PROGRESS
 from sync.provision.apply import apply_plan
-from sync.provision.changes import ProvisionChange, ProvisionPlan
-from sync.provision.plan import compute_plan
+from sync.provision.changes import CreateEvent, DeleteEvent, ProvisionChange, ProvisionPlan
+from sync.provision.plan import compute_events_plan, compute_plan
 from sync.provision.render import plan_view, step_line, template_check_lines
 from sync.provision.templates import CANNOT_CREATE_ACTIVITIES, check_templates, template_shortnames
 
@@ -152,8 +154,7 @@ def provision(app: AppContext, do_apply: bool, as_json: bool, wait: float) -> No
             if isinstance(exc, KeyboardInterrupt):
                 sys.exit(130)
             raise
-        # Check the result from the site itself (skipped when there was nothing to do).
-        after = compute_plan(client, config, module_templates) if plan.changes else plan
+        after = _check_after(client, config, module_templates, plan)
     if as_json:
         payload = {
             "applied": True,
@@ -187,6 +188,19 @@ def provision(app: AppContext, do_apply: bool, as_json: bool, wait: float) -> No
         )
         show_plan(after)
     sys.exit(EXIT_OK if after.empty else EXIT_PROBLEMS)
+
+
+def _check_after(
+    client: MoodleClient, config: AccelConfig, templates: dict[str, ModuleTemplate], plan: ProvisionPlan
+) -> ProvisionPlan:
+    """The plan again, from the site itself, to check the apply: nothing to read when there was nothing to
+    do; only the calendar (the courses by ID number, their groups and events: 8 reads instead of some 25)
+    when only events changed, since nothing else was touched; else everything."""
+    if not plan.changes:
+        return plan
+    if all(isinstance(change, CreateEvent | DeleteEvent) for change in plan.changes):
+        return compute_events_plan(client, config)
+    return compute_plan(client, config, templates)
 
 
 def _tell_stopped(

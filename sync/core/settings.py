@@ -26,6 +26,7 @@ from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_va
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from i18n import N_, _
+from integration.transport import DEFAULT_CONCURRENCY, MAX_CONCURRENCY
 from sync.core.errors import UsageError
 
 #: the smallest max_input_vars accepted (MOODLE_MAX_INPUT_VARS or --max-input-vars)
@@ -83,7 +84,8 @@ class _Settings(BaseSettings):
 
 
 class MoodleSettings(_Settings):
-    """``MOODLE_*``: the site's address, the token, the request-size limit, timeouts, plain http."""
+    """``MOODLE_*``: the site's address, the token, the request-size limit, the requests sent at once, timeouts,
+    plain http."""
 
     model_config = SettingsConfigDict(env_prefix="MOODLE_")
 
@@ -95,8 +97,12 @@ class MoodleSettings(_Settings):
         "connect_timeout": N_("{name}={value} is not a number of seconds greater than zero"),
         "read_timeout": N_("{name}={value} is not a number of seconds greater than zero"),
         "allow_http": N_("{name}={value} must be 1 or 0 (or yes/no, true/false)"),
+        "concurrency": N_(
+            "{name}={value} must be a whole number from 1 to {maximum} (requests sent at once; 1 sends them "
+            "one after another)"
+        ),
     }
-    limits: ClassVar[dict[str, object]] = {"minimum": MIN_INPUT_VARS}
+    limits: ClassVar[dict[str, object]] = {"minimum": MIN_INPUT_VARS, "maximum": MAX_CONCURRENCY}
 
     url: str = ""
     token: SecretStr | None = None
@@ -105,6 +111,8 @@ class MoodleSettings(_Settings):
     connect_timeout: float = Field(default=10.0, gt=0)
     read_timeout: float = Field(default=120.0, gt=0)
     allow_http: bool = False
+    #: requests in flight at once (1: one after another, in the order of a plain loop)
+    concurrency: int = Field(default=DEFAULT_CONCURRENCY, ge=1, le=MAX_CONCURRENCY)
 
     @classmethod
     def read(cls) -> MoodleSettings:
