@@ -32,6 +32,7 @@ from integration.limits import measured_limit
 from integration.pool import Outcome, first_error, results, run_tasks
 from integration.transport import (
     DEFAULT_CONCURRENCY,
+    DEFAULT_START_SPACING,
     FIXED_VARS,
     MAX_CONCURRENCY,
     MoodleClient,
@@ -528,6 +529,33 @@ def test_even_batches_are_as_many_as_full_ones_and_no_larger(sizes: list[int], l
         assert max(count_vars(c) for c in even) <= max(count_vars(c) for c in full)
 
 
+@given(
+    runs=st.lists(
+        st.tuples(st.integers(min_value=1, max_value=6), st.integers(min_value=1, max_value=8)),
+        min_size=0,
+        max_size=60,
+    ),
+    limit=st.integers(min_value=40, max_value=150),
+    even=st.booleans(),
+)
+def test_a_key_stays_in_one_batch_unless_it_needs_more(
+    runs: list[tuple[int, int]], limit: int, even: bool
+) -> None:
+    """Writes sent at once must not touch the same rows (a group's members, a person's enrolments): with
+    keys, a batch ends only where the key changes, unless one key alone needs more than one request."""
+    client = MoodleClient("https://moodle.example.org", "t0ken", max_input_vars=limit)
+    items = [[key] * size for key, (count, size) in enumerate(runs) for _n in range(count)]
+    keys = [item[0] for item in items]
+    batches = client.chunks(items, keys=keys, even=even)
+    assert [item for batch in batches for item in batch] == items
+    assert all(count_vars(batch) <= limit - FIXED_VARS for batch in batches)
+    budget = limit - FIXED_VARS
+    for key, (count, size) in enumerate(runs):
+        holding = [n for n, batch in enumerate(batches) if any(item[0] == key for item in batch)]
+        if count * size <= budget:
+            assert len(holding) == 1, (key, holding)
+
+
 def test_even_batches_of_a_cohort_share_the_work() -> None:
     client = MoodleClient("https://moodle.example.org", "t0ken", max_input_vars=5000)
     enrolments = [{"roleid": 5, "userid": n, "courseid": 3} for n in range(3635)]
@@ -570,3 +598,21 @@ def test_concurrency_comes_from_the_option_else_the_environment(
     monkeypatch.delenv("MOODLE_CONCURRENCY")
     result, _app = client_of("--concurrency", "33", "doctor")
     assert result.exit_code == 2 and "--concurrency" in result.output
+
+
+def test_requests_sent_at_once_start_a_moment_apart(http_site: tuple[FakeMoodle, str]) -> None:
+    """PHP's built-in server may give two connections that arrive together to one worker: requests that go
+    while others are in flight start a few hundredths of a second apart; one sent alone never waits."""
+    site, url = http_site
+    waits: list[float] = []
+    # A long spacing (the waits are only recorded): every start while others are in flight must wait.
+    client = MoodleClient(url, site.token, sleep=waits.append, concurrency=4, start_spacing=5.0)
+    for n in range(3):
+        echo(client, n)
+    assert waits == []
+    gate = Gate(hold=4)
+    site.before_answer = gate
+    assert client.map(lambda n: echo(client, n), range(4)) == ["0", "1", "2", "3"]
+    assert not gate.broken
+    assert len(waits) == 3 and all(0 < wait <= 5.0 for wait in waits)
+    assert MoodleClient(url, site.token).start_spacing == DEFAULT_START_SPACING == 0.03

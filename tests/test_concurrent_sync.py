@@ -269,6 +269,14 @@ def test_what_a_change_needs_goes_first_and_the_rest_at_once(
     assert timeline.ends("enrol_manual_enrol_users", "core_group_create_groups") <= timeline.starts(
         "core_group_add_group_members"
     )
+    # Batches sent at once write different rows: each group's members in one batch, each person's
+    # enrolments in one batch (on the real site, two batches adding members to one group deadlock).
+    batches = [params for name, params in site.calls if name == "core_group_add_group_members"]
+    groups = [{m["groupid"] for m in batch["members"]} for batch in batches]
+    assert len(batches) > 1 and sum(len(g) for g in groups) == len(set().union(*groups)) == 9
+    batches = [params for name, params in site.calls if name == "enrol_manual_enrol_users"]
+    people = [{e["userid"] for e in batch["enrolments"]} for batch in batches]
+    assert len(batches) > 1 and sum(len(p) for p in people) == len(set().union(*people))
 
 
 def test_a_failure_in_one_course_stops_nothing_in_the_others(

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import csv
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -114,6 +114,20 @@ def stages(concurrency: int) -> list[tuple[type[Op], ...]]:
     return [
         tuple(kind for kind in OP_ORDER if level[kind] == number) for number in range(max(level.values()) + 1)
     ]
+
+
+def conflict_key(op: Op) -> Hashable:
+    """What a change writes in the site's database that another change of its kind may write too: the group of
+    a membership (its row is updated with each member), the grouping of a group's district, the course of a
+    new group or grouping, else the person (an account; an enrolment's role marks the user's access as
+    changed, a row per user)."""
+    if isinstance(op, AddMember | RemoveMember):
+        return ("group", op.module, team_key(op.team))
+    if isinstance(op, AssignGrouping | UnassignGrouping):
+        return ("grouping", op.module, team_key(op.district))
+    if isinstance(op, CreateGroup | CreateGrouping):
+        return ("course", op.module)
+    return ("person", op.person or op.userid)
 
 
 class _Batch:
@@ -269,9 +283,20 @@ class RosterApplier:
             pairs.append((op, built))
         if not pairs:
             return
-        # Sent at once, batches of about the same size finish together: the same number of requests as the
-        # fullest batches, but no stage waits for one big batch after the others are done.
-        chunks = self.client.chunks([p[1] for p in pairs], even=self.client.concurrency > 1)
+        keys: list[Hashable] | None = None
+        if self.client.concurrency > 1:
+            # Batches sent at once must not write the same rows of the site's database: each holds whole
+            # groups (memberships), groupings or people (enrolments, roles, accounts), else two transactions
+            # wait for each other (measured: memberships of one group in two batches at once deadlock in
+            # PostgreSQL, "Error writing to database").
+            first: dict[Hashable, int] = {}
+            for op, _item in pairs:
+                first.setdefault(conflict_key(op), len(first))
+            pairs.sort(key=lambda pair: first[conflict_key(pair[0])])
+            keys = [conflict_key(op) for op, _item in pairs]
+        # Sent at once, batches of about the same size finish together: as many requests as the fullest
+        # batches, but no stage waits for one big batch after the others are done.
+        chunks = self.client.chunks([p[1] for p in pairs], even=self.client.concurrency > 1, keys=keys)
         start = 0
         for chunk in chunks:
             part = pairs[start : start + len(chunk)]
