@@ -585,7 +585,8 @@ class MoodleClient:
         about as long, and none is left running alone at the end. With ``keys``
         (one per item, equal keys next to each other), a list ends only where the key changes, unless the
         items of one key need more than one request: writes sent at once then touch different rows of the
-        site's database (a group's, a user's), so that none waits for another's transaction.
+        site's database (a group's, a user's), so that none waits for another's transaction. Keys never cost a
+        request: when whole keys would need more lists than the items alone, a key is cut where a list ends.
         """
         if self.measure_limit is not None and self.measured_max_input_vars is None and items:
             self._ensure_limit_known(FIXED_VARS + count_vars(extra) + count_vars(list(items)))
@@ -604,6 +605,14 @@ class MoodleClient:
         units = _units(list(items), sizes, keys, budget)
         unit_sizes = [sum(sizes[i] for i in unit) for unit in units]
         fullest = _fill(units, unit_sizes, budget)
+        if keys is not None and len(fullest) > len(_fill(items, sizes, budget)):
+            # Whole keys would cost a request more: as many lists as without keys, a key cut only where a
+            # list ends. The items of a key being next to each other, it then spans neighbouring lists only:
+            # the later list takes its rows first and the earlier one last, so neither can wait for the
+            # other in a cycle (a wait at the end of the earlier list, never a deadlock).
+            units = _units(list(items), sizes, None, budget)
+            unit_sizes = list(sizes)
+            fullest = _fill(units, unit_sizes, budget)
         wanted = len(fullest)
         if even and wanted >= 2:
             # The smallest cap under which filling still needs no more lists: the largest list is then as

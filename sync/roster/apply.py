@@ -285,10 +285,11 @@ class RosterApplier:
             return
         keys: list[Hashable] | None = None
         if self.client.concurrency > 1:
-            # Batches sent at once must not write the same rows of the site's database: each holds whole
-            # groups (memberships), groupings or people (enrolments, roles, accounts), else two transactions
-            # wait for each other (measured: memberships of one group in two batches at once deadlock in
-            # PostgreSQL, "Error writing to database").
+            # Batches sent at once must not write the same rows of the site's database in orders that cross:
+            # the changes are ordered by group (memberships), grouping or person (enrolments, roles, accounts),
+            # and each batch holds whole ones where that costs no request (else one is cut only where a batch
+            # ends). Measured: memberships of one group spread over two batches at once deadlock in
+            # PostgreSQL ("Error writing to database").
             first: dict[Hashable, int] = {}
             for op, _item in pairs:
                 first.setdefault(conflict_key(op), len(first))
